@@ -1,0 +1,1 @@
+"""Core node types. `automation.apps` registers them; connectors live in integrations/."""

@@ -1,0 +1,201 @@
+"""The node contract: one class per node type, everything about it in one place.
+
+A node type declares its key (the DESIGN.md name, never renamed), how it looks
+in the catalogue, its config JSON Schema, its output handles and `run()`.
+Node code is pure: it reads a `NodeContext` and returns a `NodeResult`. It
+never touches the ORM; the engine persists what the result asks for, inside
+the same transaction as the step, so a crash never leaves half a step.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+from jsonschema import Draft202012Validator
+
+CATEGORIES = ("trigger", "condition", "wait", "action", "flow")
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    """One problem with a node's config; `field` is a dotted path inside config."""
+
+    field: str
+    message: str
+    code: str = "invalid"
+
+
+@dataclass(frozen=True)
+class Wait:
+    """Ask the engine to park the run.
+
+    `resume_at` is when the wait ends on its own (a delay, or a wait.event
+    timeout). `event` subscribes the run to an event type; `event_rules`
+    filter which events of that type count.
+    """
+
+    resume_at: datetime | None = None
+    event: str | None = None
+    event_rules: tuple[Mapping[str, Any], ...] = ()
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ContactPatch:
+    """Changes to the run's contact, applied by the engine in the step's transaction."""
+
+    properties: Mapping[str, Any] = field(default_factory=dict)
+    add_tags: tuple[str, ...] = ()
+    remove_tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class InboxItemSpec:
+    """An item for the workspace's internal inbox (a notification or a task)."""
+
+    kind: str  # "notification" | "task"
+    title: str
+    body: str = ""
+    assignee: str = ""
+    channel: str = "inbox"
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    """What a node did and where the run goes next.
+
+    `handle` picks the outgoing edge. `wait` parks the run instead of moving
+    on. `end` stops the run as completed. The other fields are effects the
+    engine applies atomically with the step row.
+    """
+
+    output: Mapping[str, Any] = field(default_factory=dict)
+    handle: str = "out"
+    wait: Wait | None = None
+    end: bool = False
+    contact_patch: ContactPatch | None = None
+    inbox: tuple[InboxItemSpec, ...] = ()
+    enroll_workflow: str | None = None
+
+
+class NodeError(Exception):
+    """A node failed in a way worth retrying (network down, 5xx, SMTP refused)."""
+
+
+class PermanentNodeError(NodeError):
+    """A node failed in a way a retry cannot fix (4xx, bad rendered address)."""
+
+
+@dataclass
+class NodeContext:
+    """Everything a node may read. Built by the engine; built by hand in unit tests.
+
+    `data` is the rule/template scope: `contact`, `event`, `steps`,
+    `engagement`, `now`. `dry_run` is the preview effect policy: an action
+    reports what it would do instead of doing it. `idempotency_key` is stable
+    across retries and redeliveries of one visit of one node; outside
+    effects carry it.
+    """
+
+    node_id: str
+    config: Mapping[str, Any]
+    contact: Mapping[str, Any]
+    event: Mapping[str, Any]
+    steps: Mapping[str, Any]
+    now: datetime
+    run_id: str = ""
+    workflow_id: str = ""
+    workspace_id: str = ""
+    idempotency_key: str = ""
+    attempt: int = 1
+    dry_run: bool = False
+    engagement: Mapping[str, Any] = field(default_factory=dict)
+    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("cairn.nodes"))
+
+    @property
+    def data(self) -> dict[str, Any]:
+        from automation.rules import now_scope
+
+        return {
+            "contact": self.contact,
+            "event": self.event,
+            "steps": self.steps,
+            "engagement": self.engagement,
+            "now": now_scope(self.now, self.contact.get("time_zone") or "UTC"),
+        }
+
+
+class NodeType:
+    """Base class of every node type. Subclass, fill the class attributes, write run()."""
+
+    type: ClassVar[str]
+    version: ClassVar[int] = 1
+    label: ClassVar[str]
+    category: ClassVar[str]
+    description: ClassVar[str] = ""
+    handles: ClassVar[tuple[str, ...]] = ("out",)
+    # For nodes whose handles come from config (switch cases, split branches):
+    # where in config the canvas finds them, e.g. "branches[].handle".
+    handles_from: ClassVar[str | None] = None
+    # Handles that must be connected or explicitly left open on the canvas
+    # (listed in node.data.open_handles). A single "out" may end the run.
+    branching: ClassVar[bool] = False
+    # True for nodes whose run() reaches outside (email, HTTP): the engine
+    # commits right after them so a crash never repeats the effect twice.
+    has_side_effects: ClassVar[bool] = False
+    config_schema: ClassVar[dict[str, Any]] = {"type": "object"}
+
+    # ------------------------------------------------------------ catalogue
+    @classmethod
+    def output_handles(cls, config: Mapping[str, Any]) -> list[str]:
+        """The handles for this config; switch and split derive theirs from config."""
+        return list(cls.handles)
+
+    @classmethod
+    def describe(cls) -> dict[str, Any]:
+        return {
+            "type": cls.type,
+            "version": cls.version,
+            "label": cls.label,
+            "category": cls.category,
+            "description": cls.description,
+            "handles": list(cls.handles),
+            "handles_from": cls.handles_from,
+            "branching": cls.branching,
+            "config_schema": cls.config_schema,
+        }
+
+    # ------------------------------------------------------------ validation
+    @classmethod
+    def validate_config(cls, config: Any) -> list[ConfigIssue]:
+        """Schema errors first; semantic checks (check_config) only on a valid shape."""
+        validator = Draft202012Validator(cls.config_schema)
+        issues = [
+            ConfigIssue(
+                field=".".join(str(part) for part in error.absolute_path) or "(config)",
+                message=error.message,
+                code=f"schema.{error.validator}",
+            )
+            for error in sorted(validator.iter_errors(config), key=lambda e: list(e.path))
+        ]
+        if issues:
+            return issues
+        return list(cls.check_config(config))
+
+    @classmethod
+    def check_config(cls, config: Mapping[str, Any]) -> list[ConfigIssue]:
+        """Checks JSON Schema cannot express (percentages sum to 100, template syntax)."""
+        return []
+
+    # ------------------------------------------------------------ runtime
+    def run(self, ctx: NodeContext) -> NodeResult:
+        raise NotImplementedError
+
+    def resume(self, ctx: NodeContext, handle: str | None, payload: Mapping[str, Any]) -> NodeResult:
+        """Called when a wait this node asked for ends. `handle` is the engine's
+        reason (None for a timer, "received"/"timeout" for wait.event)."""
+        return NodeResult(output=dict(payload), handle=handle or "out")
