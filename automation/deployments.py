@@ -1,0 +1,106 @@
+"""What the builder tells the runtime on publish and status changes.
+
+The runtime keeps its own index of active triggers (TriggerBinding rows)
+so event matching never reads the builder's tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from .graph import Graph
+from .models import ACTIVE_RUN_STATUSES, Deployment, DeploymentStatus, Run, RunStatus, TriggerBinding
+from .nodes.triggers import next_schedule_fire
+from .runs import end_runs
+from .timers import wake_runs
+
+BINDING_KEYS = {
+    "trigger.event": "event",
+    "trigger.inactivity": "event",
+    "trigger.property": "property",
+    "trigger.segment": "tag",
+}
+
+
+@transaction.atomic
+def deploy(
+    *, workflow_id, workspace_id, version_id, graph: Mapping[str, Any], status: str
+) -> Deployment:
+    """Point the workflow's deployment at a version and rebuild its trigger index."""
+    settings = dict(graph.get("settings") or {})
+    exit_when = settings.get("exit_when") or {}
+    deployment, _ = Deployment.objects.update_or_create(
+        pk=workflow_id,
+        defaults={
+            "workspace_id": workspace_id,
+            "version_id": version_id,
+            "status": status,
+            "settings": settings,
+            "exit_event": exit_when.get("event") or "",
+        },
+    )
+    deployment.triggers.all().delete()
+    now = timezone.now()
+    TriggerBinding.objects.bulk_create(
+        _binding(deployment, node, now) for node in Graph.parse(graph).triggers()
+    )
+    return deployment
+
+
+def _binding(deployment: Deployment, node: Mapping[str, Any], now) -> TriggerBinding:
+    trigger_type = node["type"]
+    config = (node.get("data") or {}).get("config") or {}
+    key_field = BINDING_KEYS.get(trigger_type)
+    return TriggerBinding(
+        deployment=deployment,
+        workspace_id=deployment.workspace_id,
+        node_id=node["id"],
+        trigger_type=trigger_type,
+        key=str(config.get(key_field, "")) if key_field else "",
+        config=config,
+        next_fire_at=next_schedule_fire(config, now) if trigger_type == "trigger.schedule" else None,
+    )
+
+
+@transaction.atomic
+def set_deployment_status(workflow_id, status: str) -> int:
+    """Pause, resume or archive. Returns how many runs the change touched.
+
+    Paused: no enrolments, waiting runs hold (the sweep skips them). Active
+    again: runs whose timers fell due meanwhile are woken at once. Archived:
+    no enrolments ever again, and runs still in flight are cancelled.
+    """
+    Deployment.objects.filter(pk=workflow_id).update(status=status, updated_at=timezone.now())
+    runs = Run.objects.filter(workflow_id=workflow_id, is_preview=False)
+    if status == DeploymentStatus.ARCHIVED:
+        return end_runs(runs, status=RunStatus.CANCELLED, reason="the workflow was archived")
+    if status == DeploymentStatus.ACTIVE:
+        from django.db.models import Q
+
+        return wake_runs(Q(workflow_id=workflow_id, resume_at__lte=timezone.now()))
+    return 0
+
+
+@transaction.atomic
+def migrate_waiting_runs(workflow_id, *, to_version_id, graph: Mapping[str, Any]) -> int:
+    """Move waiting runs onto a new version where their node still exists with the same type."""
+    nodes = {node["id"]: node.get("type") for node in graph.get("nodes", [])}
+    moved = 0
+    waiting = Run.objects.filter(
+        workflow_id=workflow_id, status=RunStatus.WAITING, is_preview=False
+    ).select_related("current_step")
+    for run in waiting.select_for_update(skip_locked=True, of=("self",)).exclude(version_id=to_version_id):
+        step = run.current_step
+        if step is not None and nodes.get(run.current_node) == step.node_type:
+            run.version_id = to_version_id
+            run.save(update_fields=["version", "updated_at"])
+            moved += 1
+    return moved
+
+
+def active_run_count(workflow_id) -> int:
+    return Run.objects.filter(workflow_id=workflow_id, status__in=ACTIVE_RUN_STATUSES).count()

@@ -1,0 +1,67 @@
+"""In-process execution for the embedded default (`make run` with nothing configured).
+
+One background thread runs the same `engine.advance_run` the Celery workers
+run, and sweeps timers every second, so waits, retries and schedules work
+without Redis. One thread, because SQLite takes one writer at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+
+from django.db import close_old_connections
+
+log = logging.getLogger("cairn.embedded")
+
+_queue: queue.Queue[str] = queue.Queue()
+_started = threading.Event()
+_lock = threading.Lock()
+SWEEP_INTERVAL_SECONDS = 1.0
+SLOW_SWEEP_EVERY = 15
+
+
+def submit(run_ids: list[str]) -> None:
+    for run_id in run_ids:
+        _queue.put(run_id)
+
+
+def start() -> None:
+    """Start the executor thread once per process."""
+    with _lock:
+        if _started.is_set():
+            return
+        _started.set()
+        threading.Thread(target=_loop, name="cairn-embedded-executor", daemon=True).start()
+        log.info("embedded executor started: runs execute in this process")
+
+
+def _loop() -> None:
+    from . import engine, schedules, timers
+
+    next_sweep = 0.0
+    ticks = 0
+    while True:
+        timeout = max(0.0, next_sweep - time.monotonic())
+        try:
+            run_id = _queue.get(timeout=timeout)
+        except queue.Empty:
+            run_id = None
+        try:
+            if run_id is not None:
+                engine.advance_run(run_id)
+            if time.monotonic() >= next_sweep:
+                ticks += 1
+                timers.sweep_due_runs()
+                if ticks % SLOW_SWEEP_EVERY == 0:
+                    timers.reap_stale_runs()
+                    schedules.fire_due_schedules()
+                if ticks % (SLOW_SWEEP_EVERY * 20) == 0:
+                    schedules.enrol_inactive_contacts()
+                next_sweep = time.monotonic() + SWEEP_INTERVAL_SECONDS
+        except Exception:
+            log.exception("embedded executor: a job failed; the reaper will pick the run up")
+        finally:
+            close_old_connections()

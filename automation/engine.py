@@ -1,0 +1,406 @@
+"""The engine: advance one run, node by node, until it waits, ends or fails.
+
+Every worker, the embedded executor and the tests call `advance_run`. It
+works in chunks, each one database transaction that holds the run's row lock
+(`SELECT … FOR UPDATE SKIP LOCKED`): a second delivery of the same job finds
+the row locked, or finds the state the first one committed, and so never
+executes a visit twice. A chunk ends after a node with outside effects, so a
+crash can only ever repeat the one effect in flight, and that carries an
+idempotency key.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import traceback
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import Enum
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from .contacts import apply_contact_changes
+from .enrolment import enrol_in_workflow
+from .graph import Graph, version_graph
+from .models import (
+    Contact,
+    Deployment,
+    DeploymentStatus,
+    Event,
+    InboxItem,
+    Run,
+    RunStatus,
+    Step,
+    StepStatus,
+)
+from .nodes.base import NodeContext, NodeError, NodeResult, NodeType, PermanentNodeError
+from .nodes.registry import get_node_type
+from .rules import evaluate
+
+log = logging.getLogger("cairn.engine")
+
+NODES_PER_CHUNK = 50
+
+
+class Outcome(str, Enum):
+    CONTINUE = "continue"
+    WAITING = "waiting"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    EXITED = "exited"
+    HELD = "held"
+    CANCELLED = "cancelled"
+    NOT_RUNNING = "not_running"
+    BUSY = "busy"
+
+
+def advance_run(run_id: Any, *, dry_run: bool = False) -> Outcome:
+    """Execute the run until it stops moving; returns why it stopped."""
+    while True:
+        outcome = _advance_chunk(run_id, dry_run=dry_run)
+        if outcome is not Outcome.CONTINUE:
+            return outcome
+
+
+@dataclass
+class _Chunk:
+    run: Run
+    graph: Graph
+    contact: Contact
+    event: dict[str, Any]
+    now: Any
+    dry_run: bool
+    exit_rules: dict[str, Any] | None
+    exit_event: str
+
+
+def _advance_chunk(run_id: Any, *, dry_run: bool) -> Outcome:
+    with transaction.atomic():
+        run = (
+            Run.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("contact", "trigger_event", "current_step")
+            .filter(pk=run_id, status=RunStatus.RUNNING)
+            .first()
+        )
+        if run is None:
+            return Outcome.BUSY if _is_running(run_id) else Outcome.NOT_RUNNING
+        deployment = None
+        if not run.is_preview:
+            deployment = Deployment.objects.filter(pk=run.workflow_id).first()
+            if deployment is None or deployment.status == DeploymentStatus.ARCHIVED:
+                _finish(run, RunStatus.CANCELLED, error="the workflow was archived")
+                run.save()
+                return Outcome.CANCELLED
+            if deployment.status == DeploymentStatus.PAUSED:
+                # Hold where it is; resuming the workflow re-queues it.
+                run.status = RunStatus.WAITING
+                run.resume_at = run.resume_at or timezone.now()
+                run.lease_until = None
+                run.save(update_fields=["status", "resume_at", "lease_until", "updated_at"])
+                return Outcome.HELD
+        graph = version_graph(run.version_id)
+        chunk = _Chunk(
+            run=run,
+            graph=graph,
+            contact=run.contact,
+            event=run.trigger_event.snapshot() if run.trigger_event else {},
+            now=timezone.now(),
+            dry_run=dry_run or run.is_preview,
+            exit_rules=_exit_rules(graph),
+            exit_event=deployment.exit_event if deployment else "",
+        )
+        outcome = _execute_nodes(chunk)
+        if outcome is Outcome.CONTINUE:
+            run.lease_until = timezone.now() + timedelta(seconds=settings.RUN_LEASE_SECONDS)
+        run.save()
+        return outcome
+
+
+def _is_running(run_id: Any) -> bool:
+    return Run.objects.filter(pk=run_id, status=RunStatus.RUNNING).exists()
+
+
+def _exit_rules(graph: Graph) -> dict[str, Any] | None:
+    exit_when = graph.settings.get("exit_when") or {}
+    return exit_when if exit_when.get("rules") else None
+
+
+def _execute_nodes(chunk: _Chunk) -> Outcome:
+    run = chunk.run
+    if _exit_event_received(chunk):
+        _finish(run, RunStatus.EXITED)
+        return Outcome.EXITED
+    for _ in range(NODES_PER_CHUNK):
+        if _exit_rules_met(chunk):
+            _finish(run, RunStatus.EXITED, error="")
+            return Outcome.EXITED
+        node = chunk.graph.node(run.current_node)
+        if node is None:
+            _finish(run, RunStatus.FAILED, error=f"node {run.current_node!r} is not in the graph")
+            return Outcome.FAILED
+        node_class = get_node_type(node.get("type", ""))
+        if node_class is None:
+            _finish(run, RunStatus.FAILED, error=f"unknown node type {node.get('type')!r}")
+            return Outcome.FAILED
+        if run.current_step is None and run.step_count >= settings.RUN_MAX_STEPS:
+            _finish(
+                run,
+                RunStatus.FAILED,
+                error=f"stopped after {settings.RUN_MAX_STEPS} steps (RUN_MAX_STEPS): "
+                "the workflow loops without end",
+            )
+            return Outcome.FAILED
+        outcome = _visit(chunk, node, node_class)
+        if outcome is not Outcome.CONTINUE:
+            return outcome
+        if node_class.has_side_effects:
+            return Outcome.CONTINUE  # commit now, so the effect is never repeated
+    return Outcome.CONTINUE
+
+
+def _exit_rules_met(chunk: _Chunk) -> bool:
+    return bool(chunk.exit_rules) and evaluate(
+        chunk.exit_rules.get("match", "all"), chunk.exit_rules["rules"], _scope(chunk)
+    )
+
+
+def _exit_event_received(chunk: _Chunk) -> bool:
+    """Event ingest exits waiting runs itself; a running one checks here."""
+    return bool(chunk.exit_event) and (
+        Event.objects.filter(
+            contact_id=chunk.run.contact_id,
+            type=chunk.exit_event,
+            received_at__gte=chunk.run.created_at,
+        ).exists()
+    )
+
+
+def _scope(chunk: _Chunk) -> dict[str, Any]:
+    return _context(chunk, "", {}, 1).data
+
+
+def _context(chunk: _Chunk, node_id: str, config: Any, attempt: int) -> NodeContext:
+    run = chunk.run
+    contact = chunk.contact
+    return NodeContext(
+        node_id=node_id,
+        config=config,
+        contact=contact.snapshot(),
+        event=chunk.event,
+        steps=run.outputs,
+        now=chunk.now,
+        run_id=str(run.pk),
+        workflow_id=str(run.workflow_id),
+        workspace_id=str(run.workspace_id),
+        idempotency_key=f"{run.pk}:{run.current_step.seq if run.current_step else run.step_count + 1}",
+        attempt=attempt,
+        dry_run=chunk.dry_run,
+        engagement=_engagement(contact),
+        logger=log,
+    )
+
+
+def _engagement(contact: Contact) -> dict[str, Any]:
+    engagement = dict(contact.engagement)
+    engagement["last_seen"] = contact.last_seen_at.isoformat() if contact.last_seen_at else None
+    return engagement
+
+
+def _visit(chunk: _Chunk, node: dict, node_class: type[NodeType]) -> Outcome:
+    """Execute (or resume) the run's current node and record it as one step."""
+    run = chunk.run
+    node_id = node["id"]
+    config = (node.get("data") or {}).get("config") or {}
+    step = run.current_step
+    resuming = step is not None and step.status == StepStatus.WAITING
+    attempt = step.attempt + 1 if step is not None and not resuming else 1
+    if step is not None and resuming:
+        attempt = step.attempt
+    ctx = _context(chunk, node_id, config, attempt)
+    implementation = node_class()
+    started = timezone.now()
+    try:
+        if resuming:
+            # A wait.event whose subscription is still open when resumed timed out.
+            handle = run.resume_handle or ("timeout" if run.waiting_for else None)
+            result = implementation.resume(ctx, handle, run.resume_payload)
+        else:
+            result = implementation.run(ctx)
+    except Exception as error:
+        return _node_failed(chunk, node, node_class, step, attempt, error, started)
+
+    if step is None:
+        step = Step(
+            run=run,
+            seq=run.step_count + 1,
+            node_id=node_id,
+            node_type=node_class.type,
+            started_at=started,
+        )
+        run.step_count += 1
+    step.attempt = attempt
+    step.error = ""
+    step.traceback = ""
+    if result.wait is not None:
+        return _park(chunk, step, result)
+    step.status = StepStatus.COMPLETED
+    step.handle = "" if result.end else result.handle
+    step.output = _jsonable(result.output)
+    step.finished_at = timezone.now()
+    step.save()
+    _apply_effects(chunk, step, result)
+    run.outputs = {**run.outputs, node_id: step.output}
+    run.current_step = None
+    run.retry_floor = 0
+    run.resume_handle = ""
+    run.resume_payload = {}
+    run.resume_at = None
+    run.waiting_for = ""
+    run.wait_rules = []
+    next_node = None if result.end else chunk.graph.next_node(node_id, result.handle)
+    if next_node is None:
+        _finish(run, RunStatus.COMPLETED)
+        return Outcome.COMPLETED
+    run.current_node = next_node
+    return Outcome.CONTINUE
+
+
+def _park(chunk: _Chunk, step: Step, result: NodeResult) -> Outcome:
+    wait = result.wait
+    run = chunk.run
+    step.status = StepStatus.WAITING
+    step.output = _jsonable({**result.output, "waiting": wait.description})
+    step.save()
+    run.status = RunStatus.WAITING
+    run.current_step = step
+    run.resume_at = wait.resume_at
+    run.resume_handle = ""
+    run.resume_payload = {}
+    run.waiting_for = wait.event or ""
+    run.wait_rules = list(wait.event_rules)
+    run.lease_until = None
+    return Outcome.WAITING
+
+
+def _apply_effects(chunk: _Chunk, step: Step, result: NodeResult) -> None:
+    if chunk.dry_run:
+        return
+    run = chunk.run
+    patch = result.contact_patch
+    if patch is not None:
+        contact = Contact.objects.select_for_update().get(pk=run.contact_id)
+        apply_contact_changes(
+            contact,
+            properties=patch.properties,
+            add_tags=patch.add_tags,
+            remove_tags=patch.remove_tags,
+        )
+        chunk.contact = contact
+        run.contact = contact
+    if result.inbox:
+        InboxItem.objects.bulk_create(
+            InboxItem(
+                workspace_id=run.workspace_id,
+                kind=item.kind,
+                channel=item.channel,
+                title=item.title[:500],
+                body=item.body,
+                assignee=item.assignee,
+                run=run,
+                step=step,
+                contact_id=run.contact_id,
+            )
+            for item in result.inbox
+        )
+    if result.enroll_workflow:
+        enrolled = enrol_in_workflow(
+            result.enroll_workflow, chunk.contact, event=run.trigger_event
+        )
+        step.output = {**step.output, "enrolled": enrolled is not None}
+        step.save(update_fields=["output"])
+
+
+def _node_failed(
+    chunk: _Chunk,
+    node: dict,
+    node_class: type[NodeType],
+    step: Step | None,
+    attempt: int,
+    error: Exception,
+    started,
+) -> Outcome:
+    run = chunk.run
+    if step is None:
+        step = Step(
+            run=run,
+            seq=run.step_count + 1,
+            node_id=node["id"],
+            node_type=node_class.type,
+            started_at=started,
+        )
+        run.step_count += 1
+    step.attempt = attempt
+    step.error = f"{type(error).__name__}: {error}" if not isinstance(error, NodeError) else str(error)
+    step.traceback = "".join(traceback.format_exception(error))[-20000:]
+    step.finished_at = timezone.now()
+    attempts_this_round = attempt - run.retry_floor
+    if _retryable(node_class, error) and attempts_this_round < settings.ACTION_MAX_ATTEMPTS:
+        step.status = StepStatus.RETRYING
+        step.save()
+        run.status = RunStatus.WAITING
+        run.current_step = step
+        run.resume_at = timezone.now() + timedelta(seconds=backoff_seconds(attempts_this_round))
+        run.lease_until = None
+        run.error = f"{node['id']}: {step.error} (attempt {attempt}, retrying)"
+        log.info("run %s node %s failed, retrying: %s", run.pk, node["id"], step.error)
+        return Outcome.WAITING
+    step.status = StepStatus.FAILED
+    step.save()
+    run.current_step = step
+    _finish(run, RunStatus.FAILED, error=f"{node['id']}: {step.error}")
+    log.warning("run %s failed at %s: %s", run.pk, node["id"], step.error)
+    return Outcome.FAILED
+
+
+def _retryable(node_class: type[NodeType], error: Exception) -> bool:
+    if isinstance(error, PermanentNodeError):
+        return False
+    if isinstance(error, NodeError):
+        return True
+    # An unexpected exception in a node that reaches outside may be transient;
+    # in a pure node it would fail the same way again.
+    return node_class.has_side_effects
+
+
+def backoff_seconds(attempt: int) -> float:
+    """Exponential backoff with jitter: half the delay fixed, half random."""
+    delay = min(
+        settings.ACTION_RETRY_MAX_SECONDS,
+        settings.ACTION_RETRY_BASE_SECONDS * 2 ** (attempt - 1),
+    )
+    return delay / 2 + random.uniform(0, delay / 2)
+
+
+def _finish(run: Run, status: str, *, error: str = "") -> None:
+    run.status = status
+    run.error = error
+    run.finished_at = timezone.now()
+    run.lease_until = None
+    run.resume_at = None
+    run.waiting_for = ""
+    if status != RunStatus.FAILED:
+        run.current_step = None
+
+
+def _jsonable(value: Any) -> Any:
+    """Outputs go into JSON columns; anything JSON cannot hold becomes its text."""
+    import json
+
+    text = json.dumps(value, default=str)
+    if len(text) > settings.STEP_OUTPUT_MAX_BYTES:
+        return {"truncated": True, "preview": text[: settings.STEP_OUTPUT_MAX_BYTES // 2]}
+    return json.loads(text)

@@ -1,0 +1,94 @@
+"""Enrolment: creating runs for contacts, respecting each workflow's re-enrolment rule."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from .dispatch import enqueue_runs
+from .models import ACTIVE_RUN_STATUSES, Contact, Deployment, DeploymentStatus, Event, Run
+
+REENROLLMENT_CHOICES = ("never", "after_completion", "always")
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    deployment: Deployment
+    contact: Contact
+    trigger_node: str
+    event: Event | None = None
+
+
+def enrol(enrolments: Iterable[Enrolment]) -> list[Run]:
+    """Create the runs these enrolments allow and queue them after commit.
+
+    Callers hold the contacts' row locks (or are the only writer), so two
+    events for one contact cannot both pass a "never" check.
+    """
+    wanted = [e for e in enrolments if e.deployment.status == DeploymentStatus.ACTIVE]
+    if not wanted:
+        return []
+    pairs = {(e.deployment.pk, e.contact.pk) for e in wanted}
+    history = _existing_runs(pairs)
+    now = timezone.now()
+    lease = now + timedelta(seconds=settings.RUN_LEASE_SECONDS)
+    runs: list[Run] = []
+    for enrolment in wanted:
+        key = (enrolment.deployment.pk, enrolment.contact.pk)
+        rule = enrolment.deployment.settings.get("reenrollment") or "never"
+        statuses = history.setdefault(key, [])
+        if rule == "never" and statuses:
+            continue
+        if rule == "after_completion" and any(s in ACTIVE_RUN_STATUSES for s in statuses):
+            continue
+        statuses.append(Run._meta.get_field("status").default)
+        runs.append(
+            Run(
+                workspace_id=enrolment.deployment.workspace_id,
+                workflow_id=enrolment.deployment.pk,
+                version_id=enrolment.deployment.version_id,
+                contact=enrolment.contact,
+                trigger_event=enrolment.event,
+                trigger_node=enrolment.trigger_node,
+                current_node=enrolment.trigger_node,
+                lease_until=lease,
+            )
+        )
+    Run.objects.bulk_create(runs)
+    enqueue_runs(run.pk for run in runs)
+    return runs
+
+
+def _existing_runs(pairs: set[tuple]) -> dict[tuple, list[str]]:
+    if not pairs:
+        return {}
+    workflow_ids = {w for w, _ in pairs}
+    contact_ids = {c for _, c in pairs}
+    history: dict[tuple, list[str]] = {}
+    rows = Run.objects.filter(
+        workflow_id__in=workflow_ids, contact_id__in=contact_ids, is_preview=False
+    ).values_list("workflow_id", "contact_id", "status")
+    for workflow_id, contact_id, status in rows:
+        if (workflow_id, contact_id) in pairs:
+            history.setdefault((workflow_id, contact_id), []).append(status)
+    return history
+
+
+def enrol_in_workflow(workflow_id, contact: Contact, *, event: Event | None = None) -> Run | None:
+    """action.enroll: start `contact` in another workflow at its first trigger."""
+    deployment = (
+        Deployment.objects.filter(pk=workflow_id, workspace_id=contact.workspace_id)
+        .prefetch_related("triggers")
+        .first()
+    )
+    if deployment is None or deployment.status != DeploymentStatus.ACTIVE:
+        return None
+    trigger = deployment.triggers.order_by("node_id").first()
+    if trigger is None:
+        return None
+    runs = enrol([Enrolment(deployment, contact, trigger.node_id, event)])
+    return runs[0] if runs else None

@@ -1,0 +1,295 @@
+"""Runtime state: contacts, events, deployed triggers, runs and their steps.
+
+automation/ imports neither builder/ nor integrations/: it reaches workspaces,
+workflows and versions through string foreign keys and the graph JSON a
+version holds.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+
+
+class Contact(models.Model):
+    workspace = models.ForeignKey("builder.Workspace", on_delete=models.CASCADE, related_name="+")
+    email = models.EmailField(max_length=254, null=True, blank=True)
+    external_id = models.CharField(max_length=200, null=True, blank=True)
+    properties = models.JSONField(default=dict, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    time_zone = models.CharField(max_length=64, default="UTC")
+    # Counters and times derived from events: last_seen, opens, clicks, events.
+    engagement = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "email"],
+                condition=Q(email__isnull=False),
+                name="one_contact_per_email",
+            ),
+            models.UniqueConstraint(
+                fields=["workspace", "external_id"],
+                condition=Q(external_id__isnull=False),
+                name="one_contact_per_external_id",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.email or self.external_id or f"contact {self.pk}"
+
+    def snapshot(self) -> dict:
+        """The contact as nodes, rules and templates see it."""
+        return {
+            "id": self.pk,
+            "email": self.email,
+            "external_id": self.external_id,
+            "properties": dict(self.properties),
+            "tags": list(self.tags),
+            "time_zone": self.time_zone,
+        }
+
+
+class Event(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workspace = models.ForeignKey("builder.Workspace", on_delete=models.CASCADE, related_name="+")
+    client_id = models.CharField(
+        max_length=200, null=True, blank=True, help_text="The sender's id, used to deduplicate."
+    )
+    type = models.CharField(max_length=200, db_index=True)
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="events")
+    data = models.JSONField(default=dict, blank=True)
+    occurred_at = models.DateTimeField()
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "client_id"],
+                condition=Q(client_id__isnull=False),
+                name="one_event_per_client_id",
+            )
+        ]
+        indexes = [models.Index(fields=["contact", "type", "occurred_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.type} ({self.client_id or self.pk})"
+
+    def snapshot(self) -> dict:
+        return {
+            "id": self.client_id or str(self.pk),
+            "type": self.type,
+            "data": self.data,
+            "occurred_at": self.occurred_at.isoformat(),
+        }
+
+
+class DeploymentStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    PAUSED = "paused", "Paused"
+    ARCHIVED = "archived", "Archived"
+
+
+class Deployment(models.Model):
+    """The runtime's view of a published workflow: which version enrols, and whether it may.
+
+    Written by the builder on publish and on every status change; read by the
+    engine so it never needs the builder's models.
+    """
+
+    workflow = models.OneToOneField(
+        "builder.Workflow", primary_key=True, on_delete=models.CASCADE, related_name="deployment"
+    )
+    workspace = models.ForeignKey("builder.Workspace", on_delete=models.CASCADE, related_name="+")
+    version = models.ForeignKey(
+        "builder.WorkflowVersion", on_delete=models.CASCADE, related_name="+"
+    )
+    status = models.CharField(max_length=20, choices=DeploymentStatus.choices, db_index=True)
+    settings = models.JSONField(default=dict, blank=True)
+    # settings.exit_when.event, kept in a column so event ingest can index it.
+    exit_event = models.CharField(max_length=200, blank=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"deployment of {self.workflow_id} ({self.status})"
+
+
+class TriggerBinding(models.Model):
+    """One trigger node of a deployed version: the index events are matched against."""
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="triggers")
+    workspace = models.ForeignKey("builder.Workspace", on_delete=models.CASCADE, related_name="+")
+    node_id = models.CharField(max_length=100)
+    trigger_type = models.CharField(max_length=50, db_index=True)
+    # The event type for trigger.event/inactivity, the property for
+    # trigger.property, the tag for trigger.segment: what lookups key on.
+    key = models.CharField(max_length=200, blank=True, db_index=True)
+    config = models.JSONField(default=dict)
+    next_fire_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["workspace", "trigger_type", "key"])]
+
+    def __str__(self) -> str:
+        return f"{self.trigger_type}:{self.key} → {self.deployment_id}"
+
+
+class RunStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    WAITING = "waiting", "Waiting"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+    EXITED = "exited", "Exited"
+
+
+ACTIVE_RUN_STATUSES = (RunStatus.RUNNING, RunStatus.WAITING)
+FINISHED_RUN_STATUSES = (
+    RunStatus.COMPLETED,
+    RunStatus.FAILED,
+    RunStatus.CANCELLED,
+    RunStatus.EXITED,
+)
+
+
+class Run(models.Model):
+    """One contact's journey through one workflow version.
+
+    `current_node` is where the run is: the node to execute next while
+    running, the node it waits at while waiting, the node that failed when
+    failed. `current_step` is that node's Step row once it exists (a wait or
+    a retry in progress), so a resumed or redelivered run reuses it instead
+    of writing a second row for the same visit.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workspace = models.ForeignKey("builder.Workspace", on_delete=models.CASCADE, related_name="+")
+    workflow = models.ForeignKey("builder.Workflow", on_delete=models.CASCADE, related_name="runs")
+    version = models.ForeignKey(
+        "builder.WorkflowVersion", on_delete=models.CASCADE, related_name="+"
+    )
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="runs")
+    trigger_event = models.ForeignKey(
+        Event, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    trigger_node = models.CharField(max_length=100)
+    status = models.CharField(
+        max_length=20, choices=RunStatus.choices, default=RunStatus.RUNNING, db_index=True
+    )
+    current_node = models.CharField(max_length=100, blank=True)
+    current_step = models.ForeignKey(
+        "Step", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    step_count = models.PositiveIntegerField(default=0)
+    # Outputs of executed nodes by node id: what `steps.<id>.*` reads.
+    outputs = models.JSONField(default=dict, blank=True)
+    # Timers and subscriptions: a waiting run is resumed when resume_at passes
+    # or, if waiting_for is set, when a matching event arrives.
+    resume_at = models.DateTimeField(null=True, blank=True)
+    resume_handle = models.CharField(max_length=50, blank=True)
+    resume_payload = models.JSONField(default=dict, blank=True)
+    waiting_for = models.CharField(max_length=200, blank=True, db_index=True)
+    wait_rules = models.JSONField(default=list, blank=True)
+    # Attempts made on the current step before the last manual retry.
+    retry_floor = models.PositiveIntegerField(default=0)
+    # A worker owns a running run until this time; the reaper re-queues after it.
+    lease_until = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    is_preview = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(
+                fields=["resume_at"],
+                condition=Q(status="waiting"),
+                name="run_due_timer",
+            ),
+            models.Index(
+                fields=["lease_until"],
+                condition=Q(status="running"),
+                name="run_lease",
+            ),
+            models.Index(fields=["contact", "waiting_for"], name="run_subscription"),
+            models.Index(fields=["workflow", "contact", "status"], name="run_enrolment"),
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} ({self.status})"
+
+
+class StepStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    WAITING = "waiting", "Waiting"
+    RETRYING = "retrying", "Retrying"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Step(models.Model):
+    """One visit of one node by one run. (run, seq) is unique: a redelivered
+    task can never write a second row for the same visit."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="steps")
+    seq = models.PositiveIntegerField()
+    node_id = models.CharField(max_length=100)
+    node_type = models.CharField(max_length=50)
+    status = models.CharField(max_length=20, choices=StepStatus.choices)
+    handle = models.CharField(max_length=50, blank=True)
+    output = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    traceback = models.TextField(blank=True)
+    attempt = models.PositiveIntegerField(default=1)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "seq"]
+        constraints = [models.UniqueConstraint(fields=["run", "seq"], name="one_step_per_visit")]
+        indexes = [models.Index(fields=["node_id", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.node_id} #{self.seq} ({self.status})"
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.run_id}:{self.seq}"
+
+
+class InboxItem(models.Model):
+    """The internal inbox: notifications and tasks that workflows create for the team."""
+
+    class Kind(models.TextChoices):
+        NOTIFICATION = "notification", "Notification"
+        TASK = "task", "Task"
+
+    workspace = models.ForeignKey("builder.Workspace", on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    channel = models.CharField(max_length=100, default="inbox")
+    title = models.CharField(max_length=500)
+    body = models.TextField(blank=True)
+    assignee = models.CharField(max_length=200, blank=True)
+    run = models.ForeignKey(Run, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    step = models.ForeignKey(Step, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    done = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.title

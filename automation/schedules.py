@@ -1,0 +1,90 @@
+"""Time-driven triggers: trigger.schedule (cron/interval) and trigger.inactivity."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import Exists, Max, OuterRef, Q
+from django.utils import timezone
+
+from .enrolment import Enrolment, enrol
+from .models import Contact, DeploymentStatus, Event, Run, TriggerBinding
+from .nodes.triggers import next_schedule_fire
+from .rules import evaluate
+
+ENROL_BATCH = 500
+
+
+def fire_due_schedules() -> int:
+    """Enrol each due schedule's segment, then move its next fire time on."""
+    now = timezone.now()
+    enrolled = 0
+    with transaction.atomic():
+        due = (
+            TriggerBinding.objects.filter(
+                trigger_type="trigger.schedule",
+                next_fire_at__lte=now,
+                deployment__status=DeploymentStatus.ACTIVE,
+            )
+            .select_related("deployment")
+            .select_for_update(skip_locked=True, of=("self",))
+        )
+        for binding in due:
+            enrolled += _enrol_segment(binding)
+            binding.next_fire_at = next_schedule_fire(binding.config, now)
+            binding.save(update_fields=["next_fire_at"])
+    return enrolled
+
+
+def _enrol_segment(binding: TriggerBinding) -> int:
+    segment = binding.config.get("segment") or {}
+    contacts = Contact.objects.filter(workspace_id=binding.workspace_id).order_by("pk")
+    tags_any = set(segment.get("tags_any") or [])
+    rules = segment.get("rules") or []
+    enrolments = []
+    for contact in contacts.iterator(chunk_size=ENROL_BATCH):
+        if tags_any and not tags_any.intersection(contact.tags):
+            continue
+        if rules and not evaluate(segment.get("match", "all"), rules, {"contact": contact.snapshot()}):
+            continue
+        enrolments.append(Enrolment(binding.deployment, contact, binding.node_id))
+    return len(enrol(enrolments))
+
+
+def enrol_inactive_contacts() -> int:
+    """trigger.inactivity: no event of the type for N days, and none since the last enrolment.
+
+    A contact is enrolled once per stretch of inactivity: it must show
+    activity again (or the workflow's re-enrolment rule must allow it)
+    before the same silence enrols it a second time.
+    """
+    now = timezone.now()
+    enrolled = 0
+    bindings = TriggerBinding.objects.filter(
+        trigger_type="trigger.inactivity", deployment__status=DeploymentStatus.ACTIVE
+    ).select_related("deployment")
+    for binding in bindings:
+        cutoff = now - timedelta(days=int(binding.config.get("days", 30)))
+        recent_activity = Event.objects.filter(
+            contact=OuterRef("pk"), type=binding.key, occurred_at__gte=cutoff
+        )
+        last_activity = Event.objects.filter(contact=OuterRef("pk"), type=binding.key)
+        enrolled_since = Run.objects.filter(
+            workflow_id=binding.deployment_id,
+            contact=OuterRef("pk"),
+            created_at__gte=OuterRef("last_activity"),
+        )
+        candidates = (
+            Contact.objects.filter(workspace_id=binding.workspace_id, created_at__lte=cutoff)
+            .annotate(last_activity=Max("events__occurred_at", filter=Q(events__type=binding.key)))
+            .filter(~Exists(recent_activity), Exists(last_activity))
+            .filter(~Exists(enrolled_since))
+        )
+        with transaction.atomic():
+            batch = [
+                Enrolment(binding.deployment, contact, binding.node_id)
+                for contact in candidates[:ENROL_BATCH]
+            ]
+            enrolled += len(enrol(batch))
+    return enrolled

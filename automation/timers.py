@@ -1,0 +1,71 @@
+"""Durable timers: waits never sleep in a worker, they are rows with a due time.
+
+Beat calls these every few seconds. Each claims its rows with
+`SELECT … FOR UPDATE SKIP LOCKED` and a compare-and-set on status, so several
+beats or sweeps running at once never wake a run twice.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from .dispatch import enqueue_runs
+from .models import Deployment, DeploymentStatus, Run, RunStatus
+
+SWEEP_BATCH = 1000
+
+
+def _active_workflows():
+    return Deployment.objects.filter(status=DeploymentStatus.ACTIVE).values("pk")
+
+
+def wake_runs(run_filter: Q, *, limit: int = SWEEP_BATCH) -> int:
+    """Move waiting runs matching `run_filter` (of active workflows) to running and queue them."""
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(
+            Run.objects.filter(run_filter, status=RunStatus.WAITING)
+            .filter(Q(is_preview=True) | Q(workflow_id__in=_active_workflows()))
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)[:limit]
+        )
+        if not ids:
+            return 0
+        woken = Run.objects.filter(pk__in=ids, status=RunStatus.WAITING).update(
+            status=RunStatus.RUNNING,
+            lease_until=now + timedelta(seconds=settings.RUN_LEASE_SECONDS),
+            updated_at=now,
+        )
+        enqueue_runs(ids)
+    return woken
+
+
+def sweep_due_runs() -> int:
+    """Wake every run whose timer (delay, timeout, retry backoff, hold) is due."""
+    total = 0
+    while True:
+        woken = wake_runs(Q(resume_at__lte=timezone.now()))
+        total += woken
+        if woken < SWEEP_BATCH:
+            return total
+
+
+def reap_stale_runs() -> int:
+    """Re-queue runs whose worker died: running, and the lease ran out."""
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(
+            Run.objects.filter(status=RunStatus.RUNNING, lease_until__lt=now)
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)[:SWEEP_BATCH]
+        )
+        Run.objects.filter(pk__in=ids, status=RunStatus.RUNNING).update(
+            lease_until=now + timedelta(seconds=settings.RUN_LEASE_SECONDS)
+        )
+        enqueue_runs(ids)
+    return len(ids)

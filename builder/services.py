@@ -1,0 +1,158 @@
+"""Changes of state for workflows: validate, then change, then tell the runtime.
+
+Views, admin actions and commands call these; none of them changes a
+workflow's status or versions any other way.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from automation import deployments
+
+from .models import Workflow, WorkflowStatus, WorkflowVersion
+from .validation import GraphIssue, structural_issues, validate_graph
+
+
+class WorkflowError(Exception):
+    """A request the workflow's state or graph does not allow. `issues` say why."""
+
+    def __init__(self, message: str, *, field: str = "", issues: list[GraphIssue] | None = None):
+        super().__init__(message)
+        self.field = field
+        self.issues = issues or []
+
+
+# Which status changes PUT /status accepts, and from where. Publishing is the
+# only way out of draft: a draft has no version to activate.
+STATUS_TRANSITIONS = {
+    WorkflowStatus.ACTIVE: {WorkflowStatus.PAUSED, WorkflowStatus.ACTIVE},
+    WorkflowStatus.PAUSED: {WorkflowStatus.ACTIVE, WorkflowStatus.PAUSED},
+    WorkflowStatus.ARCHIVED: {WorkflowStatus.ACTIVE, WorkflowStatus.PAUSED, WorkflowStatus.DRAFT},
+}
+
+
+def check_graph_size(graph: Any) -> None:
+    size = len(json.dumps(graph, default=str))
+    if size > settings.GRAPH_MAX_BYTES:
+        raise WorkflowError(
+            f"the graph is {size} bytes; the limit is {settings.GRAPH_MAX_BYTES} (GRAPH_MAX_BYTES)",
+            field="draft",
+        )
+
+
+def save_draft(workflow: Workflow, graph: Any) -> list[GraphIssue]:
+    """Store the draft as it is (work in progress may be incomplete) and return its issues.
+
+    A graph whose document is broken (unknown node types, edges to nowhere,
+    duplicate ids, too many nodes) is refused and nothing is stored.
+    """
+    check_graph_size(graph)
+    issues = validate_graph(graph)
+    broken = structural_issues(issues)
+    if broken:
+        raise WorkflowError("the graph cannot be saved", field="draft", issues=broken)
+    workflow.draft = graph
+    workflow.save(update_fields=["draft", "updated_at"])
+    return issues
+
+
+def create_workflow(workspace, *, name: str, graph: Any = None, user=None, **extra) -> Workflow:
+    workflow = Workflow(workspace=workspace, name=name, created_by=user, **extra)
+    if graph is not None:
+        check_graph_size(graph)
+        broken = structural_issues(validate_graph(graph))
+        if broken:
+            raise WorkflowError("the graph cannot be saved", field="draft", issues=broken)
+        workflow.draft = graph
+    workflow.save()
+    return workflow
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    version: WorkflowVersion
+    migrated_runs: int
+
+
+@transaction.atomic
+def publish(workflow: Workflow, *, user=None, note: str = "", migrate_runs: bool = False):
+    """Validate the draft, freeze it as version N+1, activate it."""
+    workflow = Workflow.objects.select_for_update().get(pk=workflow.pk)
+    if workflow.status == WorkflowStatus.ARCHIVED:
+        raise WorkflowError("an archived workflow cannot be published", field="status")
+    check_graph_size(workflow.draft)
+    issues = validate_graph(workflow.draft)
+    if issues:
+        raise WorkflowError("the draft has problems; fix them before publishing", issues=issues)
+    latest = workflow.versions.order_by("-number").values_list("number", flat=True).first() or 0
+    version = WorkflowVersion.objects.create(
+        workflow=workflow,
+        number=latest + 1,
+        graph=workflow.draft,
+        note=note,
+        published_by=user if user and user.is_authenticated else None,
+    )
+    workflow.status = WorkflowStatus.ACTIVE
+    workflow.save(update_fields=["status", "updated_at"])
+    deployments.deploy(
+        workflow_id=workflow.pk,
+        workspace_id=workflow.workspace_id,
+        version_id=version.pk,
+        graph=version.graph,
+        status=WorkflowStatus.ACTIVE,
+    )
+    migrated = (
+        deployments.migrate_waiting_runs(workflow.pk, to_version_id=version.pk, graph=version.graph)
+        if migrate_runs
+        else 0
+    )
+    return PublishResult(version=version, migrated_runs=migrated)
+
+
+@transaction.atomic
+def change_status(workflow: Workflow, status: str) -> Workflow:
+    """active ⇄ paused, anything → archived. Archived is final."""
+    workflow = Workflow.objects.select_for_update().get(pk=workflow.pk)
+    if status not in STATUS_TRANSITIONS:
+        raise WorkflowError(
+            f"status must be one of {', '.join(STATUS_TRANSITIONS)}; publish to activate a draft",
+            field="status",
+        )
+    if workflow.status not in STATUS_TRANSITIONS[status]:
+        hint = " (publish it first)" if workflow.status == WorkflowStatus.DRAFT else ""
+        raise WorkflowError(
+            f"a {workflow.status} workflow cannot become {status}{hint}", field="status"
+        )
+    if workflow.status == status:
+        return workflow
+    workflow.status = status
+    workflow.save(update_fields=["status", "updated_at"])
+    if workflow.versions.exists():
+        deployments.set_deployment_status(workflow.pk, status)
+    return workflow
+
+
+@transaction.atomic
+def restore_version(workflow: Workflow, number: int) -> Workflow:
+    """Copy a published version back into the draft (the version itself stays as it was)."""
+    version = workflow.versions.filter(number=number).first()
+    if version is None:
+        raise WorkflowError(f"version {number} does not exist", field="number")
+    workflow.draft = version.graph
+    workflow.save(update_fields=["draft", "updated_at"])
+    return workflow
+
+
+def delete_workflow(workflow: Workflow) -> None:
+    if workflow.status in (WorkflowStatus.ACTIVE, WorkflowStatus.PAUSED):
+        raise WorkflowError(
+            f"a {workflow.status} workflow cannot be deleted; archive it first", field="status"
+        )
+    workflow.delete()
+

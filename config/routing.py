@@ -1,0 +1,3 @@
+"""WebSocket routes. Preview streaming (/ws/previews/{id}/) arrives with the preview issue."""
+
+websocket_urlpatterns: list = []
