@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from django.db import IntegrityError, transaction
+
 from .enrolment import Enrolment, enrol
 from .models import Contact, DeploymentStatus, Run, TriggerBinding
 from .nodes.triggers import property_trigger_fires
@@ -78,3 +80,120 @@ def fire_contact_triggers(
     for binding in bindings.filter(trigger_type="trigger.segment", key__in=added_tags):
         enrolments.append(Enrolment(binding.deployment, contact, binding.node_id))
     return enrol(enrolments)
+
+
+# ---------------------------------------------------------------- upsert and edit
+# (the contacts API; events reach contacts through automation.ingest instead)
+
+
+class ContactError(Exception):
+    """A change the workspace's other contacts do not allow, e.g. an email already in use."""
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@transaction.atomic
+def upsert_contact(
+    workspace_id: int,
+    *,
+    email: str | None = None,
+    external_id: str | None = None,
+    properties: Mapping[str, Any] | None = None,
+    tags: Iterable[str] | None = None,
+    time_zone: str | None = None,
+) -> tuple[Contact, bool]:
+    """Find the contact by external_id, else by email, and change it; or create it.
+
+    Returns (contact, created). The contact is row-locked (or new) while the
+    change is applied, so property and segment triggers compare against the
+    values this change replaces.
+    """
+    email = email.lower() if email else None
+    external_id = external_id or None
+    if not email and not external_id:
+        raise ContactError("a contact needs an email or an external_id", field="email")
+    for _attempt in range(2):
+        contact = _find_for_upsert(workspace_id, email, external_id)
+        if contact is not None:
+            _change(contact, email, external_id, properties, tags, time_zone)
+            return contact, False
+        contact = Contact(workspace_id=workspace_id, email=email, external_id=external_id)
+        try:
+            with transaction.atomic():
+                contact.save()
+        except IntegrityError:
+            continue  # created concurrently: find it and change it instead
+        _change(contact, MISSING, MISSING, properties, tags, time_zone)
+        return contact, True
+    raise ContactError("the contact changed while it was being saved; try again", field="email")
+
+
+@transaction.atomic
+def update_contact(
+    contact: Contact,
+    *,
+    email: Any = MISSING,
+    external_id: Any = MISSING,
+    properties: Mapping[str, Any] | None = None,
+    tags: Iterable[str] | None = None,
+    time_zone: str | None = None,
+) -> Contact:
+    """Change one contact under its row lock. `properties` merge (None deletes one);
+    `tags` replace the list. Arguments left out are left as they are."""
+    locked = Contact.objects.select_for_update().get(pk=contact.pk)
+    if email is not MISSING and email:
+        email = email.lower()
+    _change(locked, email, external_id, properties, tags, time_zone)
+    return locked
+
+
+def _find_for_upsert(workspace_id, email, external_id) -> Contact | None:
+    contacts = Contact.objects.select_for_update().filter(workspace_id=workspace_id)
+    if external_id:
+        found = contacts.filter(external_id=external_id).first()
+        if found is not None:
+            return found
+    if email:
+        found = contacts.filter(email=email).first()
+        if found is not None and external_id and found.external_id not in (None, external_id):
+            raise ContactError(
+                f"{email} belongs to the contact with external_id '{found.external_id}'",
+                field="email",
+            )
+        return found
+    return None
+
+
+def _change(contact: Contact, email, external_id, properties, tags, time_zone) -> None:
+    if email is not MISSING and email != contact.email:
+        _check_free(contact, "email", email)
+        contact.email = email or None
+    if external_id is not MISSING and external_id != contact.external_id:
+        _check_free(contact, "external_id", external_id)
+        contact.external_id = external_id or None
+    if not contact.email and not contact.external_id:
+        raise ContactError("a contact needs an email or an external_id", field="email")
+    try:
+        with transaction.atomic():
+            apply_contact_changes(
+                contact, properties=properties, set_tags=tags, time_zone=time_zone
+            )
+    except IntegrityError:
+        raise ContactError(
+            "another contact of this workspace already has this email or external_id",
+            field="email",
+        ) from None
+
+
+def _check_free(contact: Contact, field: str, value) -> None:
+    if not value:
+        return
+    taken = (
+        Contact.objects.filter(workspace_id=contact.workspace_id, **{field: value})
+        .exclude(pk=contact.pk)
+        .exists()
+    )
+    if taken:
+        raise ContactError(f"another contact already has {field} '{value}'", field=field)

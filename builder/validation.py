@@ -86,8 +86,6 @@ def validate_graph(graph: Any, *, max_nodes: int | None = None) -> list[GraphIss
 class _Node:
     id: str
     node_type: type[NodeType]
-    config: Mapping[str, Any]
-    config_ok: bool
     open_handles: frozenset[str]
     # None when the handles cannot be known (dynamic handles, invalid config).
     handles: list[str] | None
@@ -99,6 +97,8 @@ class _Edge:
     source: str
     target: str
     handle: str
+    # False when the edge itself is at fault (into a trigger, no such output, ...).
+    ok: bool = True
 
 
 def _quote(value: Any) -> str:
@@ -109,12 +109,12 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _names(values: Iterable[str]) -> str:
-    """'a' / 'a' and 'b' / 'a', 'b' and 'c'."""
+def _names(values: Iterable[str], last: str = "and") -> str:
+    """'a' / 'a' and 'b' / 'a', 'b' and 'c' (or `last` instead of "and")."""
     quoted = [_quote(value) for value in values]
     if len(quoted) <= 1:
         return "".join(quoted)
-    return ", ".join(quoted[:-1]) + " and " + quoted[-1]
+    return ", ".join(quoted[:-1]) + f" {last} " + quoted[-1]
 
 
 class _Validator:
@@ -122,8 +122,9 @@ class _Validator:
         self.graph = graph
         self.max_nodes = max_nodes
         self.issues: list[GraphIssue] = []
-        # Ids of every node with a usable id (known type or not), first occurrence wins.
-        self.node_ids: list[str] = []
+        # Every node with a usable id (known type or not) -> its place in the
+        # document; the first node with an id wins.
+        self.node_order: dict[str, int] = {}
         # Nodes with a known type, by id.
         self.nodes: dict[str, _Node] = {}
         # Edges whose source and target both exist.
@@ -189,7 +190,7 @@ class _Validator:
         if not isinstance(node_id, str) or not node_id.strip():
             self.add(f"Node #{index + 1} needs an id (a non-empty text).", "malformed", field="id")
             return
-        if node_id in self.node_ids:
+        if node_id in self.node_order:
             self.add(
                 f"Node {_quote(node_id)}: another node already uses this id; "
                 "every node needs its own id.",
@@ -198,16 +199,20 @@ class _Validator:
                 field="id",
             )
             return
-        self.node_ids.append(node_id)
+        self.node_order[node_id] = index
         where = {"node": node_id}
         prefix = f"Node {_quote(node_id)}"
 
         type_key = node.get("type")
         node_type = get_node_type(type_key) if isinstance(type_key, str) else None
         if node_type is None:
-            shown = _quote(type_key) if isinstance(type_key, str) else "missing"
+            problem = (
+                f"its type {_quote(type_key)} is not a known node type."
+                if isinstance(type_key, str) and type_key
+                else "it needs a node type."
+            )
             self.add(
-                f"{prefix}: the node type {shown} is not a known node type.",
+                f"{prefix}: {problem}",
                 "unknown_type",
                 field="type",
                 **where,
@@ -271,8 +276,6 @@ class _Validator:
         self.nodes[node_id] = _Node(
             id=node_id,
             node_type=node_type,
-            config=config,
-            config_ok=config_ok,
             open_handles=open_handles,
             handles=_output_handles(node_type, config, config_ok=config_ok),
         )
@@ -312,7 +315,7 @@ class _Validator:
                     edge=edge_id,
                     field=end,
                 )
-            elif value not in self.node_ids:
+            elif value not in self.node_order:
                 self.add(
                     f"{prefix}: its {end} node {_quote(value)} does not exist.",
                     "broken_edge",
@@ -350,7 +353,7 @@ class _Validator:
     def check_edge_semantics(self, edge_id: str, source: str, target: str, handle: str) -> None:
         prefix = f"Connection {_quote(edge_id)}"
         source_node, target_node = self.nodes.get(source), self.nodes.get(target)
-        ok = True  # False when the edge cannot be what its output leads to
+        ok = True  # False once the edge itself is at fault
 
         if source == target:
             self.add(
@@ -404,9 +407,9 @@ class _Validator:
                 node=source,
                 field="sourceHandle",
             )
-        # Every edge between existing nodes still counts for reachability and
-        # loops, so one bad connection does not also make the rest look unreachable.
-        this = _Edge(edge_id, source, target, handle)
+        # Every edge between existing nodes still counts for reachability, so one
+        # bad connection does not also make everything after it look unreachable.
+        this = _Edge(edge_id, source, target, handle, ok)
         self.edges.append(this)
         if ok and first is None:
             self.edge_by_output[(source, handle)] = this
@@ -432,7 +435,7 @@ class _Validator:
         reenrollment = workflow_settings.get("reenrollment")
         if reenrollment is not None and reenrollment not in REENROLLMENT_CHOICES:
             self.add(
-                f"Settings: re-enrollment must be one of {_names(REENROLLMENT_CHOICES)}.",
+                f"Settings: re-enrollment must be {_names(REENROLLMENT_CHOICES, 'or')}.",
                 "invalid_settings",
                 field="settings.reenrollment",
             )
@@ -548,9 +551,9 @@ class _Validator:
         """A loop is only allowed through a wait node: otherwise a contact spins forever.
 
         Remove the wait nodes; any strongly connected component of more than
-        one node left is a loop with no wait in it. Self-loops are reported
-        on their edge already. Nodes of unknown type are left out: their
-        issue comes first.
+        one node left is a loop with no wait in it. Edges already reported
+        (self-loops, edges into a trigger, outputs that do not exist) and
+        nodes of unknown type are left out: their own issue comes first.
         """
         members = [
             node_id
@@ -560,13 +563,12 @@ class _Validator:
         allowed = set(members)
         successors: dict[str, list[str]] = {node_id: [] for node_id in members}
         for edge in self.edges:
-            if edge.source in allowed and edge.target in allowed and edge.source != edge.target:
+            if edge.ok and edge.source in allowed and edge.target in allowed:
                 successors[edge.source].append(edge.target)
-        order = {node_id: i for i, node_id in enumerate(self.node_ids)}
         for component in _strongly_connected(members, successors):
             if len(component) < 2:
                 continue
-            ids = sorted(component, key=order.__getitem__)
+            ids = sorted(component, key=self.node_order.__getitem__)
             self.add(
                 f"Nodes {_names(ids)} form a loop with no wait step in it, so a contact "
                 "would go round it forever. Add a wait inside the loop or break it.",
@@ -659,9 +661,9 @@ _SCHEMA_REWRITES: dict[str, tuple[re.Pattern[str], str]] = {
         re.compile(r" is greater than or equal to the maximum of (\S+)$"),
         "must be less than {0}",
     ),
-    "minLength": (re.compile(r" (?:should be non-empty|is too short)$"), "is too short"),
+    "minLength": (re.compile(r" is too short$"), "is too short"),
     "maxLength": (re.compile(r" (?:is expected to be empty|is too long)$"), "is too long"),
-    "minItems": (re.compile(r" (?:should be non-empty|is too short)$"), "needs more items"),
+    "minItems": (re.compile(r" is too short$"), "needs more items"),
     "maxItems": (re.compile(r" (?:is expected to be empty|is too long)$"), "has too many items"),
     "pattern": (re.compile(r" does not match "), "is not in the expected format"),
     "format": (re.compile(r" is not a '([\w-]+)'$"), "must be a valid {0}"),
@@ -698,6 +700,8 @@ def _describe_config_issue(issue: ConfigIssue, root: str = "config") -> tuple[st
         return field, f"{field} is required"
     if validator == "additionalProperties" and (match := _ADDITIONAL.search(message)):
         return field, f"{field} has unknown fields: {match.group(1)}"
+    if validator in ("minLength", "minItems") and message.endswith(" should be non-empty"):
+        return field, f"{field} must not be empty"
     if validator == "type" and (match := _TYPE.search(message)):
         words = [_TYPE_WORDS.get(word, word) for word in re.findall(r"'(\w+)'", match.group(1))]
         return field, f"{field} must be {' or '.join(words)}"

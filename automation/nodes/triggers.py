@@ -372,9 +372,18 @@ def next_schedule_fire(config: Mapping[str, Any], after: datetime) -> datetime:
     if after.tzinfo is None:
         after = after.replace(tzinfo=UTC)
     if config.get("cron"):
+        # Iterate over naive local wall-clock times, then place each in the zone:
+        # croniter's own handling of aware datetimes drifts by the DST offset.
         zone = get_zone(config.get("timezone"))
-        nxt = croniter(config["cron"], after.astimezone(zone)).get_next(datetime)
-        return nxt.astimezone(UTC)
+        ticks = croniter(config["cron"], after.astimezone(zone).replace(tzinfo=None))
+        for _ in range(10):
+            wall = ticks.get_next(datetime)
+            # fold=0: a wall time that happens twice (autumn) fires once, at its
+            # first occurrence; one skipped by the spring change fires just after.
+            candidate = wall.replace(tzinfo=zone).astimezone(UTC)
+            if candidate > after:
+                return candidate
+        raise ValueError(f"no upcoming time for cron {config['cron']!r}")
     interval = config.get("interval") or {}
     if "amount" not in interval or "unit" not in interval:
         raise ValueError("a schedule needs a cron expression or an interval")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from itertools import pairwise
 from typing import Any
 
 # A valid config for each core node type (the DESIGN.md config names).
@@ -35,7 +36,7 @@ def node(
 ) -> dict[str, Any]:
     """A node with a valid config for its type unless `config` is given."""
     if config is _MISSING:
-        config = copy.deepcopy(VALID_CONFIGS[node_type])
+        config = copy.deepcopy(VALID_CONFIGS.get(node_type, {}))
     data: dict[str, Any] = {"config": config}
     if label is not None:
         data["label"] = label
@@ -60,15 +61,15 @@ def edge(
 
 def chain(*node_ids: str) -> list[dict[str, Any]]:
     """Edges along the default output: chain("a", "b", "c") is a -> b -> c."""
-    return [edge(a, b) for a, b in zip(node_ids, node_ids[1:], strict=False)]
+    return [edge(a, b) for a, b in pairwise(node_ids)]
 
 
 def graph(
     nodes: list[dict[str, Any]],
-    edges: list[dict[str, Any]] = (),  # type: ignore[assignment]
+    edges: list[dict[str, Any]] | None = None,
     settings: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    document: dict[str, Any] = {"nodes": list(nodes), "edges": list(edges)}
+    document: dict[str, Any] = {"nodes": list(nodes), "edges": list(edges or [])}
     if settings is not None:
         document["settings"] = settings
     return document

@@ -1,0 +1,97 @@
+"""Every API error in one shape.
+
+A 400 answers `{"detail": "<one line naming the field>", "errors": {field: [messages]}}`;
+a graph problem adds `"issues"` (GraphIssue.as_dict() each) and `"field"`.
+Field names are paths into the request body: `events[3].data`, `contact.email`.
+Other errors keep DRF's `{"detail": ...}`. A refused state change of a run is a 409.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
+
+from automation.contacts import ContactError
+from automation.runs import RunStateError
+from builder.services import WorkflowError
+
+NON_FIELD = api_settings.NON_FIELD_ERRORS_KEY
+BODY = "body"
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, WorkflowError):
+        set_rollback()
+        return Response(workflow_error_body(exc), status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, ContactError):
+        exc = exceptions.ValidationError({exc.field: [str(exc)]})
+    elif isinstance(exc, RunStateError):
+        set_rollback()
+        return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+    elif isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else {NON_FIELD: exc.messages}
+        )
+    elif isinstance(exc, exceptions.ParseError):
+        exc = exceptions.ValidationError({BODY: [str(exc.detail)]})
+
+    response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(exc, exceptions.ValidationError):
+        response.data = validation_error_body(exc.detail)
+    return response
+
+
+def workflow_error_body(exc: WorkflowError) -> dict[str, Any]:
+    field = exc.field or "draft"
+    issues = [issue.as_dict() for issue in exc.issues]
+    messages = [str(exc)] + [issue["message"] for issue in issues]
+    return {
+        "detail": f"{field}: {exc}" if exc.field else str(exc),
+        "field": exc.field,
+        "errors": {field: messages},
+        "issues": issues,
+    }
+
+
+def validation_error_body(detail: Any) -> dict[str, Any]:
+    errors: dict[str, list[str]] = {}
+    for field, messages in flatten_errors(detail):
+        errors.setdefault(field or NON_FIELD, []).extend(messages)
+    if not errors:
+        errors = {NON_FIELD: ["invalid input"]}
+    first_field, first_messages = next(iter(errors.items()))
+    summary = first_messages[0] if first_field == NON_FIELD else f"{first_field}: {first_messages[0]}"
+    others = sum(len(messages) for messages in errors.values()) - 1
+    if others:
+        summary += f" (and {others} more problem{'s' if others > 1 else ''})"
+    return {"detail": summary, "errors": errors}
+
+
+def flatten_errors(detail: Any, prefix: str = "") -> Iterator[tuple[str, list[str]]]:
+    """DRF's nested error detail as (path, messages): {"events": [{}, {"type": [..]}]} → events[1].type."""
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            if isinstance(key, int):  # ListField / DictField children
+                path = f"{prefix}[{key}]"
+            elif key == NON_FIELD:
+                path = prefix  # an object-level error belongs to the object itself
+            else:
+                path = f"{prefix}.{key}" if prefix else str(key)
+            yield from flatten_errors(value, path)
+    elif isinstance(detail, list):
+        if all(not isinstance(item, dict | list) for item in detail):
+            if detail:
+                yield prefix, [str(item) for item in detail]
+            return
+        for index, item in enumerate(detail):
+            if item:
+                yield from flatten_errors(item, f"{prefix}[{index}]")
+    else:
+        yield prefix, [str(detail)]
