@@ -134,7 +134,11 @@ class ContactAdmin(DeletesHistoryMixin, admin.ModelAdmin):
     def runs_link(self, obj: Contact) -> str:
         if obj.pk is None:
             return "—"
-        url = reverse("admin:automation_run_changelist") + "?" + urlencode({"contact__id__exact": obj.pk})
+        url = (
+            reverse("admin:automation_run_changelist")
+            + "?"
+            + urlencode({"contact__id__exact": obj.pk})
+        )
         return format_html('<a href="{}">{} runs</a>', url, obj.runs.count())
 
     def get_readonly_fields(self, request, obj=None):
@@ -151,7 +155,16 @@ class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ("contact", "workspace")
     search_fields = ("client_id", "contact__email")
     date_hierarchy = "received_at"
-    fields = ("id", "workspace", "type", "client_id", "contact", "occurred_at", "received_at", "data_json")
+    fields = (
+        "id",
+        "workspace",
+        "type",
+        "client_id",
+        "contact",
+        "occurred_at",
+        "received_at",
+        "data_json",
+    )
     readonly_fields = fields
 
     @admin.display(description="data")
@@ -176,11 +189,27 @@ class TriggerBindingInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 @admin.register(Deployment)
 class DeploymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("workflow", "workspace", "version_number", "status", "trigger_count", "exit_event", "updated_at")
+    list_display = (
+        "workflow",
+        "workspace",
+        "version_number",
+        "status",
+        "trigger_count",
+        "exit_event",
+        "updated_at",
+    )
     list_filter = ("status", "workspace")
     list_select_related = ("workflow", "workspace", "version")
     search_fields = ("workflow__name", "exit_event")
-    fields = ("workflow", "workspace", "version", "status", "exit_event", "settings_json", "updated_at")
+    fields = (
+        "workflow",
+        "workspace",
+        "version",
+        "status",
+        "exit_event",
+        "settings_json",
+        "updated_at",
+    )
     readonly_fields = fields
     inlines = (TriggerBindingInline,)
 
@@ -206,7 +235,15 @@ class TriggerBindingAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ("trigger_type", "workspace")
     list_select_related = ("deployment__workflow", "workspace")
     search_fields = ("key", "node_id", "deployment__workflow__name")
-    fields = ("deployment", "workspace", "node_id", "trigger_type", "key", "next_fire_at", "config_json")
+    fields = (
+        "deployment",
+        "workspace",
+        "node_id",
+        "trigger_type",
+        "key",
+        "next_fire_at",
+        "config_json",
+    )
     readonly_fields = fields
 
     @admin.display(description="workflow", ordering="deployment__workflow__name")
@@ -246,7 +283,7 @@ class StepInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 @admin.register(Run)
 class RunAdmin(admin.ModelAdmin):
-    """Runs are the engine's: every field is read-only; retry and cancel are the operator's verbs."""
+    """Runs are the engine's: every field is read-only; retry and cancel are an operator's verbs."""
 
     list_display = (
         "short_id",
@@ -299,7 +336,13 @@ class RunAdmin(admin.ModelAdmin):
         (
             "Waiting",
             {
-                "fields": ("resume_at", "resume_handle", "waiting_for", "wait_rules", "lease_until"),
+                "fields": (
+                    "resume_at",
+                    "resume_handle",
+                    "waiting_for",
+                    "wait_rules",
+                    "lease_until",
+                ),
                 "classes": ("collapse",),
             },
         ),
@@ -381,7 +424,9 @@ class RunAdmin(admin.ModelAdmin):
         if succeeded:
             noun = "run" if len(succeeded) == 1 else "runs"
             self.message_user(
-                request, f"{done} {len(succeeded)} {noun}: {', '.join(succeeded)}.", messages.SUCCESS
+                request,
+                f"{done} {len(succeeded)} {noun}: {', '.join(succeeded)}.",
+                messages.SUCCESS,
             )
 
 

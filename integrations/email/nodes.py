@@ -101,8 +101,15 @@ class EmailAction(NodeType):
     def check_config(cls, config: Mapping[str, Any]) -> list[ConfigIssue]:
         issues = template_issues(config, cls.template_fields)
         sender = config.get("from")
-        if sender and not any(address for _name, address in getaddresses([sender])):
-            issues.append(ConfigIssue("from", f"{sender!r} is not an email address", "email"))
+        if sender:
+            try:
+                senders = parse_addresses("from", sender)
+            except PermanentNodeError:
+                senders = []
+            if len(senders) != 1:
+                issues.append(
+                    ConfigIssue("from", f"{sender!r} is not one email address", "email")
+                )
         return issues
 
     def _message(self, ctx: NodeContext) -> dict[str, Any]:

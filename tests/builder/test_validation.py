@@ -279,6 +279,14 @@ def test_config_schema_errors_read_as_rules(config, field, message):
     assert issue.message == f"Node 'wait1': {message}"
 
 
+def test_empty_required_text_reads_as_must_not_be_empty():
+    document = simple_graph()
+    document["nodes"][1]["data"]["config"]["subject"] = ""
+    issue = only(validate_graph(document))
+    assert where(issue) == ("invalid_config", "welcome", None, "config.subject")
+    assert issue.message == "Node 'welcome': config.subject must not be empty"
+
+
 def test_config_semantic_check_of_the_node_type_is_reported():
     split = node(
         "split",

@@ -1,0 +1,271 @@
+"""Shapes of workflows, versions, runs, the node catalogue and the template gallery.
+
+Contacts and events live in serializers_contacts.py and serializers_events.py.
+Names and meanings of the fields DESIGN.md lists under "Outside contract" are fixed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from automation.ingest import webhook_path
+from automation.models import Run, Step
+from builder.models import Workflow, WorkflowVersion
+from builder.services import STATUS_TRANSITIONS
+from builder.validation import validate_graph
+
+WEBHOOK_TRIGGER = "trigger.webhook"
+
+
+# ---------------------------------------------------------------- errors (documentation)
+class GraphIssueSerializer(serializers.Serializer):
+    message = serializers.CharField()
+    code = serializers.CharField()
+    node = serializers.CharField(allow_null=True)
+    edge = serializers.CharField(allow_null=True)
+    field = serializers.CharField(allow_null=True)
+    severity = serializers.CharField()
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every 400: a one-line summary naming the field, and the messages by field."""
+
+    detail = serializers.CharField()
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+    field = serializers.CharField(required=False)
+    issues = GraphIssueSerializer(many=True, required=False)
+
+
+class DetailSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+# ---------------------------------------------------------------- workflows
+def draft_has_webhook_trigger(graph: Any) -> bool:
+    nodes = graph.get("nodes") if isinstance(graph, dict) else None
+    return isinstance(nodes, list) and any(
+        isinstance(node, dict) and node.get("type") == WEBHOOK_TRIGGER for node in nodes
+    )
+
+
+class WorkflowSerializer(serializers.ModelSerializer):
+    draft = serializers.JSONField(help_text="The graph being edited (React Flow shape).")
+    version = serializers.SerializerMethodField(
+        help_text="The latest published version number, or null before the first publish."
+    )
+    issues = serializers.SerializerMethodField(help_text="Validation issues of the draft.")
+    webhook_url = serializers.SerializerMethodField(
+        help_text="Where to POST to enrol (when the draft has an incoming-webhook trigger)."
+    )
+
+    class Meta:
+        model = Workflow
+        fields = [
+            "id",
+            "name",
+            "description",
+            "status",
+            "draft",
+            "version",
+            "issues",
+            "webhook_url",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.INT)
+    def get_version(self, workflow: Workflow) -> int | None:
+        if hasattr(workflow, "latest_number"):  # annotated by the view's queryset
+            return workflow.latest_number
+        return workflow.versions.order_by("-number").values_list("number", flat=True).first()
+
+    @extend_schema_field(GraphIssueSerializer(many=True))
+    def get_issues(self, workflow: Workflow) -> list[dict]:
+        return [issue.as_dict() for issue in validate_graph(workflow.draft)]
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_webhook_url(self, workflow: Workflow) -> str | None:
+        if not draft_has_webhook_trigger(workflow.draft):
+            return None
+        path = webhook_path(workflow.pk)
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request is not None else path
+
+
+class WorkflowCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    draft = serializers.JSONField(
+        required=False, help_text="An initial draft graph; an empty graph when left out."
+    )
+
+
+class WorkflowUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+
+
+class DraftRequestSerializer(serializers.Serializer):
+    """The graph itself, or {"draft": graph}."""
+
+    nodes = serializers.ListField(child=serializers.DictField())
+    edges = serializers.ListField(child=serializers.DictField())
+    settings = serializers.DictField(required=False)
+
+
+class DraftResponseSerializer(serializers.Serializer):
+    draft = serializers.JSONField()
+    issues = GraphIssueSerializer(many=True)
+
+
+class PublishRequestSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    migrate_runs = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Move waiting runs onto the new version where their node still exists.",
+    )
+
+
+class PublishResponseSerializer(WorkflowSerializer):
+    migrated_runs = serializers.IntegerField()
+
+    class Meta(WorkflowSerializer.Meta):
+        fields = [*WorkflowSerializer.Meta.fields, "migrated_runs"]
+        read_only_fields = fields
+
+
+class StatusRequestSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=[str(status) for status in STATUS_TRANSITIONS])
+
+
+class TemplateUseSerializer(serializers.Serializer):
+    name = serializers.CharField(
+        max_length=200, required=False, help_text="Defaults to the template's name."
+    )
+
+
+class VersionSerializer(serializers.ModelSerializer):
+    published_by = serializers.SerializerMethodField()
+    graph = serializers.JSONField()
+
+    class Meta:
+        model = WorkflowVersion
+        fields = ["number", "published_at", "published_by", "note", "graph"]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_published_by(self, version: WorkflowVersion) -> str | None:
+        user = version.published_by
+        return user.get_username() if user is not None else None
+
+
+# ---------------------------------------------------------------- results
+class RunCountsSerializer(serializers.Serializer):
+    running = serializers.IntegerField()
+    waiting = serializers.IntegerField()
+    completed = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    cancelled = serializers.IntegerField()
+    exited = serializers.IntegerField()
+
+
+class NodeResultsSerializer(serializers.Serializer):
+    entered = serializers.IntegerField(help_text="Visits of the node (steps executed).")
+    waiting = serializers.IntegerField(help_text="Runs waiting at the node now.")
+    completed = serializers.IntegerField()
+    failed = serializers.IntegerField()
+
+
+class ResultsSerializer(serializers.Serializer):
+    enrolled = serializers.IntegerField(help_text="Runs started, preview runs excluded.")
+    by_status = RunCountsSerializer()
+    nodes = serializers.DictField(child=NodeResultsSerializer(), help_text="By node id.")
+
+
+# ---------------------------------------------------------------- runs
+class StepSerializer(serializers.ModelSerializer):
+    output = serializers.JSONField()
+
+    class Meta:
+        model = Step
+        fields = [
+            "seq",
+            "node_id",
+            "node_type",
+            "status",
+            "handle",
+            "output",
+            "error",
+            "attempt",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+
+class RunSerializer(serializers.ModelSerializer):
+    version = serializers.IntegerField(source="version.number", help_text="The version number.")
+
+    class Meta:
+        model = Run
+        fields = [
+            "id",
+            "workflow",
+            "version",
+            "contact",
+            "status",
+            "trigger_node",
+            "current_node",
+            "error",
+            "is_preview",
+            "resume_at",
+            "created_at",
+            "updated_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+
+class RunDetailSerializer(RunSerializer):
+    steps = StepSerializer(many=True, help_text="In execution order.")
+
+    class Meta(RunSerializer.Meta):
+        fields = [*RunSerializer.Meta.fields, "steps"]
+        read_only_fields = fields
+
+
+# ---------------------------------------------------------------- catalogue
+class NodeTypeSerializer(serializers.Serializer):
+    type = serializers.CharField()
+    category = serializers.CharField()
+    label = serializers.CharField()
+    description = serializers.CharField()
+    version = serializers.IntegerField()
+    config_schema = serializers.JSONField(help_text="JSON Schema of the node's config.")
+    handles = serializers.ListField(child=serializers.CharField())
+    handles_from = serializers.CharField(allow_null=True)
+    branching = serializers.BooleanField()
+
+
+class NodeTypeListSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    results = NodeTypeSerializer(many=True)
+
+
+class TemplateSerializer(serializers.Serializer):
+    slug = serializers.SlugField()
+    name = serializers.CharField()
+    description = serializers.CharField()
+    category = serializers.CharField()
+    graph = serializers.JSONField()
+
+
+class TemplateListSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    results = TemplateSerializer(many=True)
