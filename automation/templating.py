@@ -15,8 +15,9 @@ property of the same name.
 from __future__ import annotations
 
 import operator
-from collections.abc import Mapping
-from functools import lru_cache
+import re
+from collections.abc import Callable, Mapping
+from functools import lru_cache, wraps
 from typing import Any
 
 from jinja2 import ChainableUndefined, TemplateError, TemplateSyntaxError
@@ -33,6 +34,42 @@ class TemplateRenderError(PermanentNodeError):
     """A template could not be rendered (syntax, unsafe access, runtime error)."""
 
 
+# str methods and filters that pad to a width: `'x'.ljust(10**9)` would build 1 GB.
+_WIDTH_METHODS = frozenset({"ljust", "rjust", "center", "zfill", "expandtabs"})
+_FORMAT_METHODS = frozenset({"format", "format_map"})
+# A width or precision of six digits or more inside a %- or {}-format spec.
+_BIG_FORMAT_WIDTH = re.compile(r"(%[^a-zA-Z%]*\d{6,})|(\{[^{}]*\d{6,}[^{}]*\})")
+
+
+def _check_widths(values: Any) -> None:
+    for value in values:
+        if isinstance(value, int) and not isinstance(value, bool) and value > MAX_SEQUENCE_LENGTH:
+            raise SecurityError(f"a width of {value} is too large")
+
+
+def _check_format_string(text: Any) -> None:
+    if isinstance(text, str) and _BIG_FORMAT_WIDTH.search(text):
+        raise SecurityError("a width in this format string is too large")
+
+
+def _width_guarded(function: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(function)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        _check_widths([*args[1:], *kwargs.values()])
+        return function(*args, **kwargs)
+
+    return guarded
+
+
+def _format_guarded(function: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(function)
+    def guarded(value: Any, *args: Any, **kwargs: Any) -> Any:
+        _check_format_string(value)
+        return function(value, *args, **kwargs)
+
+    return guarded
+
+
 class _Environment(SandboxedEnvironment):
     intercepted_binops = frozenset({"*", "**"})
 
@@ -41,7 +78,15 @@ class _Environment(SandboxedEnvironment):
         # the cart's items, not dict.items.
         if isinstance(obj, Mapping) and attribute in obj:
             return obj[attribute]
+        if isinstance(obj, str) and attribute in _FORMAT_METHODS:
+            # The sandbox wraps str.format itself; check the pattern before it runs.
+            _check_format_string(obj)
         return super().getattr(obj, attribute)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        if isinstance(obj, str) and argument in _FORMAT_METHODS:
+            _check_format_string(obj)
+        return super().getitem(obj, argument)
 
     def unsafe_undefined(self, obj: Any, attribute: str) -> Any:
         # The stock sandbox returns an Undefined that only raises when used;
@@ -49,6 +94,14 @@ class _Environment(SandboxedEnvironment):
         raise SecurityError(
             f"access to attribute {attribute!r} of {type(obj).__name__!r} object is unsafe"
         )
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        owner = getattr(__obj, "__self__", None)
+        if isinstance(owner, str):
+            name = getattr(__obj, "__name__", "")
+            if name in _WIDTH_METHODS:
+                _check_widths([*args, *kwargs.values()])
+        return super().call(__context, __obj, *args, **kwargs)
 
     def call_binop(self, context: Any, op: str, left: Any, right: Any) -> Any:
         if op == "*":
@@ -72,6 +125,9 @@ _env = _Environment(
     undefined=ChainableUndefined,
     keep_trailing_newline=True,
 )
+for _name in ("center", "indent"):
+    _env.filters[_name] = _width_guarded(_env.filters[_name])
+_env.filters["format"] = _format_guarded(_env.filters["format"])
 
 
 @lru_cache(maxsize=1024)

@@ -156,3 +156,19 @@ def delete_workflow(workflow: Workflow) -> None:
         )
     workflow.delete()
 
+
+
+def update_workflow(
+    workflow: Workflow, *, name: str | None = None, description: str | None = None
+) -> Workflow:
+    """Rename or re-describe a workflow. Its graph changes through save_draft only."""
+    changed = []
+    if name is not None:
+        workflow.name = name
+        changed.append("name")
+    if description is not None:
+        workflow.description = description
+        changed.append("description")
+    if changed:
+        workflow.save(update_fields=[*changed, "updated_at"])
+    return workflow

@@ -207,6 +207,7 @@ def celery_worker(django_db_setup, django_db_blocker, smtp_server, tmp_path_fact
         "ACTION_RETRY_BASE_SECONDS": "0.5",
         "ACTION_RETRY_MAX_SECONDS": "2",
         "ACTION_MAX_ATTEMPTS": "3",
+        "RUN_LEASE_SECONDS": "5",
         "RUN_MAX_STEPS": os.environ.get("RUN_MAX_STEPS", "500"),
         "LOG_LEVEL": "INFO",
     }

@@ -107,9 +107,7 @@ class EmailAction(NodeType):
             except PermanentNodeError:
                 senders = []
             if len(senders) != 1:
-                issues.append(
-                    ConfigIssue("from", f"{sender!r} is not one email address", "email")
-                )
+                issues.append(ConfigIssue("from", f"{sender!r} is not one email address", "email"))
         return issues
 
     def _message(self, ctx: NodeContext) -> dict[str, Any]:

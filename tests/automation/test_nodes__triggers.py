@@ -54,7 +54,10 @@ def test_event_trigger_config():
 
 
 def test_trigger_rules_filter_events():
-    config = {"event": "purchase", "rules": [{"field": "event.data.total", "op": "gte", "value": 50}]}
+    config = {
+        "event": "purchase",
+        "rules": [{"field": "event.data.total", "op": "gte", "value": 50}],
+    }
     assert trigger_rules_match(config, {"event": {"data": {"total": 80}}})
     assert not trigger_rules_match(config, {"event": {"data": {"total": 20}}})
     assert trigger_rules_match({"event": "purchase"}, {"event": {}})

@@ -162,7 +162,9 @@ def test_within_last_accepts_datetime_objects_and_future_dates_are_not_within():
 
 def test_within_last_without_a_now_scope_uses_the_clock():
     recent = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
-    assert evaluate("all", [rule("x", "within_last", {"amount": 1, "unit": "hours"})], {"x": recent})
+    assert evaluate(
+        "all", [rule("x", "within_last", {"amount": 1, "unit": "hours"})], {"x": recent}
+    )
 
 
 def test_never_seen_counts_as_not_within_last():

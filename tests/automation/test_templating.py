@@ -61,6 +61,12 @@ def test_plain_text_is_not_escaped_and_trailing_newline_is_kept():
         "{{ cycler.__init__.__globals__ }}",
         "{{ '{0.__class__}'.format(contact) }}",
         "{{ 'x' * 1000000000 }}",
+        "{{ 2 ** 100000000 }}",
+        "{{ 'x'.ljust(1000000000) }}",
+        "{{ 'x' | center(1000000000) }}",
+        "{{ '%1000000000s' | format('x') }}",
+        "{{ '{:>1000000000}'.format('x') }}",
+        "{{ '{:>1000000000}'['format']('x') }}",
     ],
 )
 def test_sandbox_refuses_to_reach_python_internals(attack):
@@ -68,6 +74,12 @@ def test_sandbox_refuses_to_reach_python_internals(attack):
         render(attack, DATA)
     # A template problem is permanent: retrying cannot fix it.
     assert isinstance(caught.value, PermanentNodeError)
+
+
+def test_ordinary_padding_and_formatting_still_work():
+    assert render("{{ '%05.1f' | format(event.data.total) }}", DATA) == "059.9"
+    assert render("{{ 'Order {} of {}'.format(1000000, 2) }}", DATA) == "Order 1000000 of 2"
+    assert render("[{{ contact.first_name | center(7) }}]", DATA) == "[  Ada  ]"
 
 
 def test_runtime_errors_become_template_render_errors():

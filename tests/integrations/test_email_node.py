@@ -26,7 +26,7 @@ class Inbox:
         self.messages = []
         self.lock = threading.Lock()
 
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.endswith("@refuse.example"):
             return "550 5.1.1 no such mailbox"
         if address.endswith("@busy.example"):
@@ -34,7 +34,7 @@ class Inbox:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+    async def handle_DATA(self, server, session, envelope):
         message = message_from_bytes(envelope.content, policy=default_policy)
         with self.lock:
             self.messages.append({"envelope_to": list(envelope.rcpt_tos), "message": message})
@@ -139,13 +139,13 @@ def test_a_newline_rendered_into_the_subject_cannot_add_headers(inbox):
 
 
 def test_contact_without_email_fails_permanently(inbox):
-    with pytest.raises(PermanentNodeError, match="^to: the contact has no email address$"):
+    with pytest.raises(PermanentNodeError, match=r"^to: the contact has no email address$"):
         send(WELCOME, contact=make_contact(email=""))
     assert inbox.messages == []
 
 
 def test_invalid_rendered_address_fails_permanently(inbox):
-    with pytest.raises(PermanentNodeError, match="^to:"):
+    with pytest.raises(PermanentNodeError, match=r"^to:"):
         send({**WELCOME, "to": "{{ contact.plan }}"})
     assert inbox.messages == []
 

@@ -1,0 +1,74 @@
+"""/api/v1/: the endpoint table of DESIGN.md ("Outside contract"), one line per endpoint.
+
+Every path answers with and without a trailing slash. The OpenAPI schema
+shows each path as DESIGN.md writes it: `(?:/)?` is left out of the
+documented path, `/?` shows as `/`.
+"""
+
+from django.urls import re_path
+
+from .views import NodeTypesView, TemplateViewSet
+from .views_contacts import ContactViewSet
+from .views_events import EventsView
+from .views_runs import RunViewSet
+from .views_workflows import WorkflowViewSet
+
+UUID = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
+WORKFLOW = rf"workflows/(?P<pk>{UUID})"
+
+
+def endpoint(route: str, view, name: str, *, slash: bool = True):
+    """`route` with an optional trailing slash; `slash` says how the docs show it."""
+    return re_path(rf"^{route}{'/?' if slash else '(?:/)?'}$", view, name=name)
+
+
+workflows = WorkflowViewSet.as_view
+runs = RunViewSet.as_view
+contacts = ContactViewSet.as_view
+templates = TemplateViewSet.as_view
+
+urlpatterns = [
+    endpoint("workflows", workflows({"get": "list", "post": "create"}), "workflow-list"),
+    endpoint("workflows/active", workflows({"get": "active"}), "workflow-active", slash=False),
+    endpoint(
+        WORKFLOW,
+        workflows({"get": "retrieve", "patch": "partial_update", "delete": "destroy"}),
+        "workflow-detail",
+    ),
+    endpoint(f"{WORKFLOW}/draft", workflows({"put": "draft"}), "workflow-draft", slash=False),
+    endpoint(
+        f"{WORKFLOW}/publish", workflows({"post": "publish"}), "workflow-publish", slash=False
+    ),
+    endpoint(
+        f"{WORKFLOW}/status", workflows({"put": "set_status"}), "workflow-status", slash=False
+    ),
+    endpoint(f"{WORKFLOW}/versions", workflows({"get": "versions"}), "workflow-versions"),
+    endpoint(
+        rf"{WORKFLOW}/versions/(?P<number>[0-9]+)/restore",
+        workflows({"post": "restore"}),
+        "workflow-restore",
+        slash=False,
+    ),
+    endpoint(
+        f"{WORKFLOW}/results", workflows({"get": "results"}), "workflow-results", slash=False
+    ),
+    endpoint(f"{WORKFLOW}/runs", workflows({"get": "runs"}), "workflow-runs"),
+    endpoint(rf"runs/(?P<pk>{UUID})", runs({"get": "retrieve"}), "run-detail"),
+    endpoint(rf"runs/(?P<pk>{UUID})/retry", runs({"post": "retry"}), "run-retry", slash=False),
+    endpoint(rf"runs/(?P<pk>{UUID})/cancel", runs({"post": "cancel"}), "run-cancel", slash=False),
+    endpoint("node-types", NodeTypesView.as_view(), "node-types"),
+    endpoint("contacts", contacts({"get": "list", "post": "create"}), "contact-list"),
+    endpoint(
+        r"contacts/(?P<pk>[0-9]+)",
+        contacts({"get": "retrieve", "patch": "partial_update"}),
+        "contact-detail",
+    ),
+    endpoint("events", EventsView.as_view(), "events", slash=False),
+    endpoint("templates", templates({"get": "list"}), "template-list"),
+    endpoint(
+        r"templates/(?P<slug>[-\w]+)/use",
+        templates({"post": "use"}),
+        "template-use",
+        slash=False,
+    ),
+]

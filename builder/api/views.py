@@ -1,0 +1,125 @@
+"""What every API view shares, and the catalogue views (node types, templates).
+
+Views are thin: parse with a serializer, call a service, serialise the result.
+The workflow, run, contact and event views live in views_*.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.http import Http404
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status, viewsets
+from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from automation.nodes.registry import all_node_types
+from builder.models import Role
+from builder.services import create_workflow
+
+from .permissions import ANY_CALLER, WORKSPACE_HEADER, WorkspaceRolePermission
+from .serializers import (
+    ErrorSerializer,
+    NodeTypeListSerializer,
+    TemplateListSerializer,
+    TemplateUseSerializer,
+    WorkflowSerializer,
+)
+
+WORKSPACE_PARAMETER = OpenApiParameter(
+    name=WORKSPACE_HEADER,
+    type=str,
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        "The workspace (its slug) for a browser session that belongs to several. "
+        "An API key always acts in its own workspace."
+    ),
+)
+
+
+class CairnAutoSchema(AutoSchema):
+    """Documents the workspace header on every operation."""
+
+    def get_override_parameters(self) -> list:
+        return [*super().get_override_parameters(), WORKSPACE_PARAMETER]
+
+
+class ApiViewMixin:
+    """Authentication from settings; workspace + role from WorkspaceRolePermission; JSON only.
+
+    Subclasses list the role each action needs in `required_roles`.
+    """
+
+    permission_classes = [WorkspaceRolePermission]
+    parser_classes = [JSONParser]
+    schema = CairnAutoSchema()
+    required_roles: dict[str, str | None] = {}
+
+    def validated(self, serializer_class, data: Any) -> dict:
+        serializer = serializer_class(data=data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def get_serializer_context(self) -> dict:
+        return {"request": self.request, "view": self}
+
+
+def acting_user(request):
+    """The Django user behind a request, or None for an API key (it is not a person)."""
+    user = request.user
+    return user if isinstance(user, get_user_model()) else None
+
+
+# ---------------------------------------------------------------- node catalogue
+class NodeTypesView(ApiViewMixin, APIView):
+    """The node catalogue the canvas builds its palette and forms from."""
+
+    required_roles = {"get": ANY_CALLER}
+
+    @extend_schema(responses=NodeTypeListSerializer, operation_id="node_types_list")
+    def get(self, request):
+        results = [node_type.describe() for node_type in all_node_types()]
+        return Response({"count": len(results), "results": results})
+
+
+# ---------------------------------------------------------------- template gallery
+def _gallery():
+    from builder import gallery  # written alongside the API; imported when first used
+
+    return gallery
+
+
+class TemplateViewSet(ApiViewMixin, viewsets.ViewSet):
+    required_roles = {"list": ANY_CALLER, "use": Role.EDITOR}
+
+    @extend_schema(responses=TemplateListSerializer)
+    def list(self, request):
+        results = _gallery().list_templates()
+        return Response({"count": len(results), "results": results})
+
+    @extend_schema(
+        request=TemplateUseSerializer,
+        responses={201: WorkflowSerializer, 400: ErrorSerializer},
+        parameters=[OpenApiParameter("slug", str, OpenApiParameter.PATH)],
+        description="Create a draft workflow from a template.",
+    )
+    def use(self, request, slug: str):
+        template = _gallery().get_template(slug)
+        if template is None:
+            raise Http404(f"no template '{slug}'")
+        data = self.validated(TemplateUseSerializer, request.data)
+        workflow = create_workflow(
+            request.workspace,
+            name=data.get("name") or template["name"],
+            graph=template["graph"],
+            user=acting_user(request),
+            description=template.get("description", ""),
+            template_slug=slug,
+        )
+        body = WorkflowSerializer(workflow, context=self.get_serializer_context()).data
+        return Response(body, status=status.HTTP_201_CREATED)

@@ -1,0 +1,47 @@
+"""POST /api/v1/events: one event or a batch; 202 with what happened."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from automation.ingest import ingest_events
+from builder.models import Role
+
+from .serializers import ErrorSerializer
+from .serializers_events import (
+    EventBatchSerializer,
+    EventSerializer,
+    IngestResultSerializer,
+    incoming_event,
+)
+from .views import ApiViewMixin
+
+EVENTS_REQUEST = PolymorphicProxySerializer(
+    component_name="EventsRequest",
+    serializers=[EventSerializer, EventBatchSerializer],
+    resource_type_field_name=None,
+)
+
+
+class EventsView(ApiViewMixin, APIView):
+    required_roles = {"post": Role.EDITOR}
+
+    @extend_schema(
+        request=EVENTS_REQUEST,
+        responses={202: IngestResultSerializer, 400: ErrorSerializer},
+        operation_id="events_create",
+        description=(
+            "One event, or {\"events\": [...]}. A batch is all or nothing: one invalid event "
+            "refuses it whole. Events whose id was already received count as duplicates."
+        ),
+    )
+    def post(self, request):
+        if isinstance(request.data, dict) and "events" in request.data:
+            events = self.validated(EventBatchSerializer, request.data)["events"]
+        else:
+            events = [self.validated(EventSerializer, request.data)]
+        result = ingest_events(request.workspace.pk, [incoming_event(e) for e in events])
+        return Response(result.as_dict(), status=status.HTTP_202_ACCEPTED)

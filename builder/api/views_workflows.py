@@ -1,0 +1,214 @@
+"""Workflows: CRUD, the draft, publish, status, versions, results and runs."""
+
+from __future__ import annotations
+
+from django.db.models import Max
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, status, viewsets
+from rest_framework.response import Response
+
+from automation.models import Run, RunStatus
+from automation.results import workflow_results
+from builder import services
+from builder.models import Role, Workflow, WorkflowStatus
+
+from .serializers import (
+    DraftRequestSerializer,
+    DraftResponseSerializer,
+    ErrorSerializer,
+    PublishRequestSerializer,
+    PublishResponseSerializer,
+    ResultsSerializer,
+    RunSerializer,
+    StatusRequestSerializer,
+    VersionSerializer,
+    WorkflowCreateSerializer,
+    WorkflowSerializer,
+    WorkflowUpdateSerializer,
+)
+from .views import ApiViewMixin, acting_user
+
+STATUS_FILTER = OpenApiParameter(
+    "status", str, enum=WorkflowStatus.values, description="Only workflows in this status."
+)
+RUN_STATUS_FILTER = OpenApiParameter(
+    "status", str, enum=RunStatus.values, description="Only runs in this status."
+)
+PREVIEW_FILTER = OpenApiParameter(
+    "preview", bool, description="true: preview runs instead of real ones (default false)."
+)
+VERSION_NUMBER = OpenApiParameter("number", int, OpenApiParameter.PATH)
+BAD_REQUEST = {400: ErrorSerializer}
+
+
+def choice_param(request, name: str, choices: list[str]) -> str | None:
+    value = request.query_params.get(name)
+    if value in (None, ""):
+        return None
+    if value not in choices:
+        raise exceptions.ValidationError({name: [f"must be one of {', '.join(choices)}"]})
+    return value
+
+
+class WorkflowViewSet(ApiViewMixin, viewsets.GenericViewSet):
+    queryset = Workflow.objects.none()  # the model, for the schema; get_queryset scopes
+    serializer_class = WorkflowSerializer
+    required_roles = {
+        "list": Role.VIEWER,
+        "retrieve": Role.VIEWER,
+        "active": Role.VIEWER,
+        "versions": Role.VIEWER,
+        "results": Role.VIEWER,
+        "runs": Role.VIEWER,
+        "create": Role.EDITOR,
+        "partial_update": Role.EDITOR,
+        "draft": Role.EDITOR,
+        "publish": Role.PUBLISHER,
+        "set_status": Role.PUBLISHER,
+        "restore": Role.PUBLISHER,
+        "destroy": Role.ADMIN,
+    }
+
+    def get_queryset(self):
+        return Workflow.objects.filter(workspace=self.request.workspace).annotate(
+            latest_number=Max("versions__number")
+        )
+
+    def respond(self, workflow: Workflow, code: int = status.HTTP_200_OK) -> Response:
+        return Response(self.get_serializer(workflow).data, status=code)
+
+    def paginated(self, queryset, serializer_class) -> Response:
+        page = self.paginate_queryset(queryset)
+        data = serializer_class(page, many=True, context=self.get_serializer_context()).data
+        return self.get_paginated_response(data)
+
+    # ------------------------------------------------------------ CRUD
+    @extend_schema(parameters=[STATUS_FILTER], responses=WorkflowSerializer(many=True))
+    def list(self, request):
+        workflows = self.get_queryset()
+        wanted = choice_param(request, "status", WorkflowStatus.values)
+        if wanted:
+            workflows = workflows.filter(status=wanted)
+        return self.paginated(workflows, WorkflowSerializer)
+
+    @extend_schema(
+        request=WorkflowCreateSerializer, responses={201: WorkflowSerializer, **BAD_REQUEST}
+    )
+    def create(self, request):
+        data = self.validated(WorkflowCreateSerializer, request.data)
+        workflow = services.create_workflow(
+            request.workspace,
+            name=data["name"],
+            description=data["description"],
+            graph=data.get("draft"),
+            user=acting_user(request),
+        )
+        return self.respond(workflow, status.HTTP_201_CREATED)
+
+    @extend_schema(responses=WorkflowSerializer)
+    def retrieve(self, request, pk):
+        return self.respond(self.get_object())
+
+    @extend_schema(
+        request=WorkflowUpdateSerializer, responses={200: WorkflowSerializer, **BAD_REQUEST}
+    )
+    def partial_update(self, request, pk):
+        workflow = self.get_object()
+        data = self.validated(WorkflowUpdateSerializer, request.data)
+        return self.respond(services.update_workflow(workflow, **data))
+
+    @extend_schema(
+        responses={204: None, **BAD_REQUEST},
+        description="Delete a draft or archived workflow (archive an active one first).",
+    )
+    def destroy(self, request, pk):
+        services.delete_workflow(self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(responses=WorkflowSerializer(many=True), description="Active workflows.")
+    def active(self, request):
+        return self.paginated(
+            self.get_queryset().filter(status=WorkflowStatus.ACTIVE), WorkflowSerializer
+        )
+
+    # ------------------------------------------------------------ lifecycle
+    @extend_schema(
+        request=DraftRequestSerializer,
+        responses={200: DraftResponseSerializer, **BAD_REQUEST},
+        description=(
+            "Save the draft graph (the graph itself, or {\"draft\": graph}). Work in progress "
+            "saves and comes back with its issues; a broken document is refused with a 400."
+        ),
+    )
+    def draft(self, request, pk):
+        workflow = self.get_object()
+        graph = request.data
+        if isinstance(graph, dict) and "draft" in graph and "nodes" not in graph:
+            graph = graph["draft"]
+        issues = services.save_draft(workflow, graph)
+        return Response({"draft": workflow.draft, "issues": [i.as_dict() for i in issues]})
+
+    @extend_schema(
+        request=PublishRequestSerializer,
+        responses={200: PublishResponseSerializer, **BAD_REQUEST},
+        description="Validate the draft, freeze it as the next version and activate it.",
+    )
+    def publish(self, request, pk):
+        workflow = self.get_object()
+        data = self.validated(PublishRequestSerializer, request.data)
+        result = services.publish(
+            workflow,
+            user=acting_user(request),
+            note=data["note"],
+            migrate_runs=data["migrate_runs"],
+        )
+        body = self.get_serializer(self.get_object()).data
+        body["migrated_runs"] = result.migrated_runs
+        return Response(body)
+
+    @extend_schema(
+        request=StatusRequestSerializer,
+        responses={200: WorkflowSerializer, **BAD_REQUEST},
+        description="active ⇄ paused, anything → archived (final). Publish activates a draft.",
+    )
+    def set_status(self, request, pk):
+        workflow = self.get_object()
+        data = self.validated(StatusRequestSerializer, request.data)
+        services.change_status(workflow, data["status"])
+        return self.respond(self.get_object())
+
+    @extend_schema(responses=VersionSerializer(many=True), description="Published versions.")
+    def versions(self, request, pk):
+        versions = (
+            self.get_object().versions.select_related("published_by").order_by("-number")
+        )
+        return self.paginated(versions, VersionSerializer)
+
+    @extend_schema(
+        request=None,
+        parameters=[VERSION_NUMBER],
+        responses={200: WorkflowSerializer, **BAD_REQUEST},
+        description="Copy a published version back into the draft.",
+    )
+    def restore(self, request, pk, number):
+        workflow = services.restore_version(self.get_object(), int(number))
+        return self.respond(workflow)
+
+    # ------------------------------------------------------------ runtime
+    @extend_schema(responses=ResultsSerializer)
+    def results(self, request, pk):
+        return Response(workflow_results(self.get_object().pk))
+
+    @extend_schema(
+        parameters=[RUN_STATUS_FILTER, PREVIEW_FILTER], responses=RunSerializer(many=True)
+    )
+    def runs(self, request, pk):
+        workflow = self.get_object()
+        preview = request.query_params.get("preview", "").lower() in ("1", "true", "yes")
+        runs = Run.objects.filter(
+            workspace=request.workspace, workflow=workflow, is_preview=preview
+        ).select_related("version")
+        wanted = choice_param(request, "status", RunStatus.values)
+        if wanted:
+            runs = runs.filter(status=wanted)
+        return self.paginated(runs, RunSerializer)

@@ -1,0 +1,1 @@
+"""Inbound webhooks: outside systems POST to a workflow's own signed URL (trigger.webhook)."""
