@@ -37,6 +37,7 @@ run: install
 	fi
 
 test: install
+	$(PY) manage.py collectstatic --noinput --verbosity 0
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 		$(VENV)/bin/pytest $(PYTEST_ARGS)
 

@@ -388,10 +388,6 @@ class RunAdmin(admin.ModelAdmin):
         # A run is the record of what happened to a contact: cancel it, keep it.
         return False
 
-    def get_queryset(self, request):
-        # The detail page shows the version as "workflow vN": load both with the run.
-        return super().get_queryset(request).select_related("version__workflow")
-
     @admin.display(description="run", ordering="id")
     def short_id(self, obj: Run) -> str:
         return short_id(obj.pk)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import Exists, Max, OuterRef, Q
+from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 
 from .enrolment import Enrolment, enrol
@@ -53,7 +53,7 @@ def _enrol_segment(binding: TriggerBinding) -> int:
 
 
 def enrol_inactive_contacts() -> int:
-    """trigger.inactivity: no event of the type for N days, and none since the last enrolment.
+    """trigger.inactivity: the contact had events of the type, but none for N days.
 
     A contact is enrolled once per stretch of inactivity: it must show
     activity again (or the workflow's re-enrolment rule must allow it)
@@ -66,19 +66,20 @@ def enrol_inactive_contacts() -> int:
     ).select_related("deployment")
     for binding in bindings:
         cutoff = now - timedelta(days=int(binding.config.get("days", 30)))
-        recent_activity = Event.objects.filter(
-            contact=OuterRef("pk"), type=binding.key, occurred_at__gte=cutoff
+        last_activity = Subquery(
+            Event.objects.filter(contact=OuterRef("pk"), type=binding.key)
+            .order_by("-occurred_at")
+            .values("occurred_at")[:1]
         )
-        last_activity = Event.objects.filter(contact=OuterRef("pk"), type=binding.key)
         enrolled_since = Run.objects.filter(
             workflow_id=binding.deployment_id,
             contact=OuterRef("pk"),
             created_at__gte=OuterRef("last_activity"),
         )
         candidates = (
-            Contact.objects.filter(workspace_id=binding.workspace_id, created_at__lte=cutoff)
-            .annotate(last_activity=Max("events__occurred_at", filter=Q(events__type=binding.key)))
-            .filter(~Exists(recent_activity), Exists(last_activity))
+            Contact.objects.filter(workspace_id=binding.workspace_id)
+            .annotate(last_activity=last_activity)
+            .filter(last_activity__lt=cutoff)
             .filter(~Exists(enrolled_since))
         )
         with transaction.atomic():

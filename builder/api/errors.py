@@ -67,7 +67,9 @@ def validation_error_body(detail: Any) -> dict[str, Any]:
     if not errors:
         errors = {NON_FIELD: ["invalid input"]}
     first_field, first_messages = next(iter(errors.items()))
-    summary = first_messages[0] if first_field == NON_FIELD else f"{first_field}: {first_messages[0]}"
+    summary = first_messages[0]
+    if first_field != NON_FIELD:
+        summary = f"{first_field}: {summary}"
     others = sum(len(messages) for messages in errors.values()) - 1
     if others:
         summary += f" (and {others} more problem{'s' if others > 1 else ''})"
@@ -75,7 +77,10 @@ def validation_error_body(detail: Any) -> dict[str, Any]:
 
 
 def flatten_errors(detail: Any, prefix: str = "") -> Iterator[tuple[str, list[str]]]:
-    """DRF's nested error detail as (path, messages): {"events": [{}, {"type": [..]}]} → events[1].type."""
+    """DRF's nested error detail as (path, messages).
+
+    {"events": [{}, {"type": ["..."]}]} gives ("events[1].type", ["..."]).
+    """
     if isinstance(detail, dict):
         for key, value in detail.items():
             if isinstance(key, int):  # ListField / DictField children

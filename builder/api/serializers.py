@@ -132,7 +132,14 @@ class PublishRequestSerializer(serializers.Serializer):
     )
 
 
+# A subclass repeats its parent's `status` as plain text: the same choice set in
+# two components would make drf-spectacular name its enum by a hash.
+def same_status_as(component: str) -> serializers.CharField:
+    return serializers.CharField(help_text=f"As in {component}.status.")
+
+
 class PublishResponseSerializer(WorkflowSerializer):
+    status = same_status_as("Workflow")
     migrated_runs = serializers.IntegerField()
 
     class Meta(WorkflowSerializer.Meta):
@@ -140,7 +147,7 @@ class PublishResponseSerializer(WorkflowSerializer):
         read_only_fields = fields
 
 
-class StatusRequestSerializer(serializers.Serializer):
+class WorkflowStatusChangeSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=[str(status) for status in STATUS_TRANSITIONS])
 
 
@@ -233,6 +240,7 @@ class RunSerializer(serializers.ModelSerializer):
 
 
 class RunDetailSerializer(RunSerializer):
+    status = same_status_as("Run")
     steps = StepSerializer(many=True, help_text="In execution order.")
 
     class Meta(RunSerializer.Meta):
@@ -263,6 +271,7 @@ class TemplateSerializer(serializers.Serializer):
     name = serializers.CharField()
     description = serializers.CharField()
     category = serializers.CharField()
+    tags = serializers.ListField(child=serializers.CharField(), required=False)
     graph = serializers.JSONField()
 
 

@@ -49,9 +49,7 @@ urlpatterns = [
         "workflow-restore",
         slash=False,
     ),
-    endpoint(
-        f"{WORKFLOW}/results", workflows({"get": "results"}), "workflow-results", slash=False
-    ),
+    endpoint(f"{WORKFLOW}/results", workflows({"get": "results"}), "workflow-results", slash=False),
     endpoint(f"{WORKFLOW}/runs", workflows({"get": "runs"}), "workflow-runs"),
     endpoint(rf"runs/(?P<pk>{UUID})", runs({"get": "retrieve"}), "run-detail"),
     endpoint(rf"runs/(?P<pk>{UUID})/retry", runs({"post": "retry"}), "run-retry", slash=False),

@@ -9,8 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.db.models import UUIDField
 from django.http import Http404
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import get_view_model
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.parsers import JSONParser
@@ -43,10 +46,30 @@ WORKSPACE_PARAMETER = OpenApiParameter(
 
 
 class CairnAutoSchema(AutoSchema):
-    """Documents the workspace header on every operation."""
+    """Every operation: the workspace header, its resource as tag, `{id}` typed by the model."""
 
     def get_override_parameters(self) -> list:
-        return [*super().get_override_parameters(), WORKSPACE_PARAMETER]
+        parameters = [*super().get_override_parameters(), WORKSPACE_PARAMETER]
+        model = get_view_model(self.view, emit_warnings=False)
+        if "{id}" in self.path and model is not None:
+            is_uuid = isinstance(model._meta.pk, UUIDField)
+            parameters.append(
+                OpenApiParameter(
+                    "id",
+                    OpenApiTypes.UUID if is_uuid else OpenApiTypes.INT,
+                    OpenApiParameter.PATH,
+                    description=f"The {model._meta.verbose_name}'s id.",
+                )
+            )
+        return parameters
+
+    def get_tags(self) -> list[str]:
+        # /api/v1/<resource>/...
+        parts = self.path.strip("/").split("/")
+        return [parts[2]] if len(parts) > 2 else super().get_tags()
+
+    def get_operation_id(self) -> str:
+        return super().get_operation_id().removeprefix("api_v1_")
 
 
 class ApiViewMixin:
@@ -95,10 +118,13 @@ def _gallery():
 
 
 class TemplateViewSet(ApiViewMixin, viewsets.ViewSet):
+    """The template gallery: ready-made workflows to start from."""
+
     required_roles = {"list": ANY_CALLER, "use": Role.EDITOR}
 
     @extend_schema(responses=TemplateListSerializer)
     def list(self, request):
+        """Every template, with its graph."""
         results = _gallery().list_templates()
         return Response({"count": len(results), "results": results})
 
@@ -106,9 +132,9 @@ class TemplateViewSet(ApiViewMixin, viewsets.ViewSet):
         request=TemplateUseSerializer,
         responses={201: WorkflowSerializer, 400: ErrorSerializer},
         parameters=[OpenApiParameter("slug", str, OpenApiParameter.PATH)],
-        description="Create a draft workflow from a template.",
     )
     def use(self, request, slug: str):
+        """Create a draft workflow from a template (named after it unless `name` is given)."""
         template = _gallery().get_template(slug)
         if template is None:
             raise Http404(f"no template '{slug}'")

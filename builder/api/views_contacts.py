@@ -22,6 +22,8 @@ BAD_REQUEST = {400: ErrorSerializer}
 
 
 class ContactViewSet(ApiViewMixin, viewsets.GenericViewSet):
+    """Contacts of the current workspace."""
+
     queryset = Contact.objects.none()  # the model, for the schema; get_queryset scopes
     serializer_class = ContactSerializer
     required_roles = {
@@ -42,6 +44,7 @@ class ContactViewSet(ApiViewMixin, viewsets.GenericViewSet):
         responses=ContactSerializer(many=True),
     )
     def list(self, request):
+        """The workspace's contacts, newest first."""
         contacts = self.get_queryset()
         if email := request.query_params.get("email"):
             contacts = contacts.filter(email=email.lower())
@@ -53,13 +56,11 @@ class ContactViewSet(ApiViewMixin, viewsets.GenericViewSet):
     @extend_schema(
         request=ContactWriteSerializer,
         responses={201: ContactSerializer, 200: ContactSerializer, **BAD_REQUEST},
-        description=(
-            "Upsert: the contact with this external_id, else this email, is changed (200); "
-            "otherwise a new one is created (201). Properties merge (null deletes one); "
-            "tags replace."
-        ),
     )
     def create(self, request):
+        """Upsert a contact: the one with this external_id, else this email, changes (200);
+        otherwise a new one is created (201). Properties merge (null deletes one); tags
+        replace."""
         data = self.validated(ContactWriteSerializer, request.data)
         contact, created = upsert_contact(request.workspace.pk, **data)
         code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
@@ -67,12 +68,17 @@ class ContactViewSet(ApiViewMixin, viewsets.GenericViewSet):
 
     @extend_schema(responses=ContactSerializer)
     def retrieve(self, request, pk):
+        """One contact."""
         return Response(self.get_serializer(self.get_object()).data)
 
     @extend_schema(
         request=ContactUpdateSerializer, responses={200: ContactSerializer, **BAD_REQUEST}
     )
     def partial_update(self, request, pk):
+        """Change a contact: properties merge (null deletes one), tags replace.
+
+        Property and segment triggers fire as for any other change.
+        """
         contact = self.get_object()
         data = self.validated(ContactUpdateSerializer, request.data)
         return Response(self.get_serializer(update_contact(contact, **data)).data)

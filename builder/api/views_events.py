@@ -27,18 +27,21 @@ EVENTS_REQUEST = PolymorphicProxySerializer(
 
 
 class EventsView(ApiViewMixin, APIView):
+    """Events from your app: stored, matched against active triggers, enrolling contacts."""
+
     required_roles = {"post": Role.EDITOR}
 
     @extend_schema(
         request=EVENTS_REQUEST,
         responses={202: IngestResultSerializer, 400: ErrorSerializer},
         operation_id="events_create",
-        description=(
-            "One event, or {\"events\": [...]}. A batch is all or nothing: one invalid event "
-            "refuses it whole. Events whose id was already received count as duplicates."
-        ),
     )
     def post(self, request):
+        """Send one event, or {"events": [...]}.
+
+        A batch is all or nothing: one invalid event refuses it whole and nothing
+        is stored. An event whose id was already received counts as a duplicate.
+        """
         if isinstance(request.data, dict) and "events" in request.data:
             events = self.validated(EventBatchSerializer, request.data)["events"]
         else:

@@ -18,6 +18,8 @@ REFUSED = {409: DetailSerializer}
 
 
 class RunViewSet(ApiViewMixin, viewsets.GenericViewSet):
+    """Runs of the current workspace."""
+
     queryset = Run.objects.none()  # the model, for the schema; get_queryset scopes
     serializer_class = RunDetailSerializer
     required_roles = {"retrieve": Role.VIEWER, "retry": Role.PUBLISHER, "cancel": Role.PUBLISHER}
@@ -35,20 +37,15 @@ class RunViewSet(ApiViewMixin, viewsets.GenericViewSet):
 
     @extend_schema(responses=RunDetailSerializer)
     def retrieve(self, request, pk):
+        """One run with its steps in execution order."""
         return Response(self.get_serializer(self.get_object()).data)
 
-    @extend_schema(
-        request=None,
-        responses={200: RunDetailSerializer, **REFUSED},
-        description="Retry a failed run from the step that failed (409 for any other state).",
-    )
+    @extend_schema(request=None, responses={200: RunDetailSerializer, **REFUSED})
     def retry(self, request, pk):
+        """Retry a failed run from the step that failed (409 for a run in any other state)."""
         return self.respond(retry_run(self.get_object()))
 
-    @extend_schema(
-        request=None,
-        responses={200: RunDetailSerializer, **REFUSED},
-        description="Cancel a running or waiting run (409 for any other state).",
-    )
+    @extend_schema(request=None, responses={200: RunDetailSerializer, **REFUSED})
     def cancel(self, request, pk):
+        """Cancel a running or waiting run (409 for a run in any other state)."""
         return self.respond(cancel_run(self.get_object()))

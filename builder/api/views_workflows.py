@@ -20,10 +20,10 @@ from .serializers import (
     PublishResponseSerializer,
     ResultsSerializer,
     RunSerializer,
-    StatusRequestSerializer,
     VersionSerializer,
     WorkflowCreateSerializer,
     WorkflowSerializer,
+    WorkflowStatusChangeSerializer,
     WorkflowUpdateSerializer,
 )
 from .views import ApiViewMixin, acting_user
@@ -51,6 +51,8 @@ def choice_param(request, name: str, choices: list[str]) -> str | None:
 
 
 class WorkflowViewSet(ApiViewMixin, viewsets.GenericViewSet):
+    """Workflows of the current workspace."""
+
     queryset = Workflow.objects.none()  # the model, for the schema; get_queryset scopes
     serializer_class = WorkflowSerializer
     required_roles = {
@@ -70,8 +72,10 @@ class WorkflowViewSet(ApiViewMixin, viewsets.GenericViewSet):
     }
 
     def get_queryset(self):
-        return Workflow.objects.filter(workspace=self.request.workspace).annotate(
-            latest_number=Max("versions__number")
+        return (
+            Workflow.objects.filter(workspace=self.request.workspace)
+            .annotate(latest_number=Max("versions__number"))
+            .order_by("-updated_at", "pk")  # an aggregate drops Meta.ordering
         )
 
     def respond(self, workflow: Workflow, code: int = status.HTTP_200_OK) -> Response:
@@ -85,6 +89,7 @@ class WorkflowViewSet(ApiViewMixin, viewsets.GenericViewSet):
     # ------------------------------------------------------------ CRUD
     @extend_schema(parameters=[STATUS_FILTER], responses=WorkflowSerializer(many=True))
     def list(self, request):
+        """The workspace's workflows, most recently changed first."""
         workflows = self.get_queryset()
         wanted = choice_param(request, "status", WorkflowStatus.values)
         if wanted:
@@ -95,6 +100,7 @@ class WorkflowViewSet(ApiViewMixin, viewsets.GenericViewSet):
         request=WorkflowCreateSerializer, responses={201: WorkflowSerializer, **BAD_REQUEST}
     )
     def create(self, request):
+        """Create a workflow: a draft, with an empty graph unless `draft` is given."""
         data = self.validated(WorkflowCreateSerializer, request.data)
         workflow = services.create_workflow(
             request.workspace,
@@ -107,40 +113,40 @@ class WorkflowViewSet(ApiViewMixin, viewsets.GenericViewSet):
 
     @extend_schema(responses=WorkflowSerializer)
     def retrieve(self, request, pk):
+        """One workflow, with its draft and the draft's validation issues."""
         return self.respond(self.get_object())
 
     @extend_schema(
         request=WorkflowUpdateSerializer, responses={200: WorkflowSerializer, **BAD_REQUEST}
     )
     def partial_update(self, request, pk):
+        """Rename or re-describe a workflow (its graph changes through PUT …/draft)."""
         workflow = self.get_object()
         data = self.validated(WorkflowUpdateSerializer, request.data)
         return self.respond(services.update_workflow(workflow, **data))
 
-    @extend_schema(
-        responses={204: None, **BAD_REQUEST},
-        description="Delete a draft or archived workflow (archive an active one first).",
-    )
+    @extend_schema(responses={204: None, **BAD_REQUEST})
     def destroy(self, request, pk):
+        """Delete a draft or archived workflow (archive an active or paused one first)."""
         services.delete_workflow(self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(responses=WorkflowSerializer(many=True), description="Active workflows.")
+    @extend_schema(responses=WorkflowSerializer(many=True))
     def active(self, request):
-        return self.paginated(
-            self.get_queryset().filter(status=WorkflowStatus.ACTIVE), WorkflowSerializer
-        )
+        """The workspace's active workflows."""
+        active = self.get_queryset().filter(status=WorkflowStatus.ACTIVE)
+        return self.paginated(active, WorkflowSerializer)
 
     # ------------------------------------------------------------ lifecycle
     @extend_schema(
-        request=DraftRequestSerializer,
-        responses={200: DraftResponseSerializer, **BAD_REQUEST},
-        description=(
-            "Save the draft graph (the graph itself, or {\"draft\": graph}). Work in progress "
-            "saves and comes back with its issues; a broken document is refused with a 400."
-        ),
+        request=DraftRequestSerializer, responses={200: DraftResponseSerializer, **BAD_REQUEST}
     )
     def draft(self, request, pk):
+        """Save the draft graph: the graph itself, or {"draft": graph}.
+
+        Work in progress saves and comes back with its issues; a broken document
+        (unknown node types, edges to nowhere, duplicate ids...) is refused with a 400.
+        """
         workflow = self.get_object()
         graph = request.data
         if isinstance(graph, dict) and "draft" in graph and "nodes" not in graph:
@@ -149,11 +155,13 @@ class WorkflowViewSet(ApiViewMixin, viewsets.GenericViewSet):
         return Response({"draft": workflow.draft, "issues": [i.as_dict() for i in issues]})
 
     @extend_schema(
-        request=PublishRequestSerializer,
-        responses={200: PublishResponseSerializer, **BAD_REQUEST},
-        description="Validate the draft, freeze it as the next version and activate it.",
+        request=PublishRequestSerializer, responses={200: PublishResponseSerializer, **BAD_REQUEST}
     )
     def publish(self, request, pk):
+        """Validate the draft, freeze it as the next version and activate the workflow.
+
+        A draft with issues is refused with a 400 listing them, and nothing changes.
+        """
         workflow = self.get_object()
         data = self.validated(PublishRequestSerializer, request.data)
         result = services.publish(
@@ -167,42 +175,43 @@ class WorkflowViewSet(ApiViewMixin, viewsets.GenericViewSet):
         return Response(body)
 
     @extend_schema(
-        request=StatusRequestSerializer,
+        request=WorkflowStatusChangeSerializer,
         responses={200: WorkflowSerializer, **BAD_REQUEST},
-        description="active ⇄ paused, anything → archived (final). Publish activates a draft.",
     )
     def set_status(self, request, pk):
+        """active ⇄ paused, anything → archived (final). Publishing activates a draft."""
         workflow = self.get_object()
-        data = self.validated(StatusRequestSerializer, request.data)
+        data = self.validated(WorkflowStatusChangeSerializer, request.data)
         services.change_status(workflow, data["status"])
         return self.respond(self.get_object())
 
-    @extend_schema(responses=VersionSerializer(many=True), description="Published versions.")
+    @extend_schema(responses=VersionSerializer(many=True))
     def versions(self, request, pk):
-        versions = (
-            self.get_object().versions.select_related("published_by").order_by("-number")
-        )
+        """The published versions, newest first."""
+        versions = self.get_object().versions.select_related("published_by").order_by("-number")
         return self.paginated(versions, VersionSerializer)
 
     @extend_schema(
         request=None,
         parameters=[VERSION_NUMBER],
         responses={200: WorkflowSerializer, **BAD_REQUEST},
-        description="Copy a published version back into the draft.",
     )
     def restore(self, request, pk, number):
+        """Copy a published version back into the draft (publish to make it live again)."""
         workflow = services.restore_version(self.get_object(), int(number))
         return self.respond(workflow)
 
     # ------------------------------------------------------------ runtime
     @extend_schema(responses=ResultsSerializer)
     def results(self, request, pk):
+        """Runs by status and, per node, how many entered, wait there, completed, failed."""
         return Response(workflow_results(self.get_object().pk))
 
     @extend_schema(
         parameters=[RUN_STATUS_FILTER, PREVIEW_FILTER], responses=RunSerializer(many=True)
     )
     def runs(self, request, pk):
+        """The workflow's runs, newest first (preview runs only with ?preview=true)."""
         workflow = self.get_object()
         preview = request.query_params.get("preview", "").lower() in ("1", "true", "yes")
         runs = Run.objects.filter(

@@ -1,0 +1,260 @@
+"""The eight gallery templates, run for real.
+
+Each template is taken from the gallery over HTTP, its waits shortened to
+seconds, published, and driven by events POSTed to the live server. A real
+Celery worker (with beat sweeping timers) executes the runs; emails arrive
+at a real SMTP server. Each test asserts the path every contact took and
+what the actions did.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+import pytest
+from django.utils import timezone
+
+from automation import schedules
+from automation.models import Contact, InboxItem, Run, RunStatus
+from builder.models import ApiKey, Workspace
+from tests.conftest import wait_until
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
+
+DELAY_SECONDS = 1
+TIMEOUT_SECONDS = 3
+
+
+class Journey:
+    """One published template and the contacts sent through it, over the HTTP API."""
+
+    def __init__(self, base_url: str, slug: str):
+        workspace = Workspace.objects.create(name="Shop", slug="shop")
+        _, key = ApiKey.objects.create_key(workspace, "tests")
+        self.api = httpx.Client(
+            base_url=f"{base_url}/api/v1", headers={"Authorization": f"Bearer {key}"}, timeout=30
+        )
+        created = self.ok(self.api.post(f"/templates/{slug}/use"), 201)
+        self.workflow_id = created["id"]
+        self.ok(self.api.put(f"/workflows/{self.workflow_id}/draft", json=shorten(created["draft"])))
+        published = self.ok(self.api.post(f"/workflows/{self.workflow_id}/publish"))
+        assert published["status"] == "active"
+
+    @staticmethod
+    def ok(response: httpx.Response, status: int = 200):
+        assert response.status_code == status, response.text
+        return response.json()
+
+    def event(self, event_type: str, email: str, data=None, properties=None, **extra):
+        body = {"type": event_type, "contact": {"email": email}, "data": data or {}, **extra}
+        if properties is not None:
+            body["contact"]["properties"] = properties
+        return self.ok(self.api.post("/events", json=body), 202)
+
+    def contact(self, email: str, **fields) -> dict:
+        return self.ok(self.api.post("/contacts/", json={"email": email, **fields}), 201)
+
+    def patch_contact(self, contact_id: int, **fields) -> dict:
+        return self.ok(self.api.patch(f"/contacts/{contact_id}/", json=fields))
+
+    def run_of(self, email: str) -> Run:
+        return wait_until(
+            lambda: Run.objects.filter(workflow_id=self.workflow_id, contact__email=email).first(),
+            what=f"{email} is enrolled",
+        )
+
+    def waiting_at(self, email: str, node_id: str) -> None:
+        wait_until(
+            lambda: Run.objects.filter(
+                workflow_id=self.workflow_id,
+                contact__email=email,
+                status=RunStatus.WAITING,
+                current_node=node_id,
+            ).exists(),
+            what=f"{email} waits at {node_id}",
+        )
+
+    def path(self, email: str, *, timeout: float = 30) -> list[str]:
+        """Wait for the contact's run to end; return its path, read from the API."""
+        run = self.run_of(email)
+        wait_until(
+            lambda: Run.objects.filter(pk=run.pk, status=RunStatus.COMPLETED).exists(),
+            timeout=timeout,
+            what=f"{email}'s run completes",
+        )
+        detail = self.ok(self.api.get(f"/runs/{run.pk}/"))
+        assert all(step["status"] == "completed" for step in detail["steps"]), detail
+        return [step["node_id"] for step in detail["steps"]]
+
+
+def shorten(graph: dict) -> dict:
+    """Real templates wait days; the test waits seconds."""
+    for node in graph["nodes"]:
+        config = node["data"]["config"]
+        if node["type"] == "wait.delay":
+            config.update(amount=DELAY_SECONDS, unit="seconds")
+        if node["type"] == "wait.event":
+            config["timeout"] = {"amount": TIMEOUT_SECONDS, "unit": "seconds"}
+    return graph
+
+
+def subjects(outbox, email: str) -> list[str]:
+    return [message["subject"] for message in outbox.to(email)]
+
+
+@pytest.fixture
+def journey(live_server):
+    return lambda slug: Journey(live_server.url, slug)
+
+
+def test_welcome_series(journey, outbox):
+    flow = journey("welcome-series")
+    flow.event("signup", "ada@example.com", properties={"first_name": "Ada", "used_product": True})
+    flow.event("signup", "bob@example.com", properties={"used_product": False})
+
+    head = ["signup", "welcome_email", "wait_1d", "used_product"]
+    tail = ["wait_3d", "checkin_email", "end"]
+    assert flow.path("ada@example.com") == [*head, "tips_email", *tail]
+    assert flow.path("bob@example.com") == [*head, "help_email", *tail]
+    assert len(outbox.to("ada@example.com")) == 3
+    assert "Hi Ada," in outbox.to("ada@example.com")[0]["body"]
+    assert "Hi there," in outbox.to("bob@example.com")[0]["body"]
+    assert subjects(outbox, "ada@example.com") != subjects(outbox, "bob@example.com")
+
+
+def test_abandoned_cart(journey, outbox):
+    flow = journey("abandoned-cart")
+    cart = {"cart_url": "https://shop.example/cart/42", "total": "59.90"}
+    for email in ("quick@example.com", "late@example.com", "gone@example.com"):
+        flow.event("cart_created", email, data=cart)
+
+    flow.waiting_at("quick@example.com", "wait_order_4h")
+    flow.event("order_placed", "quick@example.com")
+    flow.waiting_at("late@example.com", "wait_order_1d")  # after the reminder
+    flow.event("order_placed", "late@example.com")
+
+    assert flow.path("quick@example.com") == ["cart_created", "wait_order_4h", "ordered"]
+    reminded = ["cart_created", "wait_order_4h", "reminder_email", "wait_order_1d"]
+    assert flow.path("late@example.com") == [*reminded, "recovered"]
+    assert flow.path("gone@example.com") == [*reminded, "discount_email", "end"]
+    assert outbox.to("quick@example.com") == []
+    assert Contact.objects.get(email="late@example.com").tags == ["recovered-cart"]
+    reminder, discount = outbox.to("gone@example.com")
+    assert "https://shop.example/cart/42" in reminder["body"] and "59.90" in reminder["body"]
+    assert "COMEBACK10" in discount["body"]
+
+
+def test_post_purchase(journey, outbox):
+    flow = journey("post-purchase")
+    buyers = {"five@example.com": 5, "two@example.com": 2, "four@example.com": 4}
+    for email in [*buyers, "silent@example.com"]:
+        flow.event("order_placed", email, data={"order": "A-1"})
+    for email, rating in buyers.items():
+        flow.waiting_at(email, "wait_review")
+        flow.event("review_submitted", email, data={"rating": rating})
+
+    start = ["order_placed", "wait_3d", "review_request_email", "wait_review"]
+    assert flow.path("five@example.com") == [*start, "rating_5", "referral_email", "tag_promoter"]
+    assert flow.path("two@example.com") == [*start, "rating_5", "low_rating", "notify_team"]
+    assert flow.path("four@example.com") == [*start, "rating_5", "low_rating", "thanks_email"]
+    assert flow.path("silent@example.com") == [*start, "no_review"]
+    assert Contact.objects.get(email="five@example.com").tags == ["promoter"]
+    assert len(outbox.to("five@example.com")) == 2  # review request, referral
+    alert = InboxItem.objects.get(kind="notification")
+    assert alert.contact.email == "two@example.com"
+
+
+def test_re_engagement(journey, outbox):
+    flow = journey("re-engagement")
+    long_ago = (timezone.now() - timedelta(days=40)).isoformat()
+    for email in ("opens@example.com", "ignores@example.com", "active@example.com"):
+        flow.event("login", email, occurred_at=long_ago)
+    flow.event("login", "active@example.com")  # logged in today: not inactive
+
+    assert schedules.enrol_inactive_contacts() == 2  # what beat runs every 5 minutes
+    flow.waiting_at("opens@example.com", "wait_open")
+    flow.event("email_opened", "opens@example.com")
+
+    assert flow.path("opens@example.com") == ["inactive_30d", "miss_you_email", "wait_open",
+                                              "tag_reengaged"]  # fmt: skip
+    assert flow.path("ignores@example.com") == [
+        "inactive_30d", "miss_you_email", "wait_open", "resend_email", "wait_open_again",
+        "sales_task",
+    ]  # fmt: skip
+    assert not Run.objects.filter(contact__email="active@example.com").exists()
+    first, second = subjects(outbox, "ignores@example.com")
+    assert first != second  # the resend has a new subject
+    task = InboxItem.objects.get(kind="task")
+    assert (task.assignee, task.title) == ("sales", "Call ignores@example.com")
+    assert Contact.objects.get(email="opens@example.com").tags == ["re-engaged"]
+
+
+def test_lead_nurturing(journey, outbox):
+    flow = journey("lead-nurturing")
+    hot = flow.contact("hot@example.com", properties={"lead_score": 70})
+    cold = flow.contact("cold@example.com", properties={"lead_score": 10})
+    flow.patch_contact(hot["id"], tags=["lead"])  # getting the tag enrols
+    flow.patch_contact(cold["id"], tags=["lead"])
+
+    series = ["lead_tagged", "guide_email", "wait_3d", "case_study_email", "wait_4d",
+              "checklist_email", "wait_2d", "lead_score"]  # fmt: skip
+    assert flow.path("hot@example.com") == [*series, "tag_mql", "sales_task"]
+    assert flow.path("cold@example.com") == [*series, "tag_nurture_complete"]
+    assert len(outbox.to("hot@example.com")) == 3
+    assert "mql" in Contact.objects.get(email="hot@example.com").tags
+    assert "nurture-complete" in Contact.objects.get(email="cold@example.com").tags
+    assert InboxItem.objects.get(kind="task").assignee == "sales"
+
+
+def test_pricing_intent(journey, outbox):
+    flow = journey("pricing-intent")
+    flow.event("page_viewed", "reader@example.com", data={"page": "blog"})
+    flow.event("page_viewed", "replies@example.com", data={"page": "pricing"})
+    flow.event("page_viewed", "quiet@example.com", data={"page": "pricing"})
+    flow.waiting_at("replies@example.com", "wait_reply")
+    flow.event("email_replied", "replies@example.com")
+
+    start = ["viewed_pricing", "tag_high_intent", "notify_team", "case_study_email", "wait_reply"]
+    assert flow.path("replies@example.com") == [*start, "replied"]
+    assert flow.path("quiet@example.com") == [*start, "offer_email"]
+    assert not Run.objects.filter(contact__email="reader@example.com").exists()
+    assert Contact.objects.get(email="quiet@example.com").tags == ["high-intent"]
+    assert len(outbox.to("quiet@example.com")) == 2  # case study, then the offer
+    assert len(outbox.to("replies@example.com")) == 1
+    notes = set(InboxItem.objects.values_list("body", flat=True))
+    assert notes == {"replies@example.com looked at pricing", "quiet@example.com looked at pricing"}
+
+
+def test_feature_adoption_bands(journey, outbox):
+    flow = journey("feature-adoption")
+    for email, adoption in (("low@example.com", 10), ("mid@example.com", 40),
+                            ("high@example.com", 85)):  # fmt: skip
+        flow.event("usage_report", email, properties={"adoption": adoption})
+
+    assert flow.path("low@example.com") == ["adoption_changed", "adoption_band", "tutorial_email"]
+    assert flow.path("mid@example.com") == [
+        "adoption_changed", "adoption_band", "advanced_tips_email"]  # fmt: skip
+    assert flow.path("high@example.com") == [
+        "adoption_changed", "adoption_band", "tag_power_user", "review_request_email"]  # fmt: skip
+    assert Contact.objects.get(email="high@example.com").tags == ["power-user"]
+    assert len(outbox.to("low@example.com")) == 1
+    assert subjects(outbox, "low@example.com") != subjects(outbox, "mid@example.com")
+
+
+def test_product_health_escalation(journey, outbox):
+    flow = journey("product-health")
+    for email, score in (("critical@example.com", 30), ("risk@example.com", 50),
+                         ("ok@example.com", 70), ("great@example.com", 90)):  # fmt: skip
+        flow.event("health_check", email, properties={"health_score": score})
+
+    start = ["health_changed", "health_band"]
+    assert flow.path("critical@example.com") == [*start, "csm_task", "notify_csm"]
+    assert flow.path("risk@example.com") == [*start, "checkin_email"]
+    assert flow.path("ok@example.com") == [*start, "tips_email"]
+    assert flow.path("great@example.com") == [*start, "tag_champion", "referral_email"]
+    task = InboxItem.objects.get(kind="task")
+    assert task.title == "Health 30: call critical@example.com"
+    assert task.assignee == "csm"
+    assert Contact.objects.get(email="great@example.com").tags == ["champion"]
+    assert outbox.to("critical@example.com") == []
