@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 
 from .enrolment import Enrolment, enrol
 from .models import Contact, DeploymentStatus, Run, TriggerBinding
@@ -69,15 +70,17 @@ def fire_contact_triggers(
     if not changed and not added_tags:
         return []
     bindings = TriggerBinding.objects.filter(
-        workspace_id=contact.workspace_id, deployment__status=DeploymentStatus.ACTIVE
+        Q(trigger_type="trigger.property", key__in=changed)
+        | Q(trigger_type="trigger.segment", key__in=added_tags),
+        workspace_id=contact.workspace_id,
+        deployment__status=DeploymentStatus.ACTIVE,
     ).select_related("deployment")
     enrolments = []
-    for binding in bindings.filter(trigger_type="trigger.property", key__in=changed):
-        old = old_properties.get(binding.key)
-        new = contact.properties.get(binding.key)
-        if property_trigger_fires(binding.config, old, new):
-            enrolments.append(Enrolment(binding.deployment, contact, binding.node_id))
-    for binding in bindings.filter(trigger_type="trigger.segment", key__in=added_tags):
+    for binding in bindings:
+        if binding.trigger_type == "trigger.property" and not property_trigger_fires(
+            binding.config, old_properties.get(binding.key), contact.properties.get(binding.key)
+        ):
+            continue
         enrolments.append(Enrolment(binding.deployment, contact, binding.node_id))
     return enrol(enrolments)
 

@@ -13,7 +13,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from .graph import Graph
-from .models import ACTIVE_RUN_STATUSES, Deployment, DeploymentStatus, Run, RunStatus, TriggerBinding
+from .models import (
+    ACTIVE_RUN_STATUSES,
+    Deployment,
+    DeploymentStatus,
+    Run,
+    RunStatus,
+    TriggerBinding,
+)
 from .nodes.triggers import next_schedule_fire
 from .runs import end_runs
 from .timers import wake_runs
@@ -62,7 +69,9 @@ def _binding(deployment: Deployment, node: Mapping[str, Any], now) -> TriggerBin
         trigger_type=trigger_type,
         key=str(config.get(key_field, "")) if key_field else "",
         config=config,
-        next_fire_at=next_schedule_fire(config, now) if trigger_type == "trigger.schedule" else None,
+        next_fire_at=next_schedule_fire(config, now)
+        if trigger_type == "trigger.schedule"
+        else None,
     )
 
 
@@ -93,7 +102,9 @@ def migrate_waiting_runs(workflow_id, *, to_version_id, graph: Mapping[str, Any]
     waiting = Run.objects.filter(
         workflow_id=workflow_id, status=RunStatus.WAITING, is_preview=False
     ).select_related("current_step")
-    for run in waiting.select_for_update(skip_locked=True, of=("self",)).exclude(version_id=to_version_id):
+    for run in waiting.select_for_update(skip_locked=True, of=("self",)).exclude(
+        version_id=to_version_id
+    ):
         step = run.current_step
         if step is not None and nodes.get(run.current_node) == step.node_type:
             run.version_id = to_version_id

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import random
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import Enum
 from typing import Any
@@ -26,9 +26,9 @@ from django.utils import timezone
 from .contacts import apply_contact_changes
 from .enrolment import enrol_in_workflow
 from .graph import Graph, version_graph
+from .ingest import save_contacts
 from .models import (
     Contact,
-    Deployment,
     DeploymentStatus,
     Event,
     InboxItem,
@@ -76,21 +76,28 @@ class _Chunk:
     dry_run: bool
     exit_rules: dict[str, Any] | None
     exit_event: str
+    # Written together when the chunk ends: one INSERT for the new steps,
+    # one UPDATE for the contact.
+    new_steps: list[Step] = field(default_factory=list)
+    contact_locked: bool = False
+    contact_dirty: bool = False
 
 
 def _advance_chunk(run_id: Any, *, dry_run: bool) -> Outcome:
     with transaction.atomic():
         run = (
             Run.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("contact", "trigger_event", "current_step")
+            .select_related("contact", "trigger_event", "current_step", "workflow__deployment")
+            .only(*_RUN_FIELDS)
             .filter(pk=run_id, status=RunStatus.RUNNING)
+            .order_by()
             .first()
         )
         if run is None:
             return Outcome.BUSY if _is_running(run_id) else Outcome.NOT_RUNNING
         deployment = None
         if not run.is_preview:
-            deployment = Deployment.objects.filter(pk=run.workflow_id).first()
+            deployment = getattr(run.workflow, "deployment", None)
             if deployment is None or deployment.status == DeploymentStatus.ARCHIVED:
                 _finish(run, RunStatus.CANCELLED, error="the workflow was archived")
                 run.save()
@@ -114,10 +121,33 @@ def _advance_chunk(run_id: Any, *, dry_run: bool) -> Outcome:
             exit_event=deployment.exit_event if deployment else "",
         )
         outcome = _execute_nodes(chunk)
+        _write(chunk)
         if outcome is Outcome.CONTINUE:
             run.lease_until = timezone.now() + timedelta(seconds=settings.RUN_LEASE_SECONDS)
         run.save()
         return outcome
+
+
+# Everything of the run and what it joins, except the workflow's draft graph
+# (the run reads its frozen version, cached per process, never the draft).
+_RUN_FIELDS = (
+    *(f.name for f in Run._meta.concrete_fields),
+    "contact",
+    "trigger_event",
+    "current_step",
+    "workflow__id",
+    "workflow__deployment",
+)
+
+
+def _write(chunk: _Chunk) -> None:
+    """Persist what the chunk's nodes did: steps first, then the contact."""
+    pending = [step for step in chunk.new_steps if step.pk is None]
+    Step.objects.bulk_create(pending)
+    if chunk.run.current_step is not None and chunk.run.current_step.pk is None:
+        raise RuntimeError("a parked step must have been inserted")  # pragma: no cover
+    if chunk.contact_dirty:
+        save_contacts([chunk.contact], ["properties", "tags", "time_zone"])
 
 
 def _is_running(run_id: Any) -> bool:
@@ -251,7 +281,6 @@ def _visit(chunk: _Chunk, node: dict, node_class: type[NodeType]) -> Outcome:
     step.handle = "" if result.end else result.handle
     step.output = _jsonable(result.output)
     step.finished_at = timezone.now()
-    step.save()
     _apply_effects(chunk, step, result)
     run.outputs = {**run.outputs, node_id: step.output}
     run.current_step = None
@@ -269,12 +298,26 @@ def _visit(chunk: _Chunk, node: dict, node_class: type[NodeType]) -> Outcome:
     return Outcome.CONTINUE
 
 
+def _record(chunk: _Chunk, step: Step, *, now: bool = False) -> None:
+    """Queue a new step for the chunk's bulk insert, or write it at once.
+
+    A step the run will point at (waiting, retrying, failed) is written now,
+    with the steps before it, because `run.current_step` needs its id.
+    """
+    if step.pk is not None:
+        step.save()
+        return
+    chunk.new_steps.append(step)
+    if now:
+        Step.objects.bulk_create([s for s in chunk.new_steps if s.pk is None])
+
+
 def _park(chunk: _Chunk, step: Step, result: NodeResult) -> Outcome:
     wait = result.wait
     run = chunk.run
     step.status = StepStatus.WAITING
     step.output = _jsonable({**result.output, "waiting": wait.description})
-    step.save()
+    _record(chunk, step, now=True)
     run.status = RunStatus.WAITING
     run.current_step = step
     run.resume_at = wait.resume_at
@@ -287,20 +330,31 @@ def _park(chunk: _Chunk, step: Step, result: NodeResult) -> Outcome:
 
 
 def _apply_effects(chunk: _Chunk, step: Step, result: NodeResult) -> None:
-    if chunk.dry_run:
-        return
+    """Apply what the node asked for and record its step, in this transaction."""
     run = chunk.run
+    if chunk.dry_run:
+        _record(chunk, step)
+        return
     patch = result.contact_patch
     if patch is not None:
-        contact = Contact.objects.select_for_update().get(pk=run.contact_id)
+        if not chunk.contact_locked:
+            # Re-read under the row lock: events may have changed it since.
+            chunk.contact = Contact.objects.select_for_update().get(pk=run.contact_id)
+            chunk.contact_locked = True
+            run.contact = chunk.contact
         apply_contact_changes(
-            contact,
+            chunk.contact,
             properties=patch.properties,
             add_tags=patch.add_tags,
             remove_tags=patch.remove_tags,
+            save=False,
         )
-        chunk.contact = contact
-        run.contact = contact
+        chunk.contact_dirty = True
+    if result.enroll_workflow:
+        enrolled = enrol_in_workflow(result.enroll_workflow, chunk.contact, event=run.trigger_event)
+        step.output = {**step.output, "enrolled": enrolled is not None}
+    # Inbox items point at their step, so that step is written first.
+    _record(chunk, step, now=bool(result.inbox))
     if result.inbox:
         InboxItem.objects.bulk_create(
             InboxItem(
@@ -316,12 +370,6 @@ def _apply_effects(chunk: _Chunk, step: Step, result: NodeResult) -> None:
             )
             for item in result.inbox
         )
-    if result.enroll_workflow:
-        enrolled = enrol_in_workflow(
-            result.enroll_workflow, chunk.contact, event=run.trigger_event
-        )
-        step.output = {**step.output, "enrolled": enrolled is not None}
-        step.save(update_fields=["output"])
 
 
 def _node_failed(
@@ -344,13 +392,15 @@ def _node_failed(
         )
         run.step_count += 1
     step.attempt = attempt
-    step.error = f"{type(error).__name__}: {error}" if not isinstance(error, NodeError) else str(error)
+    step.error = (
+        f"{type(error).__name__}: {error}" if not isinstance(error, NodeError) else str(error)
+    )
     step.traceback = "".join(traceback.format_exception(error))[-20000:]
     step.finished_at = timezone.now()
     attempts_this_round = attempt - run.retry_floor
     if _retryable(node_class, error) and attempts_this_round < settings.ACTION_MAX_ATTEMPTS:
         step.status = StepStatus.RETRYING
-        step.save()
+        _record(chunk, step, now=True)
         run.status = RunStatus.WAITING
         run.current_step = step
         run.resume_at = timezone.now() + timedelta(seconds=backoff_seconds(attempts_this_round))
@@ -359,7 +409,7 @@ def _node_failed(
         log.info("run %s node %s failed, retrying: %s", run.pk, node["id"], step.error)
         return Outcome.WAITING
     step.status = StepStatus.FAILED
-    step.save()
+    _record(chunk, step, now=True)
     run.current_step = step
     _finish(run, RunStatus.FAILED, error=f"{node['id']}: {step.error}")
     log.warning("run %s failed at %s: %s", run.pk, node["id"], step.error)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -25,7 +25,11 @@ from .rules import evaluate
 from .runs import end_runs
 from .timers import wake_runs
 
-ENGAGEMENT_COUNTERS = {"email_opened": "opens", "email_clicked": "clicks", "email_replied": "replies"}
+ENGAGEMENT_COUNTERS = {
+    "email_opened": "opens",
+    "email_clicked": "clicks",
+    "email_replied": "replies",
+}
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,9 @@ def upsert_contacts(workspace_id: int, refs: Sequence[ContactRef]) -> dict[tuple
         Contact.objects.bulk_create(missing.values(), ignore_conflicts=True)
         found = _find_contacts(workspace_id, by_external, by_email)
     ids = sorted({contact.pk for contact in found.values()})
-    locked = {c.pk: c for c in Contact.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
+    locked = {
+        c.pk: c for c in Contact.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+    }
     return {key: locked[contact.pk] for key, contact in found.items()}
 
 
@@ -175,11 +181,36 @@ def _update_contacts(contacts, events, by_key, fresh) -> list[Run]:
                 contact.last_seen_at = event.occurred_at
         contact.engagement = engagement
         runs += fire_contact_triggers(contact, old_properties, old_tags)
-    if contacts:
-        Contact.objects.bulk_update(
-            contacts, ["properties", "time_zone", "engagement", "last_seen_at", "updated_at"]
-        )
+    save_contacts(contacts, ["properties", "time_zone", "engagement", "last_seen_at"])
     return runs
+
+
+def save_contacts(contacts: Sequence[Contact], field_names: Sequence[str]) -> None:
+    """Write these fields of many contacts in one round trip.
+
+    Django's bulk_update builds a CASE expression per field and row, which
+    cost more than everything else in ingest; one prepared UPDATE sent with
+    executemany (pipelined by psycopg 3) does the same work for a fraction.
+    """
+    if not contacts:
+        return
+    now = timezone.now()
+    fields = [Contact._meta.get_field(name) for name in [*field_names, "updated_at"]]
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
+    sql = f"UPDATE {quote(Contact._meta.db_table)} SET {assignments} WHERE {quote('id')} = %s"
+    rows = []
+    for contact in contacts:
+        contact.updated_at = now
+        rows.append(
+            [
+                field.get_db_prep_save(getattr(contact, field.attname), connection)
+                for field in fields
+            ]
+            + [contact.pk]
+        )
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
 
 
 def _enrol_from_events(workspace_id, events: list[Event]) -> list[Run]:
@@ -307,3 +338,47 @@ def webhook_signature(workflow_id) -> str:
 
 def webhook_path(workflow_id) -> str:
     return f"/hooks/workflows/{workflow_id}/{webhook_signature(workflow_id)}"
+
+
+def link_contact_refs(
+    workspace_id: int, refs: Sequence[ContactRef], *, field: str = "refs[{index}].email"
+) -> None:
+    """Prepare refs that carry both an external_id and an email for upsert_contacts.
+
+    upsert_contacts looks such a ref up by external_id only. A contact known
+    so far only by that email (an anonymous visitor who now logs in) takes
+    the external_id here, so it is found rather than duplicated (the insert
+    would collide with its email). An email that belongs to a contact with
+    another external_id is refused with a ContactError naming `field` (formatted
+    with the ref's index).
+    Call inside the transaction that ingests the refs.
+    """
+    from .contacts import ContactError
+
+    both = [(index, ref) for index, ref in enumerate(refs) if ref.external_id and ref.email]
+    if not both:
+        return
+    contacts = Contact.objects.filter(workspace_id=workspace_id)
+    known = set(
+        contacts.filter(external_id__in={ref.external_id for _, ref in both}).values_list(
+            "external_id", flat=True
+        )
+    )
+    owners = {
+        contact.email: contact
+        for contact in contacts.select_for_update()
+        .filter(email__in={ref.email.lower() for _, ref in both})
+        .order_by("pk")
+    }
+    for index, ref in both:
+        owner = owners.get(ref.email.lower())
+        if ref.external_id in known or owner is None:
+            continue
+        if owner.external_id and owner.external_id != ref.external_id:
+            raise ContactError(
+                f"{ref.email} belongs to the contact with external_id '{owner.external_id}'",
+                field=field.format(index=index),
+            )
+        owner.external_id = ref.external_id
+        owner.save(update_fields=["external_id", "updated_at"])
+        known.add(ref.external_id)

@@ -19,7 +19,11 @@ class RunStateError(Exception):
 def retry_run(run: Run) -> Run:
     """failed → running, from the step that failed, with a fresh set of attempts."""
     with transaction.atomic():
-        locked = Run.objects.select_for_update(of=("self",)).select_related("current_step").get(pk=run.pk)
+        locked = (
+            Run.objects.select_for_update(of=("self",))
+            .select_related("current_step")
+            .get(pk=run.pk)
+        )
         if locked.status != RunStatus.FAILED:
             raise RunStateError(f"only a failed run can be retried; this one is {locked.status}")
         locked.status = RunStatus.RUNNING
@@ -37,7 +41,9 @@ def cancel_run(run: Run, *, reason: str = "cancelled by a user") -> Run:
     with transaction.atomic():
         locked = Run.objects.select_for_update().get(pk=run.pk)
         if locked.status not in ACTIVE_RUN_STATUSES:
-            raise RunStateError(f"only a running or waiting run can be cancelled; this one is {locked.status}")
+            raise RunStateError(
+                f"only a running or waiting run can be cancelled; this one is {locked.status}"
+            )
         end_runs(Run.objects.filter(pk=locked.pk), status=RunStatus.CANCELLED, reason=reason)
         locked.refresh_from_db()
     return locked

@@ -46,7 +46,9 @@ def _enrol_segment(binding: TriggerBinding) -> int:
     for contact in contacts.iterator(chunk_size=ENROL_BATCH):
         if tags_any and not tags_any.intersection(contact.tags):
             continue
-        if rules and not evaluate(segment.get("match", "all"), rules, {"contact": contact.snapshot()}):
+        if rules and not evaluate(
+            segment.get("match", "all"), rules, {"contact": contact.snapshot()}
+        ):
             continue
         enrolments.append(Enrolment(binding.deployment, contact, binding.node_id))
     return len(enrol(enrolments))

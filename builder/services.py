@@ -157,7 +157,6 @@ def delete_workflow(workflow: Workflow) -> None:
     workflow.delete()
 
 
-
 def update_workflow(
     workflow: Workflow, *, name: str | None = None, description: str | None = None
 ) -> Workflow:

@@ -195,7 +195,9 @@ class NodeType:
     def run(self, ctx: NodeContext) -> NodeResult:
         raise NotImplementedError
 
-    def resume(self, ctx: NodeContext, handle: str | None, payload: Mapping[str, Any]) -> NodeResult:
+    def resume(
+        self, ctx: NodeContext, handle: str | None, payload: Mapping[str, Any]
+    ) -> NodeResult:
         """Called when a wait this node asked for ends. `handle` is the engine's
         reason (None for a timer, "received"/"timeout" for wait.event)."""
         return NodeResult(output=dict(payload), handle=handle or "out")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from django.db import transaction
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from automation.ingest import ingest_events
+from automation.ingest import ingest_events, link_contact_refs
 from builder.models import Role
 
 from .serializers import ErrorSerializer
@@ -44,7 +45,13 @@ class EventsView(ApiViewMixin, APIView):
         """
         if isinstance(request.data, dict) and "events" in request.data:
             events = self.validated(EventBatchSerializer, request.data)["events"]
+            email_field = "events[{index}].contact.email"
         else:
             events = [self.validated(EventSerializer, request.data)]
-        result = ingest_events(request.workspace.pk, [incoming_event(e) for e in events])
+            email_field = "contact.email"
+        incoming = [incoming_event(event) for event in events]
+        workspace_id = request.workspace.pk
+        with transaction.atomic():
+            link_contact_refs(workspace_id, [e.contact for e in incoming], field=email_field)
+            result = ingest_events(workspace_id, incoming)
         return Response(result.as_dict(), status=status.HTTP_202_ACCEPTED)

@@ -13,6 +13,7 @@ import hmac
 import json
 
 from django.conf import settings
+from django.db import transaction
 from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
@@ -27,6 +28,7 @@ from automation.ingest import (
     ContactRef,
     IncomingEvent,
     ingest_webhook,
+    link_contact_refs,
     webhook_signature,
 )
 from automation.models import Deployment
@@ -89,8 +91,6 @@ class WorkflowWebhookView(APIView):
     def post(self, request, workflow_id, signature: str):
         if not hmac.compare_digest(signature.encode(), webhook_signature(workflow_id).encode()):
             raise Http404("no such webhook")
-        if not Deployment.objects.filter(pk=workflow_id).exists():
-            raise Http404("this workflow has not been published")
         size = len(json.dumps(request.data, default=str).encode())
         if size > settings.EVENT_MAX_BYTES:
             raise serializers.ValidationError(
@@ -111,5 +111,10 @@ class WorkflowWebhookView(APIView):
             occurred_at=timezone.now(),
             client_id=body.validated_data.get("id") or None,
         )
-        result = ingest_webhook(workflow_id, event)
+        deployment = Deployment.objects.filter(pk=workflow_id).first()
+        if deployment is None:
+            raise Http404("this workflow has not been published")
+        with transaction.atomic():
+            link_contact_refs(deployment.workspace_id, [event.contact], field="contact.email")
+            result = ingest_webhook(workflow_id, event)
         return Response(result.as_dict(), status=status.HTTP_202_ACCEPTED)

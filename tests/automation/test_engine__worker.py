@@ -22,14 +22,24 @@ def test_branching_workflow_with_a_real_wait_takes_the_right_path(outbox):
     start = node("start", "trigger.event", event="signup")
     hello = node("hello", "action.email", subject="Hi {{ contact.first_name }}", body="Welcome")
     pause = node("pause", "wait.delay", amount=1, unit="seconds")
-    check = node("check", "condition.if", match="all", rules=[
-        {"field": "contact.properties.plan", "op": "eq", "value": "pro"}])
+    check = node(
+        "check",
+        "condition.if",
+        match="all",
+        rules=[{"field": "contact.properties.plan", "op": "eq", "value": "pro"}],
+    )
     pro = node("pro", "action.tag", add=["pro-path"])
     free = node("free", "action.tag", add=["free-path"])
-    published(graph(
-        [start, hello, pause, check, pro, free],
-        [*chain(start, hello, pause, check), edge("check", "pro", "yes"), edge("check", "free", "no")],
-    ))
+    published(
+        graph(
+            [start, hello, pause, check, pro, free],
+            [
+                *chain(start, hello, pause, check),
+                edge("check", "pro", "yes"),
+                edge("check", "free", "no"),
+            ],
+        )
+    )
 
     send("signup", "ada@example.com", properties={"first_name": "Ada", "plan": "pro"})
     send("signup", "bob@example.com", properties={"first_name": "Bob", "plan": "free"})

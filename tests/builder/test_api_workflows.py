@@ -189,9 +189,7 @@ def test_save_draft_answers_with_issues(client_a, workflow_a, wrapped):
 
     assert response.status_code == 200, response.data
     assert response.data["draft"] == graph
-    assert [(i["node"], i["field"]) for i in response.data["issues"]] == [
-        ("start", "config.event")
-    ]
+    assert [(i["node"], i["field"]) for i in response.data["issues"]] == [("start", "config.event")]
     workflow_a.refresh_from_db()
     assert workflow_a.draft == graph
 
@@ -249,9 +247,7 @@ def test_publish_freezes_version_1_then_2(client_a, workflow_a):
     assert Deployment.objects.get(pk=workflow_a.pk).status == "active"
 
     client_a.put(url(workflow_a, "draft"), signup_graph("activated"), format="json")
-    second = client_a.post(
-        url(workflow_a, "publish/"), {"migrate_runs": True}, format="json"
-    )
+    second = client_a.post(url(workflow_a, "publish/"), {"migrate_runs": True}, format="json")
 
     assert second.status_code == 200, second.data
     assert second.data["version"] == 2
@@ -369,9 +365,7 @@ def test_results_count_runs_and_steps(client_a, published_a):
     StepFactory(run=done, seq=2, node_id="tag", node_type="action.tag")
     failed = RunFactory(workflow=published_a, status=RunStatus.FAILED, current_node="tag")
     StepFactory(run=failed, seq=1, node_id="start", node_type="trigger.event")
-    StepFactory(
-        run=failed, seq=2, node_id="tag", node_type="action.tag", status=StepStatus.FAILED
-    )
+    StepFactory(run=failed, seq=2, node_id="tag", node_type="action.tag", status=StepStatus.FAILED)
     RunFactory(workflow=published_a, status=RunStatus.WAITING, current_node="tag")
     RunFactory(workflow=published_a, status=RunStatus.COMPLETED, is_preview=True)
 

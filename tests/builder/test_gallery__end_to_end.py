@@ -37,7 +37,9 @@ class Journey:
         )
         created = self.ok(self.api.post(f"/templates/{slug}/use"), 201)
         self.workflow_id = created["id"]
-        self.ok(self.api.put(f"/workflows/{self.workflow_id}/draft", json=shorten(created["draft"])))
+        self.ok(
+            self.api.put(f"/workflows/{self.workflow_id}/draft", json=shorten(created["draft"]))
+        )
         published = self.ok(self.api.post(f"/workflows/{self.workflow_id}/publish"))
         assert published["status"] == "active"
 
