@@ -43,6 +43,29 @@ def apply_contact_changes(
     """
     old_properties = dict(contact.properties)
     old_tags = list(contact.tags)
+    change_contact(
+        contact,
+        properties=properties,
+        add_tags=add_tags,
+        remove_tags=remove_tags,
+        set_tags=set_tags,
+        time_zone=time_zone,
+    )
+    if save:
+        contact.save()
+    return fire_contact_triggers(contact, old_properties, old_tags)
+
+
+def change_contact(
+    contact: Contact,
+    *,
+    properties: Mapping[str, Any] | None = None,
+    add_tags: Iterable[str] = (),
+    remove_tags: Iterable[str] = (),
+    set_tags: Iterable[str] | None = None,
+    time_zone: str | None = None,
+) -> None:
+    """Change the contact in memory: properties merge (None removes), tags add/remove/replace."""
     if properties:
         contact.properties = merge_properties(contact.properties, properties)
     tags = list(set_tags) if set_tags is not None else list(contact.tags)
@@ -53,9 +76,6 @@ def apply_contact_changes(
     contact.tags = [tag for tag in tags if tag not in removed]
     if time_zone:
         contact.time_zone = time_zone
-    if save:
-        contact.save()
-    return fire_contact_triggers(contact, old_properties, old_tags)
 
 
 def fire_contact_triggers(

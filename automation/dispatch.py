@@ -18,12 +18,18 @@ def enqueue_runs(run_ids: Iterable) -> None:
         transaction.on_commit(lambda: _send(ids))
 
 
+# Runs per Celery message. A batch of events that enrols hundreds of contacts
+# becomes tens of messages, spread over the workers; sending one message per
+# run cost more than ingesting the events.
+RUNS_PER_MESSAGE = 10
+
+
 def _send(run_ids: list[str]) -> None:
     if settings.CAIRN_EXECUTION == "celery":
-        from .tasks import advance_run_task
+        from .tasks import advance_runs_task
 
-        for run_id in run_ids:
-            advance_run_task.delay(run_id)
+        for start in range(0, len(run_ids), RUNS_PER_MESSAGE):
+            advance_runs_task.delay(run_ids[start : start + RUNS_PER_MESSAGE])
     else:
         from . import embedded
 

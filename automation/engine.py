@@ -23,7 +23,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from .contacts import apply_contact_changes
+from .contacts import change_contact, fire_contact_triggers
 from .enrolment import enrol_in_workflow
 from .graph import Graph, version_graph
 from .ingest import save_contacts
@@ -81,13 +81,16 @@ class _Chunk:
     new_steps: list[Step] = field(default_factory=list)
     contact_locked: bool = False
     contact_dirty: bool = False
+    # The contact as the chunk found it, to fire property/segment triggers
+    # once for the chunk's net change.
+    contact_before: tuple[dict, list] | None = None
 
 
 def _advance_chunk(run_id: Any, *, dry_run: bool) -> Outcome:
     with transaction.atomic():
         run = (
             Run.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("contact", "trigger_event", "current_step", "workflow__deployment")
+            .select_related("contact", "trigger_event", "workflow__deployment")
             .only(*_RUN_FIELDS)
             .filter(pk=run_id, status=RunStatus.RUNNING)
             .order_by()
@@ -134,7 +137,6 @@ _RUN_FIELDS = (
     *(f.name for f in Run._meta.concrete_fields),
     "contact",
     "trigger_event",
-    "current_step",
     "workflow__id",
     "workflow__deployment",
 )
@@ -147,6 +149,8 @@ def _write(chunk: _Chunk) -> None:
     if chunk.run.current_step is not None and chunk.run.current_step.pk is None:
         raise RuntimeError("a parked step must have been inserted")  # pragma: no cover
     if chunk.contact_dirty:
+        properties, tags = chunk.contact_before
+        fire_contact_triggers(chunk.contact, properties, tags)
         save_contacts([chunk.contact], ["properties", "tags", "time_zone"])
 
 
@@ -341,13 +345,13 @@ def _apply_effects(chunk: _Chunk, step: Step, result: NodeResult) -> None:
             # Re-read under the row lock: events may have changed it since.
             chunk.contact = Contact.objects.select_for_update().get(pk=run.contact_id)
             chunk.contact_locked = True
+            chunk.contact_before = (dict(chunk.contact.properties), list(chunk.contact.tags))
             run.contact = chunk.contact
-        apply_contact_changes(
+        change_contact(
             chunk.contact,
             properties=patch.properties,
             add_tags=patch.add_tags,
             remove_tags=patch.remove_tags,
-            save=False,
         )
         chunk.contact_dirty = True
     if result.enroll_workflow:
