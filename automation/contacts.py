@@ -6,10 +6,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 
 from .enrolment import Enrolment, enrol
-from .models import Contact, DeploymentStatus, Run, TriggerBinding
+from .models import Contact, Deployment, DeploymentStatus, Run, TriggerBinding
 from .nodes.triggers import property_trigger_fires
 
 MISSING = object()
@@ -89,20 +88,44 @@ def fire_contact_triggers(
     added_tags = set(contact.tags) - set(old_tags)
     if not changed and not added_tags:
         return []
-    bindings = TriggerBinding.objects.filter(
-        Q(trigger_type="trigger.property", key__in=changed)
-        | Q(trigger_type="trigger.segment", key__in=added_tags),
-        workspace_id=contact.workspace_id,
-        deployment__status=DeploymentStatus.ACTIVE,
-    ).select_related("deployment")
     enrolments = []
-    for binding in bindings:
-        if binding.trigger_type == "trigger.property" and not property_trigger_fires(
-            binding.config, old_properties.get(binding.key), contact.properties.get(binding.key)
+    for binding in _contact_trigger_bindings(contact.workspace_id):
+        if binding.trigger_type == "trigger.segment" and binding.key not in added_tags:
+            continue
+        if binding.trigger_type == "trigger.property" and (
+            binding.key not in changed
+            or not property_trigger_fires(
+                binding.config,
+                old_properties.get(binding.key),
+                contact.properties.get(binding.key),
+            )
         ):
             continue
         enrolments.append(Enrolment(binding.deployment, contact, binding.node_id))
     return enrol(enrolments)
+
+
+def _contact_trigger_bindings(workspace_id) -> list[TriggerBinding]:
+    """The workspace's active property and segment triggers.
+
+    Called for every step that changes a contact, so it is one plain SQL
+    statement (the ORM's query building cost more than the query); the
+    deployments are loaded only for the few bindings that may fire.
+    """
+    table = TriggerBinding._meta.db_table
+    deployments = Deployment._meta.db_table
+    bindings = list(
+        TriggerBinding.objects.raw(
+            f"SELECT b.* FROM {table} b JOIN {deployments} d ON d.workflow_id = b.deployment_id "
+            "WHERE b.workspace_id = %s AND d.status = %s AND b.trigger_type IN (%s, %s)",
+            [workspace_id, DeploymentStatus.ACTIVE, "trigger.property", "trigger.segment"],
+        )
+    )
+    if bindings:
+        by_id = Deployment.objects.in_bulk({b.deployment_id for b in bindings})
+        for binding in bindings:
+            binding.deployment = by_id[binding.deployment_id]
+    return bindings
 
 
 # ---------------------------------------------------------------- upsert and edit

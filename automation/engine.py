@@ -1,10 +1,10 @@
 """The engine: advance one run, node by node, until it waits, ends or fails.
 
 Every worker, the embedded executor and the tests call `advance_run`. It
-works in chunks, each one database transaction that holds the run's row lock
-(`SELECT … FOR UPDATE SKIP LOCKED`): a second delivery of the same job finds
-the row locked, or finds the state the first one committed, and so never
-executes a visit twice. A chunk ends after a node with outside effects, so a
+works in chunks, each one database transaction that holds the row locks of
+the run and its contact (`SELECT … FOR UPDATE`): a second delivery of the same
+job waits for the first chunk to commit and then finds the state it committed,
+and so never executes a visit twice. A chunk ends after a node with outside effects, so a
 crash can only ever repeat the one effect in flight, and that carries an
 idempotency key.
 """
@@ -55,7 +55,6 @@ class Outcome(str, Enum):
     HELD = "held"
     CANCELLED = "cancelled"
     NOT_RUNNING = "not_running"
-    BUSY = "busy"
 
 
 def advance_run(run_id: Any, *, dry_run: bool = False) -> Outcome:
@@ -79,17 +78,19 @@ class _Chunk:
     # Written together when the chunk ends: one INSERT for the new steps,
     # one UPDATE for the contact.
     new_steps: list[Step] = field(default_factory=list)
-    contact_locked: bool = False
     contact_dirty: bool = False
     # The contact as the chunk found it, to fire property/segment triggers
     # once for the chunk's net change.
-    contact_before: tuple[dict, list] | None = None
+    contact_before: tuple[dict, list] = ({}, [])
 
 
 def _advance_chunk(run_id: Any, *, dry_run: bool) -> Outcome:
     with transaction.atomic():
         run = (
-            Run.objects.select_for_update(skip_locked=True, of=("self",))
+            # The run and its contact, locked together. A second delivery of
+            # the same job waits here for the first one's chunk to commit,
+            # then finds the run moved on (or no longer running).
+            Run.objects.select_for_update(of=("self", "contact"))
             .select_related("contact", "trigger_event", "workflow__deployment")
             .only(*_RUN_FIELDS)
             .filter(pk=run_id, status=RunStatus.RUNNING)
@@ -97,7 +98,7 @@ def _advance_chunk(run_id: Any, *, dry_run: bool) -> Outcome:
             .first()
         )
         if run is None:
-            return Outcome.BUSY if _is_running(run_id) else Outcome.NOT_RUNNING
+            return Outcome.NOT_RUNNING
         deployment = None
         if not run.is_preview:
             deployment = getattr(run.workflow, "deployment", None)
@@ -122,6 +123,7 @@ def _advance_chunk(run_id: Any, *, dry_run: bool) -> Outcome:
             dry_run=dry_run or run.is_preview,
             exit_rules=_exit_rules(graph),
             exit_event=deployment.exit_event if deployment else "",
+            contact_before=(dict(run.contact.properties), list(run.contact.tags)),
         )
         outcome = _execute_nodes(chunk)
         _write(chunk)
@@ -152,10 +154,6 @@ def _write(chunk: _Chunk) -> None:
         properties, tags = chunk.contact_before
         fire_contact_triggers(chunk.contact, properties, tags)
         save_contacts([chunk.contact], ["properties", "tags", "time_zone"])
-
-
-def _is_running(run_id: Any) -> bool:
-    return Run.objects.filter(pk=run_id, status=RunStatus.RUNNING).exists()
 
 
 def _exit_rules(graph: Graph) -> dict[str, Any] | None:
@@ -341,12 +339,6 @@ def _apply_effects(chunk: _Chunk, step: Step, result: NodeResult) -> None:
         return
     patch = result.contact_patch
     if patch is not None:
-        if not chunk.contact_locked:
-            # Re-read under the row lock: events may have changed it since.
-            chunk.contact = Contact.objects.select_for_update().get(pk=run.contact_id)
-            chunk.contact_locked = True
-            chunk.contact_before = (dict(chunk.contact.properties), list(chunk.contact.tags))
-            run.contact = chunk.contact
         change_contact(
             chunk.contact,
             properties=patch.properties,
