@@ -228,12 +228,17 @@ def _context(chunk: _Chunk, node_id: str, config: Any, attempt: int) -> NodeCont
         run_id=str(run.pk),
         workflow_id=str(run.workflow_id),
         workspace_id=str(run.workspace_id),
-        idempotency_key=f"{run.pk}:{run.current_step.seq if run.current_step else run.step_count + 1}",
+        idempotency_key=f"{run.pk}:{_visit_seq(run)}",
         attempt=attempt,
         dry_run=chunk.dry_run,
         engagement=_engagement(contact),
         logger=log,
     )
+
+
+def _visit_seq(run: Run) -> int:
+    """The seq of the step the current visit writes (or has written)."""
+    return run.current_step.seq if run.current_step else run.step_count + 1
 
 
 def _engagement(contact: Contact) -> dict[str, Any]:

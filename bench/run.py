@@ -94,9 +94,13 @@ def main() -> None:
 
         print(f"machine: {os.cpu_count()} cores; web: 1 Daphne; workers: 2 Celery processes + beat")
         rate = _post_events(headers, args.batched_events, 100, args.clients, "bench_view")
-        print(f"events accepted, batches of 100: {rate:,.0f} events/s ({args.batched_events} events)")
+        print(
+            f"events accepted, batches of 100: {rate:,.0f} events/s ({args.batched_events} events)"
+        )
         rate = _post_events(headers, args.single_events, 1, args.clients * 2, "bench_view")
-        print(f"events accepted, one per request: {rate:,.0f} events/s ({args.single_events} events)")
+        print(
+            f"events accepted, one per request: {rate:,.0f} events/s ({args.single_events} events)"
+        )
         runs, steps, seconds = _end_to_end(env, headers, args.runs, args.clients, workflow_id)
         print(
             f"end to end, 5-node workflow: {runs / seconds:,.0f} runs/s, {steps / seconds:,.0f} "

@@ -77,7 +77,7 @@ class _Mailbox:
         self.messages: list[dict] = []
         self._lock = threading.Lock()
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+    async def handle_DATA(self, server, session, envelope):
         from email import message_from_bytes
         from email.policy import default
 

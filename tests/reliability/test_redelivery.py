@@ -1,5 +1,6 @@
 """Redelivery and size: the engine on the real worker, under duplicate messages."""
 
+import itertools
 import threading
 
 import pytest
@@ -24,7 +25,7 @@ def sixty_node_workflow():
             nodes.append(node(f"n{i}", "action.update_contact", properties={f"p{i}": i}))
     nodes.append(node("end", "flow.end"))
     edges = []
-    for a, b in zip(nodes, nodes[1:], strict=False):
+    for a, b in itertools.pairwise(nodes):
         edge = chain(a, b)[0]
         if a["type"] == "condition.if":
             edge["sourceHandle"] = "yes"
