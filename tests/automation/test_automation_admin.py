@@ -28,25 +28,9 @@ from automation.models import (
 )
 from builder import services
 from builder.models import Workflow, Workspace
+from tests.builder.graphs import tag_graph
 
-GRAPH = {
-    "nodes": [
-        {
-            "id": "start",
-            "type": "trigger.event",
-            "position": {"x": 0, "y": 0},
-            "data": {"config": {"event": "signup"}},
-        },
-        {
-            "id": "tag",
-            "type": "action.tag",
-            "position": {"x": 0, "y": 100},
-            "data": {"config": {"add": ["new"]}},
-        },
-    ],
-    "edges": [{"id": "e1", "source": "start", "target": "tag"}],
-    "settings": {},
-}
+GRAPH = tag_graph()
 
 
 # ---------------------------------------------------------------- helpers

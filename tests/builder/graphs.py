@@ -82,3 +82,15 @@ def simple_graph(**settings: Any) -> dict[str, Any]:
         chain("start", "welcome"),
         settings or None,
     )
+
+
+def tag_graph() -> dict[str, Any]:
+    """trigger.event signup -> tag "new": a valid workflow with no outside effects."""
+    return graph(
+        [
+            node("start", "trigger.event", {"event": "signup"}),
+            node("tag", "action.tag", {"add": ["new"]}),
+        ],
+        chain("start", "tag"),
+        None,
+    )

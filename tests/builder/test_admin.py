@@ -29,25 +29,9 @@ from builder.models import (
     WorkflowVersion,
     Workspace,
 )
+from tests.builder.graphs import tag_graph
 
-VALID_GRAPH = {
-    "nodes": [
-        {
-            "id": "start",
-            "type": "trigger.event",
-            "position": {"x": 0, "y": 0},
-            "data": {"config": {"event": "signup"}},
-        },
-        {
-            "id": "tag",
-            "type": "action.tag",
-            "position": {"x": 0, "y": 100},
-            "data": {"config": {"add": ["new"]}},
-        },
-    ],
-    "edges": [{"id": "e1", "source": "start", "target": "tag"}],
-    "settings": {},
-}
+VALID_GRAPH = tag_graph()
 
 # Saves as work in progress (the document is sound) but cannot be published: no trigger.
 UNPUBLISHABLE_GRAPH = {
