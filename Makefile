@@ -30,7 +30,7 @@ run: install
 	$(PY) manage.py bootstrap --url http://$(HOST):$(PORT)
 	@if [ -n "$$DATABASE_URL" ] && [ -n "$$REDIS_URL" ]; then \
 		echo "Production shape: Daphne + Celery worker + beat (Procfile)"; \
-		PORT=$(PORT) HOST=$(HOST) $(VENV)/bin/honcho start; \
+		HOST=$(HOST) $(VENV)/bin/honcho start --port $(PORT); \
 	else \
 		echo "Embedded: SQLite, in-memory channel layer, in-process execution"; \
 		$(VENV)/bin/daphne -b $(HOST) -p $(PORT) config.asgi:application; \
