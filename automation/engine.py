@@ -39,6 +39,7 @@ from .models import (
 )
 from .nodes.base import NodeContext, NodeError, NodeResult, NodeType, PermanentNodeError
 from .nodes.registry import get_node_type
+from .quiet_hours import quiet_until
 from .rules import evaluate
 
 log = logging.getLogger("cairn.engine")
@@ -186,12 +187,36 @@ def _execute_nodes(chunk: _Chunk) -> Outcome:
                 "the workflow loops without end",
             )
             return Outcome.FAILED
+        if (
+            node_class.has_side_effects
+            and run.current_step is None
+            and _hold_for_quiet_hours(chunk)
+        ):
+            return Outcome.WAITING
         outcome = _visit(chunk, node, node_class)
         if outcome is not Outcome.CONTINUE:
             return outcome
         if node_class.has_side_effects:
             return Outcome.CONTINUE  # commit now, so the effect is never repeated
     return Outcome.CONTINUE
+
+
+def _hold_for_quiet_hours(chunk: _Chunk) -> bool:
+    """Park the run before its next outside effect if the contact is in quiet hours.
+
+    No step is written: the node has not been visited yet; the sweep wakes
+    the run when the quiet hours end and the visit happens then.
+    """
+    until = quiet_until(
+        chunk.graph.settings.get("quiet_hours"), chunk.now, chunk.contact.time_zone or "UTC"
+    )
+    if until is None or chunk.dry_run:
+        return False
+    run = chunk.run
+    run.status = RunStatus.WAITING
+    run.resume_at = until
+    run.lease_until = None
+    return True
 
 
 def _exit_rules_met(chunk: _Chunk) -> bool:
