@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
@@ -120,18 +119,22 @@ def outbox(smtp_server):
 
 
 class HttpTarget:
-    """Records every request; answers with the statuses queued in `responses`, else 200."""
+    """Records every request; answers with the queued answers in order, then 200 `{}`."""
 
     def __init__(self):
         self.requests: list[dict] = []
-        self.responses: list[int] = []
+        self.answers: list[tuple] = []
         self.lock = threading.Lock()
         self.url = ""
+
+    def answer(self, status=200, body=b'{"ok": true}', content_type="application/json", delay=0.0):
+        with self.lock:
+            self.answers.append((status, body, content_type, delay))
 
     def reset(self):
         with self.lock:
             self.requests.clear()
-            self.responses.clear()
+            self.answers.clear()
 
 
 @pytest.fixture(scope="session")
@@ -147,17 +150,22 @@ def _http_server():
                     {
                         "method": self.command,
                         "path": self.path,
-                        "headers": dict(self.headers),
-                        "body": raw.decode(errors="replace"),
+                        "headers": {k.lower(): v for k, v in self.headers.items()},
+                        "body": raw,
                     }
                 )
-                status = target.responses.pop(0) if target.responses else 200
-            payload = json.dumps({"ok": status < 400}).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+                answer = target.answers.pop(0) if target.answers else None
+            status, body, content_type, delay = answer or (200, b"{}", "application/json", 0)
+            if delay:
+                time.sleep(delay)
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            except OSError:
+                pass  # the client gave up (timeout tests)
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
@@ -170,6 +178,7 @@ def _http_server():
     thread.start()
     yield target
     server.shutdown()
+    server.server_close()
 
 
 @pytest.fixture

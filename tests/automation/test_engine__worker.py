@@ -66,7 +66,8 @@ def webhook_flow(url):
 
 def test_a_failing_webhook_is_retried_with_backoff_until_it_succeeds(http_target):
     # The worker runs with ACTION_MAX_ATTEMPTS=3 and a 0.5 s base backoff.
-    http_target.responses.extend([503, 500])
+    for status in (503, 500):
+        http_target.answer(status)
     webhook_flow(f"{http_target.url}/crm")
     send("order_placed", "ada@example.com")
 
@@ -77,14 +78,15 @@ def test_a_failing_webhook_is_retried_with_backoff_until_it_succeeds(http_target
     assert hook.attempt == 3 and hook.output["status"] == 200
     assert len(http_target.requests) == 3
     # Every attempt of the visit carries the same idempotency key.
-    keys = {r["headers"]["Idempotency-Key"] for r in http_target.requests}
+    keys = {r["headers"]["idempotency-key"] for r in http_target.requests}
     assert keys == {f"{run.pk}:2"}
 
 
 def test_a_run_that_exhausts_its_retries_fails_visibly_and_can_be_retried(http_target):
     from automation.runs import retry_run
 
-    http_target.responses.extend([500, 500, 500])
+    for _ in range(3):
+        http_target.answer(500)
     webhook_flow(f"{http_target.url}/crm")
     send("order_placed", "bob@example.com")
 
