@@ -53,6 +53,13 @@ def compact_json(value: Any, max_chars: int = COMPACT_JSON_MAX_CHARS) -> str:
     return format_html("<code>{}</code>", text)
 
 
+def changelist_link(model_label: str, filters: dict, text: str) -> str:
+    """A link to a filtered admin list, e.g. the runs of one contact."""
+    app_label, model_name = model_label.split(".")
+    url = f"{reverse(f'admin:{app_label}_{model_name}_changelist')}?{urlencode(filters)}"
+    return format_html('<a href="{}">{}</a>', url, text)
+
+
 def short_id(value: Any) -> str:
     return str(value)[:8]
 
@@ -134,12 +141,9 @@ class ContactAdmin(DeletesHistoryMixin, admin.ModelAdmin):
     def runs_link(self, obj: Contact) -> str:
         if obj.pk is None:
             return "—"
-        url = (
-            reverse("admin:automation_run_changelist")
-            + "?"
-            + urlencode({"contact__id__exact": obj.pk})
+        return changelist_link(
+            "automation.run", {"contact__id__exact": obj.pk}, f"{obj.runs.count()} runs"
         )
-        return format_html('<a href="{}">{} runs</a>', url, obj.runs.count())
 
     def get_readonly_fields(self, request, obj=None):
         # A contact stays in the workspace it was created in.

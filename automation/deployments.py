@@ -14,7 +14,6 @@ from django.utils import timezone
 
 from .graph import Graph
 from .models import (
-    ACTIVE_RUN_STATUSES,
     Deployment,
     DeploymentStatus,
     Run,
@@ -111,7 +110,3 @@ def migrate_waiting_runs(workflow_id, *, to_version_id, graph: Mapping[str, Any]
             run.save(update_fields=["version", "updated_at"])
             moved += 1
     return moved
-
-
-def active_run_count(workflow_id) -> int:
-    return Run.objects.filter(workflow_id=workflow_id, status__in=ACTIVE_RUN_STATUSES).count()

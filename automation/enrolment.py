@@ -12,6 +12,7 @@ from django.utils import timezone
 from .dispatch import enqueue_runs
 from .models import ACTIVE_RUN_STATUSES, Contact, Deployment, DeploymentStatus, Event, Run
 
+# settings.reenrollment: once ever, again after the last run ended, or every time.
 REENROLLMENT_CHOICES = ("never", "after_completion", "always")
 
 

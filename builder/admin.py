@@ -15,12 +15,15 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from django.utils.http import urlencode
 
-from automation.admin import DeletesHistoryMixin, ReadOnlyAdminMixin, pretty_json
+from automation.admin import (
+    DeletesHistoryMixin,
+    ReadOnlyAdminMixin,
+    changelist_link,
+    pretty_json,
+)
 from automation.models import (
     ACTIVE_RUN_STATUSES,
     Contact,
@@ -135,12 +138,11 @@ class WorkspaceAdmin(DeletesHistoryMixin, admin.ModelAdmin):
     def workflows_link(self, obj: Workspace) -> str:
         if obj.pk is None:
             return "—"
-        url = (
-            reverse("admin:builder_workflow_changelist")
-            + "?"
-            + urlencode({"workspace__id__exact": obj.pk})
+        return changelist_link(
+            "builder.workflow",
+            {"workspace__id__exact": obj.pk},
+            plural(obj.workflow_total, "workflow"),
         )
-        return format_html('<a href="{}">{}</a>', url, plural(obj.workflow_total, "workflow"))
 
 
 @admin.register(Membership)
@@ -344,14 +346,8 @@ class WorkflowAdmin(DeletesHistoryMixin, admin.ModelAdmin):
     def runs_link(self, obj: Workflow) -> str:
         if obj.pk is None:
             return "—"
-        url = (
-            reverse("admin:automation_run_changelist")
-            + "?"
-            + urlencode({"workflow__id__exact": obj.pk})
-        )
-        return format_html(
-            '<a href="{}">all runs</a> ({} running or waiting)', url, obj.active_run_total
-        )
+        link = changelist_link("automation.run", {"workflow__id__exact": obj.pk}, "all runs")
+        return format_html("{} ({} running or waiting)", link, obj.active_run_total)
 
     @admin.display(description="problems in the draft")
     def draft_issues(self, obj: Workflow) -> str:

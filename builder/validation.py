@@ -27,6 +27,7 @@ from typing import Any
 from django.conf import settings as django_settings
 from jsonschema import Draft202012Validator
 
+from automation.enrolment import REENROLLMENT_CHOICES
 from automation.nodes.base import ConfigIssue, NodeType
 from automation.nodes.registry import get_node_type
 from automation.rules import RULES_SCHEMA
@@ -37,7 +38,6 @@ STRUCTURAL_CODES = frozenset(
 )
 
 DEFAULT_HANDLE = "out"
-REENROLLMENT_CHOICES = ("never", "after_completion", "always")
 SETTINGS_KEYS = ("reenrollment", "exit_when", "quiet_hours")
 # Top-level keys besides nodes/edges/settings: React Flow saves its viewport.
 EXTRA_GRAPH_KEYS = ("viewport",)

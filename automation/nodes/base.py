@@ -17,8 +17,6 @@ from typing import Any, ClassVar
 
 from jsonschema import Draft202012Validator
 
-CATEGORIES = ("trigger", "condition", "wait", "action", "flow")
-
 
 @dataclass(frozen=True)
 class ConfigIssue:

@@ -23,8 +23,3 @@ def get_node_type(type_key: str) -> type[NodeType] | None:
 def all_node_types() -> list[type[NodeType]]:
     order = {"trigger": 0, "condition": 1, "wait": 2, "action": 3, "flow": 4}
     return sorted(_catalogue.values(), key=lambda n: (order.get(n.category, 9), n.type))
-
-
-def is_trigger(type_key: str) -> bool:
-    node = _catalogue.get(type_key)
-    return node is not None and node.category == "trigger"
