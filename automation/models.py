@@ -12,6 +12,10 @@ import uuid
 from django.db import models
 from django.db.models import Q
 
+# Node ids are stored in columns of this length (bindings, runs, steps);
+# graph validation refuses longer ones.
+NODE_ID_MAX_LENGTH = 100
+
 
 class Contact(models.Model):
     workspace = models.ForeignKey("builder.Workspace", on_delete=models.CASCADE, related_name="+")
@@ -126,7 +130,7 @@ class TriggerBinding(models.Model):
 
     deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="triggers")
     workspace = models.ForeignKey("builder.Workspace", on_delete=models.CASCADE, related_name="+")
-    node_id = models.CharField(max_length=100)
+    node_id = models.CharField(max_length=NODE_ID_MAX_LENGTH)
     trigger_type = models.CharField(max_length=50, db_index=True)
     # The event type for trigger.event/inactivity, the property for
     # trigger.property, the tag for trigger.segment: what lookups key on.
@@ -179,11 +183,11 @@ class Run(models.Model):
     trigger_event = models.ForeignKey(
         Event, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    trigger_node = models.CharField(max_length=100)
+    trigger_node = models.CharField(max_length=NODE_ID_MAX_LENGTH)
     status = models.CharField(
         max_length=20, choices=RunStatus.choices, default=RunStatus.RUNNING, db_index=True
     )
-    current_node = models.CharField(max_length=100, blank=True)
+    current_node = models.CharField(max_length=NODE_ID_MAX_LENGTH, blank=True)
     current_step = models.ForeignKey(
         "Step", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -243,7 +247,7 @@ class Step(models.Model):
 
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="steps")
     seq = models.PositiveIntegerField()
-    node_id = models.CharField(max_length=100)
+    node_id = models.CharField(max_length=NODE_ID_MAX_LENGTH)
     node_type = models.CharField(max_length=50)
     status = models.CharField(max_length=20, choices=StepStatus.choices)
     handle = models.CharField(max_length=50, blank=True)

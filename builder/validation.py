@@ -28,6 +28,7 @@ from django.conf import settings as django_settings
 from jsonschema import Draft202012Validator
 
 from automation.enrolment import REENROLLMENT_CHOICES
+from automation.models import NODE_ID_MAX_LENGTH
 from automation.nodes.base import ConfigIssue, NodeType
 from automation.nodes.registry import get_node_type
 from automation.rules import RULES_SCHEMA
@@ -189,6 +190,15 @@ class _Validator:
         node_id = node.get("id")
         if not isinstance(node_id, str) or not node_id.strip():
             self.add(f"Node #{index + 1} needs an id (a non-empty text).", "malformed", field="id")
+            return
+        if len(node_id) > NODE_ID_MAX_LENGTH:
+            self.add(
+                f"Node #{index + 1}: its id is {len(node_id)} characters; "
+                f"ids are at most {NODE_ID_MAX_LENGTH}.",
+                "malformed",
+                node=node_id,
+                field="id",
+            )
             return
         if node_id in self.node_order:
             self.add(

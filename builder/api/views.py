@@ -16,11 +16,11 @@ from drf_spectacular.plumbing import get_view_model
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from automation.nodes.registry import all_node_types
+from automation.safe_json import SafeJSONParser, check_query_params
 from builder.models import Role
 from builder.services import create_workflow
 
@@ -79,9 +79,13 @@ class ApiViewMixin:
     """
 
     permission_classes = [WorkspaceRolePermission]
-    parser_classes = [JSONParser]
+    parser_classes = [SafeJSONParser]
     schema = CairnAutoSchema()
     required_roles: dict[str, str | None] = {}
+
+    def initial(self, request, *args, **kwargs) -> None:
+        super().initial(request, *args, **kwargs)
+        check_query_params(request.query_params)
 
     def validated(self, serializer_class, data: Any) -> dict:
         serializer = serializer_class(data=data, context=self.get_serializer_context())

@@ -18,7 +18,6 @@ from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -33,6 +32,7 @@ from automation.ingest import (
 )
 from automation.models import Deployment
 from automation.rules import is_valid_zone
+from automation.safe_json import SafeJSONParser
 
 
 class InboundContactSerializer(serializers.Serializer):
@@ -79,7 +79,7 @@ class InboundWebhookResultSerializer(serializers.Serializer):
 class WorkflowWebhookView(APIView):
     authentication_classes = ()
     permission_classes = (AllowAny,)
-    parser_classes = (JSONParser,)
+    parser_classes = (SafeJSONParser,)
 
     @extend_schema(
         auth=[],
