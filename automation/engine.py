@@ -37,7 +37,14 @@ from .models import (
     Step,
     StepStatus,
 )
-from .nodes.base import NodeContext, NodeError, NodeResult, NodeType, PermanentNodeError
+from .nodes.base import (
+    NodeContext,
+    NodeError,
+    NodeResult,
+    NodeType,
+    PermanentNodeError,
+    Wait,
+)
 from .nodes.registry import get_node_type
 from .quiet_hours import quiet_until
 from .rules import evaluate
@@ -292,6 +299,11 @@ def _visit(chunk: _Chunk, node: dict, node_class: type[NodeType]) -> Outcome:
             result = implementation.resume(ctx, handle, run.resume_payload)
         else:
             result = implementation.run(ctx)
+            if result.wait is not None and result.wait.event and not chunk.dry_run:
+                # The event may have arrived while the run was busy or queued.
+                stored = _stored_event(chunk, result.wait)
+                if stored is not None:
+                    result = implementation.resume(ctx, "received", stored)
     except Exception as error:
         return _node_failed(chunk, node, node_class, step, attempt, error, started)
 
@@ -328,6 +340,44 @@ def _visit(chunk: _Chunk, node: dict, node_class: type[NodeType]) -> Outcome:
         return Outcome.COMPLETED
     run.current_node = next_node
     return Outcome.CONTINUE
+
+
+def _stored_event(chunk: _Chunk, wait: Wait) -> dict[str, Any] | None:
+    """The first stored event that satisfies this wait.event, if one already arrived.
+
+    It counts if it was stored since `wait.event_since` or, by default, since
+    the run was enrolled (from its trigger event on, so a later event of the
+    same batch counts), is not the trigger event, and was not already
+    received by an earlier wait of this run.
+    """
+    run = chunk.run
+    trigger = run.trigger_event
+    since = wait.event_since or (trigger.received_at if trigger else run.created_at)
+    received = {
+        output["event"].get("id")
+        for output in run.outputs.values()
+        if isinstance(output, dict) and isinstance(output.get("event"), dict)
+    }
+    candidates = Event.objects.filter(
+        contact_id=run.contact_id, type=wait.event, received_at__gte=since
+    ).order_by("received_at", "pk")
+    if trigger is not None:
+        candidates = candidates.exclude(pk=trigger.pk)
+    contact = None
+    for event in candidates[:EVENT_LOOKBACK_LIMIT]:
+        snapshot = event.snapshot()
+        if snapshot["id"] in received or str(event.pk) in received:
+            continue
+        if wait.event_rules:
+            contact = contact or chunk.contact.snapshot()
+            if not evaluate("all", list(wait.event_rules), {"event": snapshot, "contact": contact}):
+                continue
+        return snapshot
+    return None
+
+
+# How many stored events of the awaited type a wait.event looks through.
+EVENT_LOOKBACK_LIMIT = 500
 
 
 def _record(chunk: _Chunk, step: Step, *, now: bool = False) -> None:

@@ -33,12 +33,15 @@ class Wait:
 
     `resume_at` is when the wait ends on its own (a delay, or a wait.event
     timeout). `event` subscribes the run to an event type; `event_rules`
-    filter which events of that type count.
+    filter which events of that type count. A matching event stored before
+    the run got here counts too: one stored since `event_since`, or, when
+    that is None, since the run was enrolled (its trigger event excluded).
     """
 
     resume_at: datetime | None = None
     event: str | None = None
     event_rules: tuple[Mapping[str, Any], ...] = ()
+    event_since: datetime | None = None
     description: str = ""
 
 

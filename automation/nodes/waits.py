@@ -201,6 +201,14 @@ class EventWait(NodeType):
                 "title": "Give up after",
                 "description": "If the event has not arrived by then, take the 'timeout' path.",
             },
+            "lookback": {
+                **DURATION_SCHEMA,
+                "title": "Also count events from the last",
+                "description": (
+                    "By default an event counts if it arrived since the contact entered "
+                    "the workflow. Set this to also count earlier ones, e.g. 2 days."
+                ),
+            },
             "rules": {
                 **RULES_SCHEMA,
                 "title": "Only when (all must match)",
@@ -221,6 +229,11 @@ class EventWait(NodeType):
                 resume_at=ctx.now + to_timedelta(timeout["amount"], timeout["unit"]),
                 event=event,
                 event_rules=tuple(ctx.config.get("rules") or ()),
+                event_since=(
+                    ctx.now - to_timedelta(lookback["amount"], lookback["unit"])
+                    if (lookback := ctx.config.get("lookback"))
+                    else None
+                ),
                 description=f"for {event} (up to {label})",
             )
         )
