@@ -19,8 +19,9 @@ from datetime import timedelta
 from enum import Enum
 from typing import Any
 
+from billiard.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from .contacts import change_contact, fire_contact_triggers
@@ -65,12 +66,83 @@ class Outcome(str, Enum):
     NOT_RUNNING = "not_running"
 
 
+# Errors that are not the run's fault: the database went away, a deadlock or
+# serialization failure, the task ran out of time. The chunk rolled back and
+# the run is still `running` at the same node; a redelivery or the reaper
+# tries it again. Anything else that escapes a chunk would fail the same way
+# every time (a poison run) and fails the run instead.
+NOT_THE_RUNS_FAULT: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    SoftTimeLimitExceeded,
+)
+
+
 def advance_run(run_id: Any, *, dry_run: bool = False) -> Outcome:
     """Execute the run until it stops moving; returns why it stopped."""
+    nodes_per_chunk = NODES_PER_CHUNK
     while True:
-        outcome = _advance_chunk(run_id, dry_run=dry_run)
+        try:
+            outcome = _advance_chunk(run_id, dry_run=dry_run, nodes_per_chunk=nodes_per_chunk)
+        except NOT_THE_RUNS_FAULT:
+            raise
+        except Exception as error:
+            if nodes_per_chunk > 1:
+                # Find the visit that breaks: go on one node per chunk, so
+                # the nodes before it commit and the failure is pinned on it.
+                nodes_per_chunk = 1
+                continue
+            return _fail_poisoned(run_id, error)
         if outcome is not Outcome.CONTINUE:
             return outcome
+
+
+def _fail_poisoned(run_id: Any, error: Exception) -> Outcome:
+    """Fail a run whose chunk raised a non-transient error, keeping the error on a step.
+
+    The chunk rolled back, so the visit that broke has no row yet unless it
+    was a retry or a wait: write (or reuse) it as failed, so the run shows
+    where and why, and `retry_run` resumes from it.
+    """
+    log.exception("run %s: a non-transient error; the run fails", run_id)
+    with transaction.atomic():
+        run = (
+            Run.objects.select_for_update(of=("self",))
+            .select_related("current_step")
+            .filter(pk=run_id, status=RunStatus.RUNNING)
+            .order_by()
+            .first()
+        )
+        if run is None:
+            return Outcome.NOT_RUNNING
+        now = timezone.now()
+        step = run.current_step
+        if step is None:
+            node = _graph_node(run)
+            step = Step(
+                run=run,
+                seq=run.step_count + 1,
+                node_id=run.current_node,
+                node_type=str(node.get("type", ""))[:50],
+                started_at=now,
+            )
+            run.step_count += 1
+        step.status = StepStatus.FAILED
+        step.error = f"{type(error).__name__}: {error}"[:5000]
+        step.traceback = "".join(traceback.format_exception(error))[-20000:]
+        step.finished_at = now
+        step.save()
+        run.current_step = step
+        _finish(run, RunStatus.FAILED, error=f"{run.current_node}: {step.error}")
+        run.save()
+    return Outcome.FAILED
+
+
+def _graph_node(run: Run) -> dict:
+    try:
+        return dict(version_graph(run.version_id).node(run.current_node) or {})
+    except Exception:
+        return {}
 
 
 @dataclass
@@ -89,13 +161,16 @@ class _Chunk:
     # The contact as the chunk found it, to fire property/segment triggers
     # once for the chunk's net change.
     contact_before: tuple[dict, list] = ({}, [])
+    nodes_per_chunk: int = NODES_PER_CHUNK
 
     @property
     def contact(self) -> Contact:
         return self.run.contact
 
 
-def _advance_chunk(run_id: Any, *, dry_run: bool) -> Outcome:
+def _advance_chunk(
+    run_id: Any, *, dry_run: bool, nodes_per_chunk: int = NODES_PER_CHUNK
+) -> Outcome:
     with transaction.atomic():
         run = (
             # The run and its contact, locked together. A second delivery of
@@ -134,6 +209,7 @@ def _advance_chunk(run_id: Any, *, dry_run: bool) -> Outcome:
             exit_rules=_exit_rules(graph),
             exit_event=deployment.exit_event if deployment else "",
             contact_before=(dict(run.contact.properties), list(run.contact.tags)),
+            nodes_per_chunk=nodes_per_chunk,
         )
         outcome = _execute_nodes(chunk)
         _write(chunk)
@@ -174,7 +250,7 @@ def _execute_nodes(chunk: _Chunk) -> Outcome:
     if _exit_event_received(chunk):
         _finish(run, RunStatus.EXITED)
         return Outcome.EXITED
-    for _ in range(NODES_PER_CHUNK):
+    for _ in range(chunk.nodes_per_chunk):
         if _exit_rules_met(chunk):
             _finish(run, RunStatus.EXITED, error="")
             return Outcome.EXITED
@@ -304,6 +380,8 @@ def _visit(chunk: _Chunk, node: dict, node_class: type[NodeType]) -> Outcome:
                 stored = _stored_event(chunk, result.wait)
                 if stored is not None:
                     result = implementation.resume(ctx, "received", stored)
+    except NOT_THE_RUNS_FAULT:
+        raise
     except Exception as error:
         return _node_failed(chunk, node, node_class, step, attempt, error, started)
 

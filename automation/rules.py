@@ -188,6 +188,35 @@ def to_timedelta(amount: float | int, unit: str) -> timedelta:
     return timedelta(**{unit: float(amount)})
 
 
+# The longest wait, interval or lookback a workflow may ask for: ten years.
+# Longer ones are typing mistakes, and past ~2.7 million years they overflow.
+MAX_DURATION = timedelta(days=3653)
+
+
+def duration_issues(config: Any, path: str = "") -> list[tuple[str, str]]:
+    """(field, message) for every {amount, unit} object in `config` longer than MAX_DURATION."""
+    issues: list[tuple[str, str]] = []
+    if isinstance(config, Mapping):
+        amount, unit = config.get("amount"), config.get("unit")
+        if unit in DURATION_UNITS and isinstance(amount, int | float):
+            seconds = float(amount) * _UNIT_SECONDS[unit]
+            if not math.isfinite(seconds) or seconds > MAX_DURATION.total_seconds():
+                field = f"{path}.amount" if path else "amount"
+                issues.append(
+                    (field, f"{duration_label(amount, unit)} is longer than the 10 years allowed")
+                )
+        for key, value in config.items():
+            if isinstance(value, Mapping | list):
+                issues += duration_issues(value, f"{path}.{key}" if path else str(key))
+    elif isinstance(config, list):
+        for index, value in enumerate(config):
+            issues += duration_issues(value, f"{path}.{index}")
+    return issues
+
+
+_UNIT_SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400, "weeks": 604800}
+
+
 def duration_label(amount: float | int, unit: str) -> str:
     """`duration_label(2, "days")` -> "2 days"; `(1, "hours")` -> "1 hour"."""
     number = float(amount)

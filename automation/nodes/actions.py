@@ -7,6 +7,7 @@ In preview (ctx.dry_run) they return what they would have done and no effects.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -230,6 +231,14 @@ class EnrollAction(ActionNode):
         "required": ["workflow"],
         "additionalProperties": False,
     }
+
+    @classmethod
+    def check_config(cls, config: Mapping[str, Any]) -> list[ConfigIssue]:
+        try:
+            uuid.UUID(str(config["workflow"]))
+        except ValueError:
+            return [ConfigIssue("workflow", "choose a workflow (its id is a UUID)", "workflow")]
+        return []
 
     def run(self, ctx: NodeContext) -> NodeResult:
         workflow = str(ctx.config["workflow"])

@@ -185,7 +185,10 @@ class NodeType:
         ]
         if issues:
             return issues
-        return list(cls.check_config(config))
+        from automation.rules import duration_issues
+
+        too_long = [ConfigIssue(f, m, "duration.max") for f, m in duration_issues(config)]
+        return too_long + list(cls.check_config(config))
 
     @classmethod
     def check_config(cls, config: Mapping[str, Any]) -> list[ConfigIssue]:
