@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from .graph import Graph
@@ -87,9 +88,12 @@ def set_deployment_status(workflow_id, status: str) -> int:
     if status == DeploymentStatus.ARCHIVED:
         return end_runs(runs, status=RunStatus.CANCELLED, reason="the workflow was archived")
     if status == DeploymentStatus.ACTIVE:
-        from django.db.models import Q
-
+        runs.filter(held=True).update(held=False)
         return wake_runs(Q(workflow_id=workflow_id, resume_at__lte=timezone.now()))
+    if status == DeploymentStatus.PAUSED:
+        # Out of the sweep's way until resumed; a run still moving holds
+        # itself at its next node (engine, Outcome.HELD).
+        return runs.filter(status=RunStatus.WAITING, held=False).update(held=True)
     return 0
 
 

@@ -195,9 +195,10 @@ def _advance_chunk(
             if deployment.status == DeploymentStatus.PAUSED:
                 # Hold where it is; resuming the workflow re-queues it.
                 run.status = RunStatus.WAITING
+                run.held = True
                 run.resume_at = run.resume_at or timezone.now()
                 run.lease_until = None
-                run.save(update_fields=["status", "resume_at", "lease_until", "updated_at"])
+                run.save(update_fields=["status", "held", "resume_at", "lease_until", "updated_at"])
                 return Outcome.HELD
         graph = version_graph(run.version_id)
         chunk = _Chunk(

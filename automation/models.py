@@ -203,6 +203,9 @@ class Run(models.Model):
     wait_rules = models.JSONField(default=list, blank=True)
     # Attempts made on the current step before the last manual retry.
     retry_floor = models.PositiveIntegerField(default=0)
+    # Waiting because its workflow is paused: out of the timer sweep's index
+    # until the workflow is resumed.
+    held = models.BooleanField(default=False)
     # A worker owns a running run until this time; the reaper re-queues after it.
     lease_until = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
@@ -216,7 +219,7 @@ class Run(models.Model):
         indexes = [
             models.Index(
                 fields=["resume_at"],
-                condition=Q(status="waiting"),
+                condition=Q(status="waiting", held=False),
                 name="run_due_timer",
             ),
             models.Index(
