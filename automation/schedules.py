@@ -9,7 +9,7 @@ from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 
 from .enrolment import Enrolment, enrol
-from .models import Contact, DeploymentStatus, Event, Run, TriggerBinding
+from .models import ACTIVE_RUN_STATUSES, Contact, DeploymentStatus, Event, Run, TriggerBinding
 from .nodes.triggers import next_schedule_fire
 from .rules import evaluate
 
@@ -59,35 +59,59 @@ def enrol_inactive_contacts() -> int:
 
     A contact is enrolled once per stretch of inactivity: it must show
     activity again (or the workflow's re-enrolment rule must allow it)
-    before the same silence enrols it a second time.
+    before the same silence enrols it a second time. Contacts the rule
+    refuses are no candidates at all, and candidates are walked in pages
+    by id, each page its own short transaction: however many are refused,
+    every eligible contact is reached.
     """
     now = timezone.now()
-    enrolled = 0
     bindings = TriggerBinding.objects.filter(
         trigger_type="trigger.inactivity", deployment__status=DeploymentStatus.ACTIVE
     ).select_related("deployment")
-    for binding in bindings:
-        cutoff = now - timedelta(days=int(binding.config.get("days", 30)))
-        last_activity = Subquery(
-            Event.objects.filter(contact=OuterRef("pk"), type=binding.key)
-            .order_by("-occurred_at")
-            .values("occurred_at")[:1]
-        )
-        enrolled_since = Run.objects.filter(
-            workflow_id=binding.deployment_id,
-            contact=OuterRef("pk"),
-            created_at__gte=OuterRef("last_activity"),
-        )
-        candidates = (
-            Contact.objects.filter(workspace_id=binding.workspace_id)
-            .annotate(last_activity=last_activity)
-            .filter(last_activity__lt=cutoff)
-            .filter(~Exists(enrolled_since))
-        )
+    return sum(_enrol_inactive(binding, now) for binding in bindings)
+
+
+def _inactive_candidates(binding: TriggerBinding, now):
+    cutoff = now - timedelta(days=int(binding.config.get("days", 30)))
+    last_activity = Subquery(
+        Event.objects.filter(contact=OuterRef("pk"), type=binding.key)
+        .order_by("-occurred_at")
+        .values("occurred_at")[:1]
+    )
+    runs = Run.objects.filter(
+        workflow_id=binding.deployment_id, contact=OuterRef("pk"), is_preview=False
+    )
+    candidates = (
+        Contact.objects.filter(workspace_id=binding.workspace_id)
+        .annotate(last_activity=last_activity)
+        .filter(last_activity__lt=cutoff)
+        .filter(~Exists(runs.filter(created_at__gte=OuterRef("last_activity"))))
+    )
+    rule = binding.deployment.settings.get("reenrollment") or "never"
+    if rule == "never":
+        candidates = candidates.filter(~Exists(runs))
+    elif rule == "after_completion":
+        candidates = candidates.filter(~Exists(runs.filter(status__in=ACTIVE_RUN_STATUSES)))
+    return candidates
+
+
+def _enrol_inactive(binding: TriggerBinding, now) -> int:
+    candidates = _inactive_candidates(binding, now)
+    enrolled, after = 0, 0
+    while True:
         with transaction.atomic():
-            batch = [
-                Enrolment(binding.deployment, contact, binding.node_id)
-                for contact in candidates[:ENROL_BATCH]
-            ]
-            enrolled += len(enrol(batch))
-    return enrolled
+            # Locked like event ingest locks them (a contact busy there is
+            # skipped and found again on the next check).
+            page = list(
+                candidates.filter(pk__gt=after)
+                .order_by("pk")
+                .select_for_update(of=("self",), skip_locked=True)[:ENROL_BATCH]
+            )
+            if not page:
+                return enrolled
+            enrolled += len(
+                enrol(Enrolment(binding.deployment, contact, binding.node_id) for contact in page)
+            )
+        after = page[-1].pk
+        if len(page) < ENROL_BATCH:
+            return enrolled

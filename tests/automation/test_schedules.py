@@ -61,3 +61,75 @@ def test_a_paused_workflow_does_not_fire(settings):
     TriggerBinding.objects.update(next_fire_at=timezone.now() - timedelta(seconds=1))
     assert fire_due_schedules() == 0
     assert Run.objects.count() == 0
+
+
+# ---------------------------------------------------------------- inactivity
+
+
+def inactivity_flow(reenrollment="never"):
+    return published(
+        graph(
+            [node("quiet", "trigger.inactivity", event="login", days=30),
+             node("nudge", "action.tag", add=["nudged"])],
+            [{"id": "e", "source": "quiet", "target": "nudge"}],
+            reenrollment=reenrollment,
+        )
+    )  # fmt: skip
+
+
+def quiet_contact(ws, email, *, days_quiet=40, ran_before=None):
+    from automation.models import Event
+
+    contact = Contact.objects.create(workspace=ws, email=email)
+    Event.objects.create(
+        workspace=ws,
+        contact=contact,
+        type="login",
+        occurred_at=timezone.now() - timedelta(days=days_quiet),
+    )
+    if ran_before is not None:
+        run = Run.objects.create(
+            workspace=ws,
+            workflow=ran_before,
+            version=ran_before.versions.get(),
+            contact=contact,
+            trigger_node="quiet",
+            status="completed",
+        )
+        # Enrolled once, long before that last login.
+        Run.objects.filter(pk=run.pk).update(created_at=timezone.now() - timedelta(days=90))
+    return contact
+
+
+def test_inactivity_reaches_eligible_contacts_past_any_number_refused_by_reenrolment(
+    monkeypatch,
+):
+    # Invariant: contacts the re-enrolment rule refuses are not candidates, so
+    # however many there are, every eligible quiet contact is enrolled.
+    from automation import schedules
+
+    monkeypatch.setattr(schedules, "ENROL_BATCH", 2)  # the page size, small for the test
+    ws = workspace()
+    workflow = inactivity_flow("never")
+    eligible = [quiet_contact(ws, f"old{i}@example.com") for i in range(3)]
+    # Newer contacts, quiet too, but already enrolled once: "never" refuses them.
+    for i in range(5):
+        quiet_contact(ws, f"refused{i}@example.com", ran_before=workflow)
+
+    assert schedules.enrol_inactive_contacts() == 3
+    new_runs = Run.objects.filter(workflow=workflow, status="running")
+    assert set(new_runs.values_list("contact_id", flat=True)) == {c.pk for c in eligible}
+    assert schedules.enrol_inactive_contacts() == 0  # once per stretch of silence
+
+
+def test_inactivity_after_completion_waits_for_the_active_run_to_end(monkeypatch):
+    from automation import schedules
+
+    ws = workspace()
+    workflow = inactivity_flow("after_completion")
+    contact = quiet_contact(ws, "busy@example.com", ran_before=workflow)
+    Run.objects.filter(contact=contact).update(status="waiting")
+
+    assert schedules.enrol_inactive_contacts() == 0
+    Run.objects.filter(contact=contact).update(status="completed")
+    assert schedules.enrol_inactive_contacts() == 1
