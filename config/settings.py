@@ -82,8 +82,18 @@ DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # The embedded server writes from its request threads and its executor thread.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # The embedded server writes from its request threads and its executor
+    # thread. WAL lets readers go on while one writes; IMMEDIATE transactions
+    # take the write lock when they begin, so two writers queue on the busy
+    # timeout instead of one failing with "database is locked" when a read
+    # turns into a write.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": 30,  # seconds a writer waits for the lock
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # ---------------------------------------------------------------- static files
