@@ -126,6 +126,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Beat keeps its schedule in memory: every entry is a short interval, so
+# there is nothing worth keeping across restarts, no file a beat killed
+# mid-write can leave corrupt, and no state two instances could share.
+CELERY_BEAT_SCHEDULER = "celery.beat:Scheduler"
 CELERY_BEAT_SCHEDULE = {
     "sweep-due-runs": {"task": "automation.sweep_due_runs", "schedule": 1.0},
     "reap-stale-runs": {"task": "automation.reap_stale_runs", "schedule": 15.0},
