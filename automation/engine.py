@@ -64,6 +64,10 @@ class Outcome(str, Enum):
     HELD = "held"
     CANCELLED = "cancelled"
     NOT_RUNNING = "not_running"
+    # Another worker is making this run's outside call right now.
+    BUSY = "busy"
+    # The chunk committed a running step; the outside call comes next, unlocked.
+    CALL = "call"
 
 
 # Errors that are not the run's fault: the database went away, a deadlock or
@@ -81,9 +85,17 @@ NOT_THE_RUNS_FAULT: tuple[type[BaseException], ...] = (
 def advance_run(run_id: Any, *, dry_run: bool = False) -> Outcome:
     """Execute the run until it stops moving; returns why it stopped."""
     nodes_per_chunk = NODES_PER_CHUNK
+    calls: list[OutsideCall] = []
+    answer: CallAnswer | None = None
     while True:
         try:
-            outcome = _advance_chunk(run_id, dry_run=dry_run, nodes_per_chunk=nodes_per_chunk)
+            outcome = _advance_chunk(
+                run_id,
+                dry_run=dry_run,
+                nodes_per_chunk=nodes_per_chunk,
+                answer=answer,
+                calls=calls,
+            )
         except NOT_THE_RUNS_FAULT:
             raise
         except Exception as error:
@@ -93,8 +105,45 @@ def advance_run(run_id: Any, *, dry_run: bool = False) -> Outcome:
                 nodes_per_chunk = 1
                 continue
             return _fail_poisoned(run_id, error)
+        answer = None
+        if outcome is Outcome.CALL:
+            # No transaction and no row lock is held here: the running step,
+            # its attempt counted, is committed; the answer is recorded by
+            # the next chunk only if that step is still the run's open one.
+            answer = calls.pop().make()
+            continue
         if outcome is not Outcome.CONTINUE:
             return outcome
+
+
+@dataclass
+class OutsideCall:
+    """A node that reaches outside, ready to run with no lock held."""
+
+    step_id: int
+    attempt: int
+    implementation: NodeType
+    ctx: NodeContext
+
+    def make(self) -> CallAnswer:
+        started = timezone.now()
+        try:
+            return CallAnswer(
+                self.step_id, self.attempt, started, self.implementation.run(self.ctx)
+            )
+        except NOT_THE_RUNS_FAULT:
+            raise
+        except Exception as error:
+            return CallAnswer(self.step_id, self.attempt, started, error=error)
+
+
+@dataclass
+class CallAnswer:
+    step_id: int
+    attempt: int
+    started: Any
+    result: NodeResult | None = None
+    error: Exception | None = None
 
 
 def _fail_poisoned(run_id: Any, error: Exception) -> Outcome:
@@ -162,6 +211,10 @@ class _Chunk:
     # once for the chunk's net change.
     contact_before: tuple[dict, list] = ({}, [])
     nodes_per_chunk: int = NODES_PER_CHUNK
+    # The answer of the outside call this chunk records, and where it puts
+    # the next call to make once it has committed.
+    answer: CallAnswer | None = None
+    calls: list[OutsideCall] = field(default_factory=list)
 
     @property
     def contact(self) -> Contact:
@@ -169,7 +222,12 @@ class _Chunk:
 
 
 def _advance_chunk(
-    run_id: Any, *, dry_run: bool, nodes_per_chunk: int = NODES_PER_CHUNK
+    run_id: Any,
+    *,
+    dry_run: bool,
+    nodes_per_chunk: int = NODES_PER_CHUNK,
+    answer: CallAnswer | None = None,
+    calls: list[OutsideCall] | None = None,
 ) -> Outcome:
     with transaction.atomic():
         run = (
@@ -185,8 +243,23 @@ def _advance_chunk(
         )
         if run is None:
             return Outcome.NOT_RUNNING
+        open_step = run.current_step
+        if answer is not None and not (
+            open_step is not None
+            and (open_step.pk, open_step.attempt) == (answer.step_id, answer.attempt)
+            and open_step.status in (StepStatus.RUNNING, StepStatus.RETRYING)
+        ):
+            # Compare-and-set: our attempt is no longer the visit's open one
+            # (a later attempt began after ours was declared lost).
+            log.info("run %s: the answer of a superseded attempt is dropped", run_id)
+            return Outcome.NOT_RUNNING
+        if answer is None and open_step is not None and open_step.status == StepStatus.RUNNING:
+            # Another worker is in the middle of this visit's outside call (a
+            # duplicate delivery): leave it alone. If that worker died, the
+            # reaper declares the attempt lost when the run's lease ends.
+            return Outcome.BUSY
         deployment = None
-        if not run.is_preview:
+        if not run.is_preview and answer is None:
             deployment = getattr(run.workflow, "deployment", None)
             if deployment is None or deployment.status == DeploymentStatus.ARCHIVED:
                 _finish(run, RunStatus.CANCELLED, error="the workflow was archived")
@@ -211,10 +284,12 @@ def _advance_chunk(
             exit_event=deployment.exit_event if deployment else "",
             contact_before=(dict(run.contact.properties), list(run.contact.tags)),
             nodes_per_chunk=nodes_per_chunk,
+            answer=answer,
+            calls=calls if calls is not None else [],
         )
         outcome = _execute_nodes(chunk)
         _write(chunk)
-        if outcome is Outcome.CONTINUE:
+        if outcome in (Outcome.CONTINUE, Outcome.CALL):
             run.lease_until = timezone.now() + timedelta(seconds=settings.RUN_LEASE_SECONDS)
         run.save()
         return outcome
@@ -248,11 +323,13 @@ def _exit_rules(graph: Graph) -> dict[str, Any] | None:
 
 def _execute_nodes(chunk: _Chunk) -> Outcome:
     run = chunk.run
-    if _exit_event_received(chunk):
+    # An outside call's answer is recorded first (the effect happened); exit
+    # criteria are checked again from the next node on.
+    if chunk.answer is None and _exit_event_received(chunk):
         _finish(run, RunStatus.EXITED)
         return Outcome.EXITED
     for _ in range(chunk.nodes_per_chunk):
-        if _exit_rules_met(chunk):
+        if chunk.answer is None and _exit_rules_met(chunk):
             _finish(run, RunStatus.EXITED, error="")
             return Outcome.EXITED
         node = chunk.graph.node(run.current_node)
@@ -277,6 +354,8 @@ def _execute_nodes(chunk: _Chunk) -> Outcome:
             and _hold_for_quiet_hours(chunk)
         ):
             return Outcome.WAITING
+        if node_class.has_side_effects and not chunk.dry_run and chunk.answer is None:
+            return _begin_outside_call(chunk, node, node_class)
         outcome = _visit(chunk, node, node_class)
         if outcome is not Outcome.CONTINUE:
             return outcome
@@ -356,12 +435,70 @@ def _engagement(contact: Contact) -> dict[str, Any]:
     return engagement
 
 
+def _begin_outside_call(chunk: _Chunk, node: dict, node_class: type[NodeType]) -> Outcome:
+    """Commit the visit's step as `running` with this attempt counted; the call comes after.
+
+    A worker killed during the call leaves that step behind: the reaper
+    declares the attempt lost when the lease ends, and the attempts left
+    decide whether the next delivery calls again or fails the run.
+    """
+    run = chunk.run
+    now = timezone.now()
+    step = run.current_step
+    if step is None:
+        step = Step(
+            run=run,
+            seq=run.step_count + 1,
+            node_id=node["id"],
+            node_type=node_class.type,
+            started_at=now,
+            attempt=0,
+        )
+        run.step_count += 1
+    attempt = step.attempt + 1
+    if attempt - run.retry_floor > settings.ACTION_MAX_ATTEMPTS:
+        step.status = StepStatus.FAILED
+        step.finished_at = now
+        step.error = step.error or "the outside call was cut off"
+        _record(chunk, step, now=True)
+        run.current_step = step
+        _finish(
+            run,
+            RunStatus.FAILED,
+            error=f"{node['id']}: {step.error} (gave up after {step.attempt} attempts)",
+        )
+        return Outcome.FAILED
+    step.attempt = attempt
+    step.status = StepStatus.RUNNING
+    step.finished_at = None
+    _record(chunk, step, now=True)
+    run.current_step = step
+    config = (node.get("data") or {}).get("config") or {}
+    chunk.calls.append(
+        OutsideCall(
+            step_id=step.pk,
+            attempt=attempt,
+            implementation=node_class(),
+            ctx=_context(chunk, node["id"], config, attempt),
+        )
+    )
+    return Outcome.CALL
+
+
 def _visit(chunk: _Chunk, node: dict, node_class: type[NodeType]) -> Outcome:
     """Execute (or resume) the run's current node and record it as one step."""
     run = chunk.run
     node_id = node["id"]
     config = (node.get("data") or {}).get("config") or {}
     step = run.current_step
+    answer, chunk.answer = chunk.answer, None
+    if answer is not None:
+        # The outside call was made with no lock held; record what it answered.
+        if answer.error is not None:
+            return _node_failed(
+                chunk, node, node_class, step, answer.attempt, answer.error, answer.started
+            )
+        return _record_result(chunk, node, node_class, step, answer.attempt, answer.result)
     resuming = step is not None and step.status == StepStatus.WAITING
     attempt = step.attempt + 1 if step is not None and not resuming else 1
     if step is not None and resuming:
@@ -385,7 +522,21 @@ def _visit(chunk: _Chunk, node: dict, node_class: type[NodeType]) -> Outcome:
         raise
     except Exception as error:
         return _node_failed(chunk, node, node_class, step, attempt, error, started)
+    return _record_result(chunk, node, node_class, step, attempt, result, started)
 
+
+def _record_result(
+    chunk: _Chunk,
+    node: dict,
+    node_class: type[NodeType],
+    step: Step | None,
+    attempt: int,
+    result: NodeResult,
+    started=None,
+) -> Outcome:
+    """Write the visit's step for what the node returned and move the run along its edge."""
+    run = chunk.run
+    node_id = node["id"]
     if step is None:
         step = Step(
             run=run,
@@ -591,6 +742,16 @@ def backoff_seconds(attempt: int) -> float:
 
 
 def _finish(run: Run, status: str, *, error: str = "") -> None:
+    open_step = run.current_step
+    if (
+        status != RunStatus.FAILED
+        and open_step is not None
+        and open_step.pk is not None
+        and open_step.status in (StepStatus.RUNNING, StepStatus.RETRYING, StepStatus.WAITING)
+    ):
+        open_step.status = StepStatus.CANCELLED
+        open_step.finished_at = timezone.now()
+        open_step.save(update_fields=["status", "finished_at"])
     run.status = status
     run.error = error
     run.finished_at = timezone.now()

@@ -15,7 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from .dispatch import enqueue_runs
-from .models import Deployment, DeploymentStatus, Run, RunStatus
+from .models import Deployment, DeploymentStatus, Run, RunStatus, Step, StepStatus
 
 SWEEP_BATCH = 1000
 
@@ -70,13 +70,27 @@ def sweep_due_runs() -> int:
 
 
 def reap_stale_runs() -> int:
-    """Re-queue runs whose worker died: running, and the lease ran out."""
+    """Re-queue runs whose worker died: running, and the lease ran out.
+
+    An outside call that was in flight when its worker died left its step
+    `running`: that attempt is declared lost (counted, kept as `retrying`
+    with why), so the next delivery decides whether attempts are left.
+    """
     now = timezone.now()
     with transaction.atomic():
         ids = list(
             Run.objects.filter(status=RunStatus.RUNNING, lease_until__lt=now)
+            .order_by("lease_until")
             .select_for_update(skip_locked=True)
             .values_list("pk", flat=True)[:SWEEP_BATCH]
+        )
+        Step.objects.filter(
+            pk__in=Run.objects.filter(pk__in=ids).values("current_step_id"),
+            status=StepStatus.RUNNING,
+        ).update(
+            status=StepStatus.RETRYING,
+            error="the worker was lost during this attempt (its lease ran out)",
+            finished_at=now,
         )
         Run.objects.filter(pk__in=ids, status=RunStatus.RUNNING).update(
             lease_until=now + timedelta(seconds=settings.RUN_LEASE_SECONDS)
