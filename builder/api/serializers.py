@@ -258,7 +258,14 @@ class NodeTypeSerializer(serializers.Serializer):
     config_schema = serializers.JSONField(help_text="JSON Schema of the node's config.")
     handles = serializers.ListField(child=serializers.CharField())
     handles_from = serializers.CharField(allow_null=True)
+    fixed_handles = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="With handles_from: the handles that follow the config's own.",
+    )
     branching = serializers.BooleanField()
+    summary = serializers.CharField(
+        help_text="The canvas's one-line summary: `{field}` / `{field:format}` from config."
+    )
 
 
 class NodeTypeListSerializer(serializers.Serializer):
