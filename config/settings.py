@@ -90,6 +90,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# The canvas bundle: Vite writes it to static/build/ with its manifest (see
+# builder/templatetags/vite.py). Its hashed file names never change content,
+# so whitenoise may let browsers cache them for good.
+VITE_STATIC_PREFIX = "build/"
+VITE_MANIFEST_PATH = env.path(
+    "VITE_MANIFEST_PATH", default=BASE_DIR / "static" / "build" / ".vite" / "manifest.json"
+)
+WHITENOISE_IMMUTABLE_FILE_TEST = r"^.+/build/assets/.+-[0-9A-Za-z_-]{8,}\.\w+$"
 
 # ---------------------------------------------------------------- i18n
 LANGUAGE_CODE = "en-us"
