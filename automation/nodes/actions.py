@@ -84,7 +84,7 @@ class UpdateContactAction(ActionNode):
 class TagAction(ActionNode):
     type = "action.tag"
     label = "Add or remove tags"
-    summary = "Tags[ +{add:list}][ −{remove:list}]"
+    summary = "Tags[ +{add:list}][ -{remove:list}]"
     description = "Adds tags to the contact, removes tags, or both."
     config_schema = {
         "type": "object",
