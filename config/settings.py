@@ -197,4 +197,7 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
-LOGIN_URL = "/admin/login/"
+# ---------------------------------------------------------------- app pages
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/workflows/"
+LOGOUT_REDIRECT_URL = "/login/"
