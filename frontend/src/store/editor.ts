@@ -114,8 +114,13 @@ export function createEditorStore(catalogue: Catalogue, clipboard: Clipboard | n
       const past = [...state.past, snapshot(state)].slice(-HISTORY_LIMIT);
       set({ past, future: [] });
     };
+    // A conflict stays until the user chooses (reload or overwrite): edits never save over it.
     const edited = (patch: Partial<EditorState>) =>
-      set((state) => ({ ...patch, docVersion: state.docVersion + 1, saveState: "dirty" }));
+      set((state) => ({
+        ...patch,
+        docVersion: state.docVersion + 1,
+        saveState: state.saveState === "conflict" ? "conflict" : "dirty",
+      }));
     const selectedIds = () => new Set(get().nodes.filter((node) => node.selected).map((node) => node.id));
 
     return {
