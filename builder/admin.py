@@ -13,8 +13,6 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
@@ -25,7 +23,6 @@ from automation.admin import (
     pretty_json,
 )
 from automation.models import (
-    ACTIVE_RUN_STATUSES,
     Contact,
     Deployment,
     Event,
@@ -37,26 +34,11 @@ from automation.models import (
 
 from . import services
 from .models import ApiKey, Membership, Workflow, WorkflowStatus, WorkflowVersion, Workspace
+from .queries import count_of, with_counts
 from .validation import structural_issues, validate_graph
 
 # How many validation issues a failed publish lists in its message.
 PUBLISH_ISSUES_SHOWN = 3
-
-
-def count_of(queryset: QuerySet, link: str) -> Coalesce:
-    """An annotation counting the rows of `queryset` whose `link` is the outer row.
-
-    A subquery per column, rather than Count() over joins, so two counts on
-    one changelist never multiply each other's rows.
-    """
-    counted = (
-        queryset.filter(**{link: OuterRef("pk")})
-        .order_by()
-        .values(link)
-        .annotate(total=Count("pk"))
-        .values("total")[:1]
-    )
-    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
 
 
 def plural(count: int, noun: str) -> str:
@@ -291,20 +273,7 @@ class WorkflowAdmin(DeletesHistoryMixin, admin.ModelAdmin):
     history_models = (WorkflowVersion, Deployment, TriggerBinding, Run, Step)
 
     def get_queryset(self, request):
-        latest = (
-            WorkflowVersion.objects.filter(workflow=OuterRef("pk"))
-            .order_by("-number")
-            .values("number")[:1]
-        )
-        active_runs = Run.objects.filter(status__in=ACTIVE_RUN_STATUSES, is_preview=False)
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                latest_number=Subquery(latest, output_field=IntegerField()),
-                active_run_total=count_of(active_runs, "workflow"),
-            )
-        )
+        return with_counts(super().get_queryset(request))
 
     def get_readonly_fields(self, request, obj=None):
         # A workflow stays in its workspace: its runs and deployment point there too.
