@@ -1,11 +1,10 @@
 /** A workflow graph drawn read-only: template previews, old versions, the admin page. */
 
-import { Background, Controls, MiniMap, ReactFlow, ReactFlowProvider } from "@xyflow/react";
+import { Background, Controls, ReactFlow, ReactFlowProvider } from "@xyflow/react";
 import { useMemo } from "react";
 
 import type { AppConfig, Graph } from "../api/types";
 import type { Catalogue } from "../graph/catalogue";
-import { categoryLook } from "../graph/catalogue";
 import { toCanvas } from "../graph/convert";
 import { nodeTypes } from "../nodes/CairnNode";
 import { EditorContext } from "../store/context";
@@ -45,7 +44,6 @@ export function ReadonlyGraph({
           >
             <Background />
             <Controls showInteractive={false} />
-            <MiniMap pannable zoomable nodeColor={(node) => categoryLook(catalogue.get(String(node.data?.nodeType))?.category ?? "").color} />
           </ReactFlow>
         </div>
       </ReactFlowProvider>

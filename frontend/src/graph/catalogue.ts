@@ -19,7 +19,7 @@ export interface CategoryLook {
 const LOOKS: Record<string, CategoryLook> = {
   trigger: { title: "Triggers", color: "#2f6f5e", icon: "⚡", order: 0 },
   condition: { title: "Conditions", color: "#7b5ea7", icon: "◇", order: 1 },
-  wait: { title: "Waits", color: "#b7791f", icon: "⏱", order: 2 },
+  wait: { title: "Waits", color: "#b7791f", icon: "◴", order: 2 },
   action: { title: "Actions", color: "#2b6cb0", icon: "▶", order: 3 },
   flow: { title: "Flow", color: "#4a5568", icon: "■", order: 4 },
 };

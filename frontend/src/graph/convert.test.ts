@@ -42,8 +42,8 @@ describe("graph conversions", () => {
   });
 
   it("makes short readable ids that are not taken", () => {
-    expect(freshNodeId("action.email", new Set())).toBe("email");
-    expect(freshNodeId("action.email", new Set(["email", "email_2"]))).toBe("email_3");
+    expect(freshNodeId("action.email", new Set())).toBe("action_email");
+    expect(freshNodeId("action.email", new Set(["action_email", "action_email_2"]))).toBe("action_email_3");
   });
 
   it("clones a selection with new ids, edges re-pointed, dangling edges dropped", () => {

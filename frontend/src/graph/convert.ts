@@ -72,9 +72,9 @@ export function fromCanvas(nodes: CairnNode[], edges: CairnEdge[], settings: Jso
   return { nodes: nodes.map(fromCanvasNode), edges: edges.map(fromCanvasEdge), settings };
 }
 
-/** A node id that is short, readable and not taken: "email", "email_2", … */
+/** A node id that is readable and not taken: "action_email", "action_email_2", … */
 export function freshNodeId(nodeType: string, taken: Set<string>): string {
-  const base = (nodeType.split(".").pop() ?? "node").replace(/[^a-z0-9_]/gi, "_").slice(0, 40) || "node";
+  const base = nodeType.replace(/[^a-z0-9_]/gi, "_").slice(0, 40) || "node";
   if (!taken.has(base)) return base;
   for (let n = 2; ; n += 1) {
     const candidate = `${base}_${n}`;

@@ -47,7 +47,7 @@ describe("autosave", () => {
   it("saves once after a burst of edits, with the revision it read, and forgets the backup", async () => {
     const { store, storage, api } = setup([ok(2)]);
     store.getState().addNode("trigger.event", { x: 0, y: 0 });
-    store.getState().updateConfig("event", { event: "signup" });
+    store.getState().updateConfig("trigger_event", { event: "signup" });
     expect(readBackup(storage, "wf-1")?.graph.nodes).toHaveLength(1);
     await vi.advanceTimersByTimeAsync(799);
     expect(api.calls).toHaveLength(0);
@@ -71,7 +71,7 @@ describe("autosave", () => {
     await vi.advanceTimersByTimeAsync(900);
     expect(store.getState().saveState).toBe("conflict");
     expect(store.getState().conflictDraft).toEqual(theirs);
-    store.getState().updateConfig("event", { event: "x" });
+    store.getState().updateConfig("trigger_event", { event: "x" });
     await vi.advanceTimersByTimeAsync(5000);
     expect(api.calls).toHaveLength(1); // no silent save over theirs
     await autosave.overwrite();
@@ -82,14 +82,14 @@ describe("autosave", () => {
   it("keeps the work and shows the reason when the server refuses the graph", async () => {
     const { store, storage } = setup([
       () => {
-        throw new ApiError(400, { detail: "nodes[0].type: unknown node type", issues: [{ message: "unknown", code: "x", node: "event", edge: null, field: "type", severity: "error" }] }, "nodes[0].type: unknown node type");
+        throw new ApiError(400, { detail: "nodes[0].type: unknown node type", issues: [{ message: "unknown", code: "x", node: "trigger_event", edge: null, field: "type", severity: "error" }] }, "nodes[0].type: unknown node type");
       },
     ]);
     store.getState().addNode("trigger.event", { x: 0, y: 0 });
     await vi.advanceTimersByTimeAsync(900);
     expect(store.getState().saveState).toBe("error");
     expect(store.getState().saveMessage).toContain("unknown node type");
-    expect(store.getState().issues[0]?.node).toBe("event");
+    expect(store.getState().issues[0]?.node).toBe("trigger_event");
     expect(store.getState().nodes).toHaveLength(1);
     expect(readBackup(storage, "wf-1")?.graph.nodes).toHaveLength(1);
   });
@@ -125,7 +125,7 @@ describe("autosave", () => {
     new Autosave(store, "wf-1", save, null, 800);
     store.getState().addNode("trigger.event", { x: 0, y: 0 });
     await vi.advanceTimersByTimeAsync(900);
-    store.getState().updateConfig("event", { event: "late" });
+    store.getState().updateConfig("trigger_event", { event: "late" });
     release();
     await vi.advanceTimersByTimeAsync(900);
     expect(calls).toHaveLength(2);

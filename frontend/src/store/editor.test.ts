@@ -22,7 +22,7 @@ describe("editor store", () => {
     const store = editor();
     const id = store.getState().addNode("wait.delay", { x: 10, y: 20 });
     const node = store.getState().nodes[0];
-    expect(id).toBe("delay");
+    expect(id).toBe("wait_delay");
     expect(node?.data.config).toEqual({ amount: 1, unit: "days" });
     expect(node?.selected).toBe(true);
     expect(store.getState().saveState).toBe("dirty");
@@ -34,15 +34,15 @@ describe("editor store", () => {
     const s = () => store.getState();
     s().addNode("trigger.event", { x: 0, y: 0 });
     s().addNode("action.email", { x: 0, y: 100 });
-    s().updateConfig("email", { subject: "Hi", body: "Hello" });
+    s().updateConfig("action_email", { subject: "Hi", body: "Hello" });
     expect(s().nodes).toHaveLength(2);
     s().undo();
-    expect(s().nodes.find((n) => n.id === "email")?.data.config).toEqual({});
+    expect(s().nodes.find((n) => n.id === "action_email")?.data.config).toEqual({});
     s().undo();
-    expect(s().nodes.map((n) => n.id)).toEqual(["event"]);
+    expect(s().nodes.map((n) => n.id)).toEqual(["trigger_event"]);
     s().redo();
     s().redo();
-    expect(s().nodes.find((n) => n.id === "email")?.data.config).toEqual({ subject: "Hi", body: "Hello" });
+    expect(s().nodes.find((n) => n.id === "action_email")?.data.config).toEqual({ subject: "Hi", body: "Hello" });
     s().redo(); // nothing more to redo
     expect(s().nodes).toHaveLength(2);
   });
@@ -63,8 +63,8 @@ describe("editor store", () => {
     const s = () => store.getState();
     s().addNode("trigger.event", { x: 0, y: 0 });
     const before = s().past.length;
-    for (const x of [5, 10, 15]) s().onNodesChange([{ type: "position", id: "event", position: { x, y: 0 }, dragging: true }]);
-    s().onNodesChange([{ type: "position", id: "event", position: { x: 20, y: 0 }, dragging: false }]);
+    for (const x of [5, 10, 15]) s().onNodesChange([{ type: "position", id: "trigger_event", position: { x, y: 0 }, dragging: true }]);
+    s().onNodesChange([{ type: "position", id: "trigger_event", position: { x: 20, y: 0 }, dragging: false }]);
     expect(s().past.length).toBe(before + 1);
     expect(s().nodes[0]?.position).toEqual({ x: 20, y: 0 });
     s().undo();
@@ -76,8 +76,8 @@ describe("editor store", () => {
     const s = () => store.getState();
     s().addNode("trigger.event", { x: 0, y: 0 });
     const version = s().docVersion;
-    s().onNodesChange([{ type: "select", id: "event", selected: false }]);
-    s().onNodesChange([{ type: "dimensions", id: "event", dimensions: { width: 240, height: 90 } }]);
+    s().onNodesChange([{ type: "select", id: "trigger_event", selected: false }]);
+    s().onNodesChange([{ type: "dimensions", id: "trigger_event", dimensions: { width: 240, height: 90 } }]);
     expect(s().docVersion).toBe(version);
   });
 
@@ -87,19 +87,19 @@ describe("editor store", () => {
     s().addNode("condition.if", { x: 0, y: 0 });
     s().addNode("action.email", { x: 0, y: 0 });
     s().addNode("flow.end", { x: 0, y: 0 });
-    s().onConnect({ source: "if", sourceHandle: "yes", target: "email", targetHandle: null });
-    s().onConnect({ source: "if", sourceHandle: "no", target: "end", targetHandle: null });
-    s().onConnect({ source: "if", sourceHandle: "yes", target: "end", targetHandle: null });
+    s().onConnect({ source: "condition_if", sourceHandle: "yes", target: "action_email", targetHandle: null });
+    s().onConnect({ source: "condition_if", sourceHandle: "no", target: "flow_end", targetHandle: null });
+    s().onConnect({ source: "condition_if", sourceHandle: "yes", target: "flow_end", targetHandle: null });
     expect(s().edges.map((e) => [e.sourceHandle, e.target])).toEqual([
-      ["no", "end"],
-      ["yes", "end"],
+      ["no", "flow_end"],
+      ["yes", "flow_end"],
     ]);
-    s().onConnect({ source: "end", sourceHandle: null, target: "end", targetHandle: null });
+    s().onConnect({ source: "flow_end", sourceHandle: null, target: "flow_end", targetHandle: null });
     expect(s().edges).toHaveLength(2);
-    s().selectNode("end");
+    s().selectNode("flow_end");
     s().deleteSelected();
     expect(s().edges).toHaveLength(0);
-    expect(s().nodes.map((n) => n.id)).toEqual(["if", "email"]);
+    expect(s().nodes.map((n) => n.id)).toEqual(["condition_if", "action_email"]);
   });
 
   it("duplicates the selection with the edges between the selected nodes", () => {
@@ -107,25 +107,25 @@ describe("editor store", () => {
     const s = () => store.getState();
     s().addNode("trigger.event", { x: 0, y: 0 });
     s().addNode("wait.delay", { x: 0, y: 100 });
-    s().onConnect({ source: "event", sourceHandle: "out", target: "delay", targetHandle: null });
+    s().onConnect({ source: "trigger_event", sourceHandle: "out", target: "wait_delay", targetHandle: null });
     s().selectAll();
     s().duplicateSelected();
-    expect(s().nodes.map((n) => n.id)).toEqual(["event", "delay", "event_2", "delay_2"]);
-    expect(s().edges.map((e) => `${e.source}->${e.target}`)).toEqual(["event->delay", "event_2->delay_2"]);
-    expect(s().nodes.filter((n) => n.selected).map((n) => n.id)).toEqual(["event_2", "delay_2"]);
+    expect(s().nodes.map((n) => n.id)).toEqual(["trigger_event", "wait_delay", "trigger_event_2", "wait_delay_2"]);
+    expect(s().edges.map((e) => `${e.source}->${e.target}`)).toEqual(["trigger_event->wait_delay", "trigger_event_2->wait_delay_2"]);
+    expect(s().nodes.filter((n) => n.selected).map((n) => n.id)).toEqual(["trigger_event_2", "wait_delay_2"]);
   });
 
   it("copies in one workflow and pastes into another through the shared clipboard", () => {
     const clipboard = new MemoryStorage();
     const first = editor(clipboard);
     first.getState().addNode("action.email", { x: 0, y: 0 });
-    first.getState().updateConfig("email", { subject: "Hi", body: "There" });
+    first.getState().updateConfig("action_email", { subject: "Hi", body: "There" });
     expect(first.getState().copySelected()).toBe(1);
 
     const second = editor(clipboard);
     second.getState().addNode("action.email", { x: 0, y: 0 });
     expect(second.getState().paste()).toBe(1);
-    const pasted = second.getState().nodes.find((n) => n.id === "email_2");
+    const pasted = second.getState().nodes.find((n) => n.id === "action_email_2");
     expect(pasted?.data.config).toEqual({ subject: "Hi", body: "There" });
   });
 
@@ -143,7 +143,7 @@ describe("editor store", () => {
     const store = editor();
     store.getState().addNode("flow.end", { x: 1.2, y: 2.7 });
     expect(store.getState().graph()).toEqual({
-      nodes: [{ id: "end", type: "flow.end", position: { x: 1, y: 3 }, data: { config: {} } }],
+      nodes: [{ id: "flow_end", type: "flow.end", position: { x: 1, y: 3 }, data: { config: {} } }],
       edges: [],
       settings: {},
     });
@@ -154,7 +154,7 @@ describe("editor store", () => {
     const s = () => store.getState();
     s().addNode("trigger.event", { x: 0, y: 0 });
     const version = s().docVersion;
-    s().updateConfig("event", { event: "signup" });
+    s().updateConfig("trigger_event", { event: "signup" });
     s().saved(version, 2, []);
     expect(s().saveState).toBe("dirty");
     s().saved(s().docVersion, 3, []);
