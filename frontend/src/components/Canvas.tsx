@@ -1,7 +1,7 @@
 /** The React Flow canvas, wired to the editor store. */
 
 import { Background, Controls, MiniMap, ReactFlow, type ReactFlowInstance, useReactFlow } from "@xyflow/react";
-import { useCallback, useMemo } from "react";
+import { useCallback, useMemo, useState } from "react";
 
 import { categoryLook } from "../graph/catalogue";
 import type { CairnEdge, CairnNode } from "../graph/convert";
@@ -11,6 +11,7 @@ import { DRAG_TYPE } from "./Palette";
 
 const DELETE_KEYS = ["Backspace", "Delete"];
 const LARGE_GRAPH = 150;
+const FIT_VIEW = { maxZoom: 1, padding: 0.2 };
 
 export function Canvas({ onReady }: { onReady: (instance: ReactFlowInstance<CairnNode, CairnEdge>) => void }) {
   const { store, catalogue, readOnly } = useEditorContext();
@@ -18,6 +19,8 @@ export function Canvas({ onReady }: { onReady: (instance: ReactFlowInstance<Cair
   const edges = useEditor((state) => state.edges);
   const highlight = useEditor((state) => state.highlight);
   const flow = useReactFlow<CairnNode, CairnEdge>();
+  // Fit a loaded workflow once; never re-fit an empty canvas under the first dropped node.
+  const [fitOnLoad] = useState(() => store.getState().nodes.length > 0);
   const actions = store.getState();
 
   const onDragOver = useCallback((event: React.DragEvent) => {
@@ -66,7 +69,8 @@ export function Canvas({ onReady }: { onReady: (instance: ReactFlowInstance<Cair
         multiSelectionKeyCode={["Meta", "Control", "Shift"]}
         selectionKeyCode="Shift"
         onlyRenderVisibleElements={nodes.length > LARGE_GRAPH}
-        fitView
+        fitView={fitOnLoad}
+        fitViewOptions={FIT_VIEW}
         minZoom={0.05}
         maxZoom={2}
         defaultEdgeOptions={{ type: "smoothstep" }}

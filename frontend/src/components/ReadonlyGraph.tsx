@@ -39,6 +39,7 @@ export function ReadonlyGraph({
             nodesConnectable={false}
             elementsSelectable={false}
             fitView
+            fitViewOptions={{ maxZoom: 1 }}
             minZoom={0.1}
             proOptions={{ hideAttribution: true }}
           >

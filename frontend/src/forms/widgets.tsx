@@ -395,7 +395,7 @@ export function StringList({ id, label, value, onChange }: { id: string; label: 
   };
   return (
     <div className="chips">
-      <ul aria-label={label}>
+      <ul aria-label={`${label}: chosen`}>
         {items.map((item) => (
           <li key={item} className="chip">
             {item}
