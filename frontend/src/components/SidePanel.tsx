@@ -22,14 +22,20 @@ export function variablesFor(suggestions: FieldSuggestions | null, eventTypes: s
   return [...names];
 }
 
-function problemLookup(issues: Issue[], nodeId: string | null) {
-  const byField = new Map<string, string>();
+/** The problems the server reported for one config path ("rules.0.value"), or under it. */
+export function problemLookup(issues: Issue[], nodeId: string | null) {
+  const byField = new Map<string, string[]>();
   for (const issue of issues) {
-    if (issue.node !== nodeId || !issue.field) continue;
-    const field = issue.field.replace(/^config\./, "").replace(/\[(\d+)\]/g, ".$1");
-    byField.set(field, byField.has(field) ? `${byField.get(field)} ${issue.message}` : issue.message);
+    if (issue.node !== nodeId || !issue.field?.startsWith("config.")) continue;
+    const field = issue.field.slice("config.".length).replace(/\[(\d+)\]/g, ".$1");
+    byField.set(field, [...(byField.get(field) ?? []), issue.message.replace(/^Node '[^']*': /, "")]);
   }
-  return (path: string) => byField.get(path) ?? "";
+  return (path: string, nested = false) => {
+    const found = nested
+      ? [...byField.entries()].filter(([field]) => field === path || field.startsWith(`${path}.`)).flatMap(([, messages]) => messages)
+      : (byField.get(path) ?? []);
+    return found.join(" ");
+  };
 }
 
 export function SidePanel({ suggestions }: { suggestions: FieldSuggestions | null }) {
@@ -64,7 +70,7 @@ export function SidePanel({ suggestions }: { suggestions: FieldSuggestions | nul
 
   const info = catalogue.get(selected.data.nodeType);
   const config = selected.data.config ?? {};
-  const nodeProblems = issues.filter((issue) => issue.node === selected.id && (!issue.field || issue.field === "(config)"));
+  const nodeProblems = issues.filter((issue) => issue.node === selected.id);
   const context: FormContext = {
     problemAt: problemLookup(issues, selected.id),
     fieldNames: variables,
@@ -96,11 +102,15 @@ export function SidePanel({ suggestions }: { suggestions: FieldSuggestions | nul
             onChange={(event) => state.updateNodeData(selected.id, { label: event.target.value })}
           />
         </div>
-        {nodeProblems.map((issue, index) => (
-          <p key={index} className="field-error" role="alert">
-            {issue.message}
-          </p>
-        ))}
+        {nodeProblems.length > 0 && (
+          <ul className="node-problems" aria-label="Problems with this step">
+            {nodeProblems.map((issue, index) => (
+              <li key={index} className="field-error">
+                {issue.message.replace(/^Node '[^']*': /, "")}
+              </li>
+            ))}
+          </ul>
+        )}
         {info ? (
           <SchemaForm schema={info.config_schema} value={config} onChange={(next) => state.updateConfig(selected.id, next)} context={context} />
         ) : (

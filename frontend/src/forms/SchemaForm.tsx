@@ -7,8 +7,8 @@ import { type FieldDescriptor, describeFields } from "./fields";
 import { DurationPicker, EnumList, JsonEditor, KeyValue, RuleBuilder, SplitEditor, StringList, TemplateEditor } from "./widgets";
 
 export interface FormContext {
-  /** The problem reported for a config path ("rules.0.value"), or "". */
-  problemAt: (path: string) => string;
+  /** The problem reported for a config path ("rules.0.value"), or ""; `nested`: also under it. */
+  problemAt: (path: string, nested?: boolean) => string;
   /** Field names for rules: contact properties, event data, earlier steps. */
   fieldNames: string[];
   /** Variables for `{{ }}` completion. */
@@ -66,7 +66,7 @@ function Field({
   const id = useId();
   const wrapper = useRef<HTMLDivElement>(null);
   const problem = context.problemAt(path);
-  const nestedProblems = (sub: string) => context.problemAt(`${path}.${sub}`);
+  const nestedProblems = (sub: string) => context.problemAt(`${path}.${sub}`, true);
   const focused = context.focusPath !== null && (context.focusPath === path || context.focusPath.startsWith(`${path}.`));
 
   useEffect(() => {
