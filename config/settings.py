@@ -94,8 +94,9 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # builder/templatetags/vite.py). Its hashed file names never change content,
 # so whitenoise may let browsers cache them for good.
 VITE_STATIC_PREFIX = "build/"
-VITE_MANIFEST_PATH = env.path(
-    "VITE_MANIFEST_PATH", default=BASE_DIR / "static" / "build" / ".vite" / "manifest.json"
+# Relative to the project folder unless absolute.
+VITE_MANIFEST_PATH = BASE_DIR / env.str(
+    "VITE_MANIFEST_PATH", default="static/build/.vite/manifest.json"
 )
 WHITENOISE_IMMUTABLE_FILE_TEST = r"^.+/build/assets/.+-[0-9A-Za-z_-]{8,}\.\w+$"
 
