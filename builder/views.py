@@ -59,7 +59,7 @@ def workspaces(request: HttpRequest) -> HttpResponse:
             raise Http404("you are not a member of that workspace")
         request.session[SESSION_KEY] = slug
         return redirect("workflows")
-    if len(memberships) == 1 and "switch" not in request.GET:
+    if len(memberships) == 1:
         request.session[SESSION_KEY] = memberships[0].workspace.slug
         return redirect("workflows")
     current = request.session.get(SESSION_KEY)
