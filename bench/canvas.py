@@ -93,14 +93,14 @@ def main() -> None:
     python = sys.executable
     subprocess.run([python, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     workflow_id = subprocess.run(
-        [python, "manage.py", "shell", "-c", SETUP],
+        [python, "manage.py", "shell", "-v", "0", "-c", SETUP],
         cwd=ROOT,
         env=env,
         input=json.dumps(big_graph(options.nodes)),
         capture_output=True,
         text=True,
         check=True,
-    ).stdout.strip()
+    ).stdout.split()[-1]
     server = subprocess.Popen(
         [
             str(Path(python).parent / "daphne"),
@@ -139,9 +139,7 @@ def main() -> None:
             loads = []
             for _ in range(3):
                 page.goto(f"{base}/workflows/{workflow_id}/")
-                page.wait_for_function(
-                    f"window.__cairn && window.__cairn.nodes === {options.nodes}"
-                )
+                page.wait_for_function(f"window.__cairn?.nodes === {options.nodes}")
                 page.locator(".react-flow__node").first.wait_for()
                 loads.append(page.evaluate("window.__cairn.ready"))
             rendered = page.locator(".react-flow__node").count()

@@ -78,7 +78,8 @@ export function Canvas({ onReady }: { onReady: (instance: ReactFlowInstance<Cair
       >
         <Background gap={20} />
         <Controls aria-label="Zoom controls" />
-        <MiniMap pannable zoomable nodeColor={minimapColor} ariaLabel="Mini map" />
+        {/* The minimap redraws every node on every viewport change: costly on large graphs. */}
+        {nodes.length <= LARGE_GRAPH && <MiniMap pannable zoomable nodeColor={minimapColor} ariaLabel="Mini map" />}
       </ReactFlow>
     </div>
   );
