@@ -8,6 +8,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
+from automation.models import Contact
 from builder.models import ApiKey, Workflow, WorkflowStatus
 from tests.e2e.ui import Ui, log_in
 
@@ -197,3 +198,45 @@ def test_a_stale_tab_is_told_and_chooses_to_overwrite_or_reload(page, live_serve
     banner.get_by_role("button", name="Reload their version").click()
     expect(ui.node("trigger_event")).to_contain_text("From tab two")
     other.close()
+
+
+def test_the_side_panel_helps_with_templates_rules_and_splits(page, live_server_url, editor_user):
+    user = editor_user()
+    Contact.objects.create(
+        workspace=user.workspace, email="known@example.com", properties={"plan": "pro"}
+    )
+    log_in(page, live_server_url, user.username, "pw-e2e-123")
+    ui = Ui(page)
+    open_new_workflow(ui, "Helpers")
+    panel = ui.panel()
+
+    # {{ completion in an email body.
+    ui.drop("Send email", 250, 60)
+    body = panel.get_by_label("Message *")
+    body.press_sequentially("Hi {{ first")
+    options = page.get_by_role("listbox", name="Variables for Message")
+    expect(options.get_by_role("option", name="contact.first_name")).to_be_visible()
+    body.press("Enter")
+    expect(body).to_have_value("Hi {{ contact.first_name }}")
+
+    # The rule builder offers the workspace's known contact properties.
+    ui.drop("If / else", 250, 220)
+    panel.get_by_role("button", name="+ Add rule").click()
+    field_list = panel.locator("datalist option[value='contact.properties.plan']")
+    expect(field_list).to_have_count(1)
+    panel.get_by_label("Rule 1 field").fill("contact.properties.plan")
+    panel.get_by_label("Rule 1 value").fill("pro")
+    expect(ui.node("condition_if")).to_contain_text("If plan = pro")
+
+    # Split percentages must add up to 100; each path is a handle on the node.
+    ui.drop("A/B split", 250, 380)
+    panel.get_by_label("Path 1 percent").fill("70")
+    expect(panel.get_by_role("alert").filter(has_text="add up to 120")).to_be_visible()
+    panel.get_by_label("Path 2 percent").fill("20")
+    panel.get_by_role("button", name="+ Add path").click()
+    panel.get_by_label("Path 3 percent").fill("10")
+    expect(panel.get_by_text("Total: 100% ✓")).to_be_visible()
+    expect(ui.node("condition_split")).to_contain_text("Split a 70% / b 20% / c 10%")
+    expect(ui.handle("condition_split", "c")).to_be_visible()
+    ui.saved()
+    assert page.console_problems == []
