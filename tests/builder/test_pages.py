@@ -307,3 +307,15 @@ def test_a_non_staff_editor_uses_the_api_with_the_page_csrf_token(workspace_a, w
     assert created.status_code == 201, created.content
     assert refused.status_code == 403
     assert "viewer" in refused.json()["detail"]
+
+
+def test_every_page_has_a_favicon(client):
+    """Browsers ask for /favicon.ico on every page (the admin and API docs too): never a 404."""
+    response = client.get("/favicon.ico")
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/svg+xml"
+    assert response.content.startswith(b"<svg")
+    assert '<link rel="icon" type="image/svg+xml" href="/favicon.ico">' in (
+        client.get("/login/").content.decode()
+    )
