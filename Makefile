@@ -1,5 +1,6 @@
 # Cairn: `make run` installs everything and starts Cairn; `make test` installs
 # everything and runs the whole suite against real PostgreSQL and Redis.
+# Both build the canvas bundle (frontend/ -> static/build/) when its sources changed.
 
 PYTHON ?= python3
 VENV := .venv
@@ -14,7 +15,19 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/cairn
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: install run test lint format bench clean
+# The canvas: npm installs from package-lock.json only when it changed (the stamp
+# lives in node_modules, so a fresh `npm ci` clears it), and Vite rebuilds the
+# bundle only when a source changed since the manifest was written.
+FRONTEND := frontend
+NPM := npm --prefix $(FRONTEND)
+NPM_STAMP := $(FRONTEND)/node_modules/.cairn-installed
+BUNDLE := static/build/.vite/manifest.json
+FRONTEND_SOURCES := $(shell find $(FRONTEND)/src $(FRONTEND)/index.html $(FRONTEND)/vite.config.ts \
+	$(FRONTEND)/tsconfig*.json -type f 2>/dev/null)
+# The browser of the end-to-end tests: Debian's Chromium, never one Playwright downloads.
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: install bundle browser run test lint format bench clean
 
 $(VENV)/.installed: pyproject.toml uv.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,7 +37,27 @@ $(VENV)/.installed: pyproject.toml uv.lock
 
 install: $(VENV)/.installed
 
-run: install
+$(NPM_STAMP): $(FRONTEND)/package.json $(FRONTEND)/package-lock.json
+	$(NPM) ci --no-audit --no-fund
+	touch $@
+
+$(BUNDLE): $(NPM_STAMP) $(FRONTEND_SOURCES)
+	$(NPM) run build
+	touch $@
+
+bundle: $(BUNDLE)
+
+$(CHROMIUM):
+	@if [ "$$(id -u)" != 0 ]; then \
+		echo "Chromium is missing: install Debian's chromium (sudo apt-get install chromium)"; \
+		exit 1; \
+	fi
+	DEBIAN_FRONTEND=noninteractive apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+browser: $(CHROMIUM)
+
+run: install bundle
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py bootstrap --url http://$(HOST):$(PORT)
@@ -36,8 +69,9 @@ run: install
 		$(VENV)/bin/daphne -b $(HOST) -p $(PORT) config.asgi:application; \
 	fi
 
-test: install
+test: install bundle browser
 	$(PY) manage.py collectstatic --noinput --verbosity 0
+	$(NPM) test
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 		$(VENV)/bin/pytest $(PYTEST_ARGS)
 
@@ -53,4 +87,4 @@ bench: install
 	$(PY) bench/run.py
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) staticfiles static/build $(FRONTEND)/node_modules .pytest_cache .ruff_cache

@@ -1,9 +1,14 @@
 """Definitions in the Django admin: workspaces, members, API keys, workflows, versions.
 
 Every change of a workflow's status or versions goes through builder.services,
-exactly as the API does: the publish/pause/resume/archive actions call
-`publish` and `change_status` per workflow and report each outcome, and a
-draft edited here is checked the way `save_draft` checks it.
+exactly as the API does: the publish/pause/resume/archive actions and the
+Publish button of the change page call `publish` and `change_status` and
+report each outcome, and a draft edited here is checked the way `save_draft`
+checks it (and moves the draft revision on, so an open editor tab notices).
+
+The workflow change page draws the draft read-only with the canvas bundle
+(`src/readonly.tsx`), links to the editor, and keeps the JSON editable in a
+collapsed section.
 """
 
 from __future__ import annotations
@@ -12,9 +17,11 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
-from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import F
+from django.shortcuts import redirect
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
@@ -25,7 +32,6 @@ from automation.admin import (
     pretty_json,
 )
 from automation.models import (
-    ACTIVE_RUN_STATUSES,
     Contact,
     Deployment,
     Event,
@@ -34,29 +40,15 @@ from automation.models import (
     Step,
     TriggerBinding,
 )
+from automation.nodes.registry import all_node_types
 
 from . import services
 from .models import ApiKey, Membership, Workflow, WorkflowStatus, WorkflowVersion, Workspace
+from .queries import count_of, with_counts
 from .validation import structural_issues, validate_graph
 
 # How many validation issues a failed publish lists in its message.
 PUBLISH_ISSUES_SHOWN = 3
-
-
-def count_of(queryset: QuerySet, link: str) -> Coalesce:
-    """An annotation counting the rows of `queryset` whose `link` is the outer row.
-
-    A subquery per column, rather than Count() over joins, so two counts on
-    one changelist never multiply each other's rows.
-    """
-    counted = (
-        queryset.filter(**{link: OuterRef("pk")})
-        .order_by()
-        .values(link)
-        .annotate(total=Count("pk"))
-        .values("total")[:1]
-    )
-    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
 
 
 def plural(count: int, noun: str) -> str:
@@ -255,6 +247,7 @@ class WorkflowVersionInline(ReadOnlyAdminMixin, admin.TabularInline):
 @admin.register(Workflow)
 class WorkflowAdmin(DeletesHistoryMixin, admin.ModelAdmin):
     form = WorkflowAdminForm
+    change_form_template = "admin/builder/workflow/change_form.html"
     list_display = (
         "name",
         "workspace",
@@ -271,7 +264,8 @@ class WorkflowAdmin(DeletesHistoryMixin, admin.ModelAdmin):
     autocomplete_fields = ("workspace",)
     fieldsets = (
         (None, {"fields": ("workspace", "name", "description", "status", "runs_link")}),
-        ("Draft", {"fields": ("draft", "draft_issues")}),
+        ("Problems in the draft", {"fields": ("draft_issues",)}),
+        ("Draft as JSON", {"fields": ("draft",), "classes": ("collapse",)}),
         (
             "More",
             {
@@ -291,20 +285,7 @@ class WorkflowAdmin(DeletesHistoryMixin, admin.ModelAdmin):
     history_models = (WorkflowVersion, Deployment, TriggerBinding, Run, Step)
 
     def get_queryset(self, request):
-        latest = (
-            WorkflowVersion.objects.filter(workflow=OuterRef("pk"))
-            .order_by("-number")
-            .values("number")[:1]
-        )
-        active_runs = Run.objects.filter(status__in=ACTIVE_RUN_STATUSES, is_preview=False)
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                latest_number=Subquery(latest, output_field=IntegerField()),
-                active_run_total=count_of(active_runs, "workflow"),
-            )
-        )
+        return with_counts(super().get_queryset(request))
 
     def get_readonly_fields(self, request, obj=None):
         # A workflow stays in its workspace: its runs and deployment point there too.
@@ -327,7 +308,60 @@ class WorkflowAdmin(DeletesHistoryMixin, admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if not change:
             obj.created_by = request.user
+        elif "draft" in form.changed_data:
+            # As services.save_draft does: an editor tab on the old revision must not
+            # overwrite this edit without being told.
+            obj.draft_revision = F("draft_revision") + 1
         super().save_model(request, obj, form, change)
+        if change:
+            obj.refresh_from_db(fields=["draft_revision"])
+
+    # ------------------------------------------------------------ change page
+
+    def get_urls(self):
+        publish = path(
+            "<path:object_id>/publish/",
+            self.admin_site.admin_view(self.publish_view),
+            name="builder_workflow_publish",
+        )
+        return [publish, *super().get_urls()]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        workflow = self.get_object(request, unquote(object_id))
+        if workflow is not None:
+            extra_context = {
+                **(extra_context or {}),
+                "readonly_data": {
+                    "graph": workflow.draft,
+                    "nodeTypes": [node_type.describe() for node_type in all_node_types()],
+                },
+                "editor_url": reverse("workflow-editor", args=[workflow.pk]),
+                "publish_url": reverse("admin:builder_workflow_publish", args=[workflow.pk]),
+                "can_publish": workflow.status != WorkflowStatus.ARCHIVED
+                and self.has_change_permission(request, workflow),
+            }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def publish_view(self, request, object_id):
+        """The Publish button: publish the draft, or say which problems stop it."""
+        workflow = self.get_object(request, unquote(object_id))
+        if workflow is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if request.method != "POST" or not self.has_change_permission(request, workflow):
+            raise PermissionDenied
+        try:
+            result = services.publish(workflow, user=request.user, note="published from the admin")
+        except services.WorkflowError as error:
+            self.message_user(
+                request, f"Could not publish “{workflow}”: {describe(error)}", messages.ERROR
+            )
+        else:
+            self.message_user(
+                request,
+                f"Published “{workflow}” as version {result.version.number}.",
+                messages.SUCCESS,
+            )
+        return redirect(reverse("admin:builder_workflow_change", args=[workflow.pk]))
 
     def delete_model(self, request, obj):
         services.delete_workflow(obj)

@@ -114,6 +114,9 @@ class Workflow(models.Model):
         max_length=20, choices=WorkflowStatus.choices, default=WorkflowStatus.DRAFT, db_index=True
     )
     draft = models.JSONField(default=empty_graph)
+    # Counts every change of the draft: the API's ETag, so a save from a stale
+    # tab is refused (If-Match) instead of silently overwriting newer work.
+    draft_revision = models.PositiveIntegerField(default=1)
     template_slug = models.CharField(max_length=100, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

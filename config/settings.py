@@ -100,6 +100,15 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# The canvas bundle: Vite writes it to static/build/ with its manifest (see
+# builder/templatetags/vite.py). Its hashed file names never change content,
+# so whitenoise may let browsers cache them for good.
+VITE_STATIC_PREFIX = "build/"
+# Relative to the project folder unless absolute.
+VITE_MANIFEST_PATH = BASE_DIR / env.str(
+    "VITE_MANIFEST_PATH", default="static/build/.vite/manifest.json"
+)
+WHITENOISE_IMMUTABLE_FILE_TEST = r"^.+/build/assets/.+-[0-9A-Za-z_-]{8,}\.\w+$"
 
 # ---------------------------------------------------------------- i18n
 LANGUAGE_CODE = "en-us"
@@ -178,11 +187,13 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "builder.api.pagination.Pagination",
     "PAGE_SIZE": env.int("API_PAGE_SIZE", default=50),
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "builder.api.errors.exception_handler",
 }
+# `?page_size=` may ask for up to this many rows of any list.
+API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=200)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Cairn API",
     "DESCRIPTION": "Define, publish and run workflows. Authenticate with a browser "
@@ -203,4 +214,7 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
-LOGIN_URL = "/admin/login/"
+# ---------------------------------------------------------------- app pages
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/workflows/"
+LOGOUT_REDIRECT_URL = "/login/"

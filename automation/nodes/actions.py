@@ -50,6 +50,7 @@ class ActionNode(NodeType):
 class UpdateContactAction(ActionNode):
     type = "action.update_contact"
     label = "Update contact"
+    summary = "Set {properties:keys}"
     description = "Sets contact properties, e.g. plan = pro or last_offer = {{ event.data.code }}."
     template_fields = ("properties",)
     config_schema = {
@@ -84,6 +85,7 @@ class UpdateContactAction(ActionNode):
 class TagAction(ActionNode):
     type = "action.tag"
     label = "Add or remove tags"
+    summary = "Tags[ +{add:list}][ -{remove:list}]"
     description = "Adds tags to the contact, removes tags, or both."
     config_schema = {
         "type": "object",
@@ -120,6 +122,7 @@ def _first_line(text: str, limit: int = 120) -> str:
 class NotifyAction(ActionNode):
     type = "action.notify"
     label = "Notify the team"
+    summary = "Notify: {title|message}"
     description = "Posts a message to the team inbox, e.g. 'Big order from {{ contact.email }}'."
     template_fields = ("title", "message")
     config_schema = {
@@ -165,6 +168,7 @@ class NotifyAction(ActionNode):
 class TaskAction(ActionNode):
     type = "action.task"
     label = "Create a task"
+    summary = "Task: {title}"
     description = "Creates a task for someone on the team, e.g. 'Call {{ contact.email }}'."
     template_fields = ("title", "description", "assignee")
     config_schema = {

@@ -142,6 +142,9 @@ class NodeType:
     # For nodes whose handles come from config (switch cases, split branches):
     # where in config the canvas finds them, e.g. "branches[].handle".
     handles_from: ClassVar[str | None] = None
+    # Handles a node has whatever its config says (switch's "default"); with
+    # handles_from, the canvas shows the config's handles followed by these.
+    fixed_handles: ClassVar[tuple[str, ...]] = ()
     # Handles that must be connected or explicitly left open on the canvas
     # (listed in node.data.open_handles). A single "out" may end the run.
     branching: ClassVar[bool] = False
@@ -149,6 +152,11 @@ class NodeType:
     # commits right after them so a crash never repeats the effect twice.
     has_side_effects: ClassVar[bool] = False
     config_schema: ClassVar[dict[str, Any]] = {"type": "object"}
+    # The one-line summary the canvas shows on the node, e.g. "Wait {:duration}".
+    # `{field}` or `{field:format}` reads config (formats: duration, rules, list,
+    # keys, enum, handles, split; `{a|b}` takes the first that is set); a part in
+    # [brackets] is dropped when a field in it is empty. Empty: the label alone.
+    summary: ClassVar[str] = ""
 
     # ------------------------------------------------------------ catalogue
     @classmethod
@@ -166,8 +174,10 @@ class NodeType:
             "description": cls.description,
             "handles": list(cls.handles),
             "handles_from": cls.handles_from,
+            "fixed_handles": list(cls.fixed_handles),
             "branching": cls.branching,
             "config_schema": cls.config_schema,
+            "summary": cls.summary,
         }
 
     # ------------------------------------------------------------ validation

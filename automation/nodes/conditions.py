@@ -51,6 +51,7 @@ def _duplicate_handles(
 class IfCondition(NodeType):
     type = "condition.if"
     label = "If / else"
+    summary = "If {rules:rules}"
     category = "condition"
     description = "Checks rules on the contact, the event, earlier steps or the time: yes or no."
     handles = ("yes", "no")
@@ -73,10 +74,12 @@ class IfCondition(NodeType):
 class SwitchCondition(NodeType):
     type = "condition.switch"
     label = "Switch"
+    summary = "Switch: {cases:handles}"
     category = "condition"
     description = "Sends the contact down the first path whose rules match, otherwise 'default'."
     handles = ("default",)
     handles_from = "cases[].handle"
+    fixed_handles = ("default",)
     branching = True
     config_schema = {
         "type": "object",
@@ -123,6 +126,7 @@ class SwitchCondition(NodeType):
 class SplitCondition(NodeType):
     type = "condition.split"
     label = "A/B split"
+    summary = "Split {branches:split}"
     category = "condition"
     description = "Sends each contact down a random path, by percentage (e.g. 50% A, 50% B)."
     handles = ("a", "b")

@@ -48,6 +48,7 @@ class TriggerNode(NodeType):
 class EventTrigger(TriggerNode):
     type = "trigger.event"
     label = "Event received"
+    summary = "On {event}"
     description = "Starts when your app sends an event for a contact, e.g. a signup or a purchase."
     config_schema = {
         "type": "object",
@@ -94,6 +95,7 @@ class WebhookTrigger(TriggerNode):
 class ScheduleTrigger(TriggerNode):
     type = "trigger.schedule"
     label = "On a schedule"
+    summary = "Schedule[ {cron}][ every {interval:duration}]"
     description = "Enrols a group of contacts at set times, e.g. every Monday at 9:00."
     config_schema = {
         "type": "object",
@@ -185,6 +187,7 @@ PROPERTY_MODES = ("changed", "crosses_above", "crosses_below", "enters_band")
 class PropertyTrigger(TriggerNode):
     type = "trigger.property"
     label = "Property changed"
+    summary = "{property}: {mode:enum}[ {value}]"
     description = (
         "Starts when a contact property changes, rises above or falls below a value, "
         "or enters a range."
@@ -260,6 +263,7 @@ class PropertyTrigger(TriggerNode):
 class SegmentTrigger(TriggerNode):
     type = "trigger.segment"
     label = "Tag added"
+    summary = "Tag added: {tag}"
     description = "Starts when a contact gets a tag, e.g. when they join the 'beta' list."
     config_schema = {
         "type": "object",
@@ -279,6 +283,7 @@ class SegmentTrigger(TriggerNode):
 class InactivityTrigger(TriggerNode):
     type = "trigger.inactivity"
     label = "Gone quiet"
+    summary = "No {event} for {days} days"
     description = "Starts when a contact has sent no event of a type for a number of days."
     config_schema = {
         "type": "object",

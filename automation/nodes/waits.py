@@ -24,6 +24,7 @@ TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 class DelayWait(NodeType):
     type = "wait.delay"
     label = "Wait"
+    summary = "Wait {:duration}"
     category = "wait"
     description = "Waits a fixed time before going on, e.g. 2 days."
     config_schema = {
@@ -90,6 +91,7 @@ def next_time_of_day(
 class UntilWait(NodeType):
     type = "wait.until"
     label = "Wait until"
+    summary = "Wait until[ {at}][ {time}][ on {weekdays:list}]"
     category = "wait"
     description = (
         "Waits for a date and time, or for a time of day on chosen weekdays, "
@@ -181,6 +183,7 @@ class UntilWait(NodeType):
 class EventWait(NodeType):
     type = "wait.event"
     label = "Wait for event"
+    summary = "Wait for {event}[, up to {timeout:duration}]"
     category = "wait"
     description = (
         "Waits until the contact does something (an event arrives), or gives up after a time limit."

@@ -4,6 +4,8 @@ A 400 answers `{"detail": "<one line naming the field>", "errors": {field: [mess
 a graph problem adds `"issues"` (GraphIssue.as_dict() each) and `"field"`.
 Field names are paths into the request body: `events[3].data`, `contact.email`.
 Other errors keep DRF's `{"detail": ...}`. A refused state change of a run is a 409.
+A draft save whose If-Match names an old revision is a 412 with the draft as
+it is now: `{"detail", "revision", "draft"}`.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from rest_framework.views import set_rollback
 
 from automation.contacts import ContactError
 from automation.runs import RunStateError
-from builder.services import WorkflowError
+from builder.services import DraftConflict, WorkflowError
 
 NON_FIELD = api_settings.NON_FIELD_ERRORS_KEY
 BODY = "body"
@@ -32,6 +34,14 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return Response(workflow_error_body(exc), status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, ContactError):
         exc = exceptions.ValidationError({exc.field: [str(exc)]})
+    elif isinstance(exc, DraftConflict):
+        set_rollback()
+        response = Response(
+            {"detail": str(exc), "revision": exc.revision, "draft": exc.draft},
+            status=status.HTTP_412_PRECONDITION_FAILED,
+        )
+        response["ETag"] = etag(exc.revision)
+        return response
     elif isinstance(exc, RunStateError):
         set_rollback()
         return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
@@ -46,6 +56,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if response is not None and isinstance(exc, exceptions.ValidationError):
         response.data = validation_error_body(exc.detail)
     return response
+
+
+def etag(revision: int) -> str:
+    """The ETag of a draft revision: `"7"`."""
+    return f'"{revision}"'
 
 
 def workflow_error_body(exc: WorkflowError) -> dict[str, Any]:

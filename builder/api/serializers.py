@@ -13,7 +13,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from automation.ingest import webhook_path
-from automation.models import Run, Step
+from automation.models import ACTIVE_RUN_STATUSES, Run, Step
 from builder.models import Workflow, WorkflowVersion
 from builder.services import STATUS_TRANSITIONS
 from builder.validation import validate_graph
@@ -61,6 +61,16 @@ class WorkflowSerializer(serializers.ModelSerializer):
     webhook_url = serializers.SerializerMethodField(
         help_text="Where to POST to enrol (when the draft has an incoming-webhook trigger)."
     )
+    revision = serializers.IntegerField(
+        source="draft_revision",
+        help_text="The draft's revision (also the ETag): send it as If-Match when saving.",
+    )
+    enrolled = serializers.SerializerMethodField(
+        help_text="Runs ever started (preview runs excluded)."
+    )
+    active_runs = serializers.SerializerMethodField(
+        help_text="Runs running or waiting now (preview runs excluded)."
+    )
 
     class Meta:
         model = Workflow
@@ -70,9 +80,12 @@ class WorkflowSerializer(serializers.ModelSerializer):
             "description",
             "status",
             "draft",
+            "revision",
             "version",
             "issues",
             "webhook_url",
+            "enrolled",
+            "active_runs",
             "created_at",
             "updated_at",
         ]
@@ -83,6 +96,20 @@ class WorkflowSerializer(serializers.ModelSerializer):
         if hasattr(workflow, "latest_number"):  # annotated by the view's queryset
             return workflow.latest_number
         return workflow.versions.order_by("-number").values_list("number", flat=True).first()
+
+    @extend_schema_field(OpenApiTypes.INT)
+    def get_enrolled(self, workflow: Workflow) -> int:
+        if hasattr(workflow, "enrolled_total"):  # annotated by builder.queries.with_counts
+            return workflow.enrolled_total
+        return Run.objects.filter(workflow=workflow, is_preview=False).count()
+
+    @extend_schema_field(OpenApiTypes.INT)
+    def get_active_runs(self, workflow: Workflow) -> int:
+        if hasattr(workflow, "active_run_total"):  # annotated by builder.queries.with_counts
+            return workflow.active_run_total
+        return Run.objects.filter(
+            workflow=workflow, is_preview=False, status__in=ACTIVE_RUN_STATUSES
+        ).count()
 
     @extend_schema_field(GraphIssueSerializer(many=True))
     def get_issues(self, workflow: Workflow) -> list[dict]:
@@ -121,6 +148,31 @@ class DraftRequestSerializer(serializers.Serializer):
 class DraftResponseSerializer(serializers.Serializer):
     draft = serializers.JSONField()
     issues = GraphIssueSerializer(many=True)
+    revision = serializers.IntegerField(help_text="The draft's new revision (also the ETag).")
+
+
+class DraftConflictSerializer(serializers.Serializer):
+    """412: the If-Match revision is not the stored one; nothing was saved."""
+
+    detail = serializers.CharField()
+    revision = serializers.IntegerField(help_text="The stored revision.")
+    draft = serializers.JSONField(help_text="The stored draft.")
+
+
+# ---------------------------------------------------------------- rule builder fields
+class FieldsSerializer(serializers.Serializer):
+    """Rule fields the canvas can offer, from the workspace's recent data."""
+
+    contact = serializers.ListField(child=serializers.CharField())
+    event = serializers.ListField(
+        child=serializers.CharField(), help_text="Fields every trigger event has."
+    )
+    events = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="By event type: the event.data.* fields seen on recent events of that type.",
+    )
+    engagement = serializers.ListField(child=serializers.CharField())
+    now = serializers.ListField(child=serializers.CharField())
 
 
 class PublishRequestSerializer(serializers.Serializer):
@@ -258,7 +310,14 @@ class NodeTypeSerializer(serializers.Serializer):
     config_schema = serializers.JSONField(help_text="JSON Schema of the node's config.")
     handles = serializers.ListField(child=serializers.CharField())
     handles_from = serializers.CharField(allow_null=True)
+    fixed_handles = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="With handles_from: the handles that follow the config's own.",
+    )
     branching = serializers.BooleanField()
+    summary = serializers.CharField(
+        help_text="The canvas's one-line summary: `{field}` / `{field:format}` from config."
+    )
 
 
 class NodeTypeListSerializer(serializers.Serializer):

@@ -10,6 +10,7 @@ from django.urls import re_path
 from .views import NodeTypesView, TemplateViewSet
 from .views_contacts import ContactViewSet
 from .views_events import EventsView
+from .views_fields import FieldsView
 from .views_runs import RunViewSet
 from .views_workflows import WorkflowViewSet
 
@@ -62,6 +63,7 @@ urlpatterns = [
         "contact-detail",
     ),
     endpoint("events", EventsView.as_view(), "events", slash=False),
+    endpoint("fields", FieldsView.as_view(), "fields", slash=False),
     endpoint("templates", templates({"get": "list"}), "template-list"),
     endpoint(
         r"templates/(?P<slug>[-\w]+)/use",

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Max
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status, viewsets
 from rest_framework.response import Response
 
@@ -11,8 +10,11 @@ from automation.models import Run, RunStatus
 from automation.results import workflow_results
 from builder import services
 from builder.models import Role, Workflow, WorkflowStatus
+from builder.queries import with_counts
 
+from .errors import etag
 from .serializers import (
+    DraftConflictSerializer,
     DraftRequestSerializer,
     DraftResponseSerializer,
     ErrorSerializer,
@@ -37,8 +39,44 @@ RUN_STATUS_FILTER = OpenApiParameter(
 PREVIEW_FILTER = OpenApiParameter(
     "preview", bool, description="true: preview runs instead of real ones (default false)."
 )
+SEARCH = OpenApiParameter(
+    "q", str, description="Only workflows whose name contains this (any case)."
+)
 VERSION_NUMBER = OpenApiParameter("number", int, OpenApiParameter.PATH)
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    str,
+    OpenApiParameter.HEADER,
+    description=(
+        'The draft revision the edit started from, as its ETag ("7"). When the stored '
+        "draft has moved on, nothing is saved and the answer is a 412 with the stored draft. "
+        "Without it the draft is saved whatever its revision."
+    ),
+)
+ETAG = OpenApiParameter(
+    "ETag",
+    str,
+    OpenApiParameter.HEADER,
+    response=[200],
+    description='The draft revision, quoted ("7"): send it back as If-Match.',
+)
 BAD_REQUEST = {400: ErrorSerializer}
+
+
+def if_match_revisions(request) -> list[int] | None:
+    """The revisions an If-Match header accepts; None when it accepts any (absent or `*`).
+
+    A tag that is not a revision number can never match (an empty list).
+    """
+    header = request.headers.get("If-Match")
+    if header is None or header.strip() == "*":
+        return None
+    revisions = []
+    for tag in header.split(","):
+        value = tag.strip().removeprefix("W/").strip('"')
+        if value.isdigit():
+            revisions.append(int(value))
+    return revisions
 
 
 def choice_param(request, name: str, choices: list[str]) -> str | None:
@@ -72,14 +110,16 @@ class WorkflowViewSet(ApiViewMixin, viewsets.GenericViewSet):
     }
 
     def get_queryset(self):
-        return (
-            Workflow.objects.filter(workspace=self.request.workspace)
-            .annotate(latest_number=Max("versions__number"))
-            .order_by("-updated_at", "pk")  # an aggregate drops Meta.ordering
+        return with_counts(Workflow.objects.filter(workspace=self.request.workspace)).order_by(
+            "-updated_at", "pk"
         )
 
     def respond(self, workflow: Workflow, code: int = status.HTTP_200_OK) -> Response:
-        return Response(self.get_serializer(workflow).data, status=code)
+        """The workflow as it is stored now, with its counts, and its draft revision as ETag."""
+        fresh = self.get_queryset().get(pk=workflow.pk)
+        response = Response(self.get_serializer(fresh).data, status=code)
+        response["ETag"] = etag(fresh.draft_revision)
+        return response
 
     def paginated(self, queryset, serializer_class) -> Response:
         page = self.paginate_queryset(queryset)
@@ -87,13 +127,15 @@ class WorkflowViewSet(ApiViewMixin, viewsets.GenericViewSet):
         return self.get_paginated_response(data)
 
     # ------------------------------------------------------------ CRUD
-    @extend_schema(parameters=[STATUS_FILTER], responses=WorkflowSerializer(many=True))
+    @extend_schema(parameters=[STATUS_FILTER, SEARCH], responses=WorkflowSerializer(many=True))
     def list(self, request):
         """The workspace's workflows, most recently changed first."""
         workflows = self.get_queryset()
         wanted = choice_param(request, "status", WorkflowStatus.values)
         if wanted:
             workflows = workflows.filter(status=wanted)
+        if search := request.query_params.get("q", "").strip():
+            workflows = workflows.filter(name__icontains=search)
         return self.paginated(workflows, WorkflowSerializer)
 
     @extend_schema(
@@ -111,9 +153,9 @@ class WorkflowViewSet(ApiViewMixin, viewsets.GenericViewSet):
         )
         return self.respond(workflow, status.HTTP_201_CREATED)
 
-    @extend_schema(responses=WorkflowSerializer)
+    @extend_schema(parameters=[ETAG], responses=WorkflowSerializer)
     def retrieve(self, request, pk):
-        """One workflow, with its draft and the draft's validation issues."""
+        """One workflow, with its draft, the draft's revision (ETag) and validation issues."""
         return self.respond(self.get_object())
 
     @extend_schema(
@@ -139,20 +181,40 @@ class WorkflowViewSet(ApiViewMixin, viewsets.GenericViewSet):
 
     # ------------------------------------------------------------ lifecycle
     @extend_schema(
-        request=DraftRequestSerializer, responses={200: DraftResponseSerializer, **BAD_REQUEST}
+        request=DraftRequestSerializer,
+        parameters=[IF_MATCH, ETAG],
+        responses={
+            200: DraftResponseSerializer,
+            **BAD_REQUEST,
+            412: OpenApiResponse(
+                DraftConflictSerializer, description="The draft was changed elsewhere."
+            ),
+        },
     )
     def draft(self, request, pk):
         """Save the draft graph: the graph itself, or {"draft": graph}.
 
-        Work in progress saves and comes back with its issues; a broken document
-        (unknown node types, edges to nowhere, duplicate ids...) is refused with a 400.
+        Work in progress saves and comes back with its issues and new revision; a
+        broken document (unknown node types, edges to nowhere, duplicate ids...) is
+        refused with a 400. With `If-Match: "<revision>"` a draft changed since that
+        revision (another tab, a restore) is not overwritten: 412 with the stored draft.
         """
         workflow = self.get_object()
         graph = request.data
         if isinstance(graph, dict) and "draft" in graph and "nodes" not in graph:
             graph = graph["draft"]
-        issues = services.save_draft(workflow, graph)
-        return Response({"draft": workflow.draft, "issues": [i.as_dict() for i in issues]})
+        issues = services.save_draft(
+            workflow, graph, expected_revisions=if_match_revisions(request)
+        )
+        response = Response(
+            {
+                "draft": workflow.draft,
+                "issues": [i.as_dict() for i in issues],
+                "revision": workflow.draft_revision,
+            }
+        )
+        response["ETag"] = etag(workflow.draft_revision)
+        return response
 
     @extend_schema(
         request=PublishRequestSerializer, responses={200: PublishResponseSerializer, **BAD_REQUEST}
@@ -170,9 +232,9 @@ class WorkflowViewSet(ApiViewMixin, viewsets.GenericViewSet):
             note=data["note"],
             migrate_runs=data["migrate_runs"],
         )
-        body = self.get_serializer(self.get_object()).data
-        body["migrated_runs"] = result.migrated_runs
-        return Response(body)
+        response = self.respond(workflow)
+        response.data["migrated_runs"] = result.migrated_runs
+        return response
 
     @extend_schema(
         request=WorkflowStatusChangeSerializer,
@@ -183,7 +245,7 @@ class WorkflowViewSet(ApiViewMixin, viewsets.GenericViewSet):
         workflow = self.get_object()
         data = self.validated(WorkflowStatusChangeSerializer, request.data)
         services.change_status(workflow, data["status"])
-        return self.respond(self.get_object())
+        return self.respond(workflow)
 
     @extend_schema(responses=VersionSerializer(many=True))
     def versions(self, request, pk):

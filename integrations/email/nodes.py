@@ -48,6 +48,7 @@ def _one_line(text: str) -> str:
 class EmailAction(NodeType):
     type = "action.email"
     label = "Send email"
+    summary = "Email: {subject}"
     category = "action"
     description = (
         "Sends an email, by default to the contact, e.g. 'Welcome, {{ contact.first_name }}'."

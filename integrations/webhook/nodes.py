@@ -48,6 +48,7 @@ def _looks_like_json(text: str) -> bool:
 class WebhookAction(NodeType):
     type = "action.webhook"
     label = "Call a webhook"
+    summary = "{method} {url}"
     category = "action"
     description = "Sends an HTTP request to another tool, e.g. to post the contact to your CRM."
     handles = ("out",)

@@ -287,6 +287,8 @@ def test_editing_the_draft_saves_it(admin_client, workspace):
     workflow.refresh_from_db()
     assert workflow.name == "Renamed"
     assert workflow.draft == edited
+    # An editor tab still on the old revision is told instead of overwriting this edit.
+    assert workflow.draft_revision == 2
 
 
 @pytest.mark.django_db

@@ -42,7 +42,9 @@ NODE_TYPE_FIELDS = {
     "config_schema",
     "handles",
     "handles_from",
+    "fixed_handles",
     "branching",
+    "summary",
 }
 
 
@@ -56,6 +58,9 @@ def test_node_types_is_the_catalogue(client_a):
     assert all(set(item) == NODE_TYPE_FIELDS for item in by_type.values())
     assert by_type["condition.if"]["handles"] == ["yes", "no"]
     assert by_type["trigger.event"]["config_schema"]["required"] == ["event"]
+    # The canvas draws a switch's handles from its cases, then these.
+    assert by_type["condition.switch"]["fixed_handles"] == ["default"]
+    assert by_type["wait.delay"]["summary"] == "Wait {:duration}"
 
 
 def test_node_types_need_authentication():

@@ -29,9 +29,12 @@ WORKFLOW_FIELDS = {
     "description",
     "status",
     "draft",
+    "revision",
     "version",
     "issues",
     "webhook_url",
+    "enrolled",
+    "active_runs",
     "created_at",
     "updated_at",
 }

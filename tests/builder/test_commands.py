@@ -58,8 +58,8 @@ def test_bootstrap_twice_creates_one_workspace_one_user_one_membership(no_env_pa
 
 @pytest.mark.django_db
 def test_bootstrap_prints_where_to_log_in(no_env_password):
-    assert "Log in at http://127.0.0.1:8000/admin/ as admin" in run("bootstrap")
-    assert "Log in at https://cairn.example.com/admin/ as admin" in run(
+    assert "Log in at http://127.0.0.1:8000/login/ as admin" in run("bootstrap")
+    assert "Log in at https://cairn.example.com/login/ as admin" in run(
         "bootstrap", url="https://cairn.example.com/"
     )
 

@@ -72,7 +72,7 @@ class Command(BaseCommand):
             self.stdout.write(
                 "Password left unchanged (set CAIRN_ADMIN_PASSWORD to set it on every run)."
             )
-        login_url = options["url"].rstrip("/") + "/admin/"
+        login_url = options["url"].rstrip("/") + "/login/"
         self.stdout.write(self.style.SUCCESS(f"Log in at {login_url} as {user.get_username()}"))
 
     def _ensure_admin(self):

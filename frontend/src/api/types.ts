@@ -1,0 +1,148 @@
+/** Shapes of the REST API (docs/api.md). The graph is stored in React Flow's shape. */
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+
+export interface JsonSchema {
+  type?: string | string[];
+  title?: string;
+  description?: string;
+  enum?: JsonValue[];
+  enumNames?: string[];
+  default?: JsonValue;
+  properties?: Record<string, JsonSchema>;
+  required?: string[];
+  items?: JsonSchema;
+  anyOf?: JsonSchema[];
+  oneOf?: JsonSchema[];
+  format?: string;
+  minimum?: number;
+  maximum?: number;
+  exclusiveMinimum?: number;
+  minItems?: number;
+  additionalProperties?: boolean | JsonSchema;
+  pattern?: string;
+  "x-widget"?: string;
+  [key: string]: unknown;
+}
+
+export interface NodeTypeInfo {
+  type: string;
+  category: string;
+  label: string;
+  description: string;
+  version: number;
+  config_schema: JsonSchema;
+  handles: string[];
+  handles_from: string | null;
+  fixed_handles?: string[];
+  branching: boolean;
+  summary?: string;
+}
+
+export interface GraphNode {
+  id: string;
+  type: string;
+  position: { x: number; y: number };
+  data: {
+    label?: string;
+    config?: JsonObject;
+    open_handles?: string[];
+    [key: string]: unknown;
+  };
+}
+
+export interface GraphEdge {
+  id: string;
+  source: string;
+  target: string;
+  sourceHandle?: string | null;
+  targetHandle?: string | null;
+}
+
+export interface Graph {
+  nodes: GraphNode[];
+  edges: GraphEdge[];
+  settings: JsonObject;
+}
+
+export interface Issue {
+  message: string;
+  code: string;
+  node: string | null;
+  edge: string | null;
+  field: string | null;
+  severity: string;
+}
+
+export type WorkflowStatus = "draft" | "active" | "paused" | "archived";
+
+export interface Workflow {
+  id: string;
+  name: string;
+  description: string;
+  status: WorkflowStatus;
+  draft: Graph;
+  version: number | null;
+  issues: Issue[];
+  webhook_url: string | null;
+  created_at: string;
+  updated_at: string;
+  revision?: number;
+  enrolled?: number;
+  active_runs?: number;
+}
+
+export interface Page<T> {
+  count: number;
+  next?: string | null;
+  previous?: string | null;
+  results: T[];
+}
+
+export interface Version {
+  number: number;
+  published_at: string;
+  published_by: string | null;
+  note: string;
+  graph: Graph;
+}
+
+export interface NodeCounts {
+  entered: number;
+  waiting: number;
+  completed: number;
+  failed: number;
+}
+
+export interface Results {
+  enrolled: number;
+  by_status: Record<string, number>;
+  nodes: Record<string, NodeCounts>;
+}
+
+export interface Template {
+  slug: string;
+  name: string;
+  description: string;
+  category: string;
+  tags?: string[];
+  graph: Graph;
+}
+
+export interface FieldSuggestions {
+  contact: string[];
+  events: Record<string, string[]>;
+  engagement: string[];
+  now: string[];
+}
+
+export interface AppConfig {
+  user: { username: string };
+  workspace: { slug: string; name: string };
+  role: "viewer" | "editor" | "publisher" | "admin";
+  workspaces: { slug: string; name: string }[];
+  csrfToken: string;
+  urls: { logout: string; workspaces: string; admin: string | null; apiDocs: string };
+  workflowId: string | null;
+}
