@@ -24,6 +24,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
+from . import live, preview
 from .contacts import change_contact, fire_contact_triggers
 from .enrolment import enrol_in_workflow
 from .graph import Graph, version_graph
@@ -206,6 +207,8 @@ class _Chunk:
     # Written together when the chunk ends: one INSERT for the new steps,
     # one UPDATE for the contact.
     new_steps: list[Step] = field(default_factory=list)
+    # Every step this chunk wrote or changed, for live watchers.
+    touched: list[Step] = field(default_factory=list)
     contact_dirty: bool = False
     # The contact as the chunk found it, to fire property/segment triggers
     # once for the chunk's net change.
@@ -273,11 +276,15 @@ def _advance_chunk(
                 run.lease_until = None
                 run.save(update_fields=["status", "held", "resume_at", "lease_until", "updated_at"])
                 return Outcome.HELD
-        graph = version_graph(run.version_id)
+        if run.is_preview:
+            graph, event = preview.preview_graph(run), preview.event_snapshot(run)
+        else:
+            graph = version_graph(run.version_id)
+            event = run.trigger_event.snapshot() if run.trigger_event else {}
         chunk = _Chunk(
             run=run,
             graph=graph,
-            event=run.trigger_event.snapshot() if run.trigger_event else {},
+            event=event,
             now=timezone.now(),
             dry_run=dry_run or run.is_preview,
             exit_rules=_exit_rules(graph),
@@ -292,7 +299,18 @@ def _advance_chunk(
         if outcome in (Outcome.CONTINUE, Outcome.CALL):
             run.lease_until = timezone.now() + timedelta(seconds=settings.RUN_LEASE_SECONDS)
         run.save()
+        _publish_after_commit(chunk)
         return outcome
+
+
+def _publish_after_commit(chunk: _Chunk) -> None:
+    """Tell watchers (monitoring, preview) what this chunk did, once it is committed."""
+    run = chunk.run
+    messages = [live.step_message(run, step, output=run.is_preview) for step in chunk.touched]
+    if not messages:
+        messages = [live.run_message(run)]
+    group = live.preview_group(run.pk) if run.is_preview else live.workflow_group(run.workflow_id)
+    transaction.on_commit(lambda: live.publisher.publish_many(group, messages))
 
 
 # Everything of the run and what it joins, except the workflow's draft graph
@@ -356,6 +374,8 @@ def _execute_nodes(chunk: _Chunk) -> Outcome:
             return Outcome.WAITING
         if node_class.has_side_effects and not chunk.dry_run and chunk.answer is None:
             return _begin_outside_call(chunk, node, node_class)
+        if run.is_preview and run.current_step is None and preview.pause_before(run, node["id"]):
+            return Outcome.WAITING
         outcome = _visit(chunk, node, node_class)
         if outcome is not Outcome.CONTINUE:
             return outcome
@@ -409,7 +429,7 @@ def _context(chunk: _Chunk, node_id: str, config: Any, attempt: int) -> NodeCont
     return NodeContext(
         node_id=node_id,
         config=config,
-        contact=contact.snapshot(),
+        contact=preview.contact_snapshot(run, contact) if run.is_preview else contact.snapshot(),
         event=chunk.event,
         steps=run.outputs,
         now=chunk.now,
@@ -513,6 +533,8 @@ def _visit(chunk: _Chunk, node: dict, node_class: type[NodeType]) -> Outcome:
             result = implementation.resume(ctx, handle, run.resume_payload)
         else:
             result = implementation.run(ctx)
+            if run.is_preview:
+                result = preview.steer(run, node_id, node_class, implementation, ctx, result)
             if result.wait is not None and result.wait.event and not chunk.dry_run:
                 # The event may have arrived while the run was busy or queued.
                 stored = _stored_event(chunk, result.wait)
@@ -616,6 +638,8 @@ def _record(chunk: _Chunk, step: Step, *, now: bool = False) -> None:
     A step the run will point at (waiting, retrying, failed) is written now,
     with the steps before it, because `run.current_step` needs its id.
     """
+    if step not in chunk.touched:
+        chunk.touched.append(step)
     if step.pk is not None:
         step.save()
         return
@@ -638,6 +662,8 @@ def _park(chunk: _Chunk, step: Step, result: NodeResult) -> Outcome:
     run.waiting_for = wait.event or ""
     run.wait_rules = list(wait.event_rules)
     run.lease_until = None
+    if run.is_preview:
+        preview.park(run)
     return Outcome.WAITING
 
 

@@ -1,12 +1,14 @@
 """Live updates: what the engine tells WebSocket watchers, without ever waiting for them.
 
-The engine calls `publish_*` after a commit. Messages go into a bounded
+The engine hands messages over after a commit. They go into a bounded
 in-process queue; one daemon thread per process sends them to the channel
-layer (channels-redis in production, the in-memory layer embedded). A slow or
-absent layer can only make the queue overflow, and then messages are dropped
-and counted: a step never blocks or fails because of a watcher. Watchers
-recover what they missed from the database (snapshots), so a dropped message
-costs a refresh, never a wrong picture.
+layer (channels-redis in production, the in-memory layer embedded), batched
+per group over a few milliseconds so that a busy workflow costs watchers a
+few messages a second, not one per step. A slow or absent layer can only make
+the queue overflow, and then messages are dropped and counted: a step never
+blocks or fails because of a watcher. Watchers recover what they missed from
+the database (snapshots), so a dropped message costs a refresh, never a wrong
+picture.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ log = logging.getLogger("cairn.live")
 
 QUEUE_SIZE = 10_000
 SEND_TIMEOUT_SECONDS = 2.0
+# Messages for one group that arrive within this window travel together.
+BATCH_WINDOW_SECONDS = 0.02
+BATCH_MAX_EVENTS = 200
 
 
 def workflow_group(workflow_id) -> str:
@@ -37,7 +42,7 @@ def preview_group(run_id) -> str:
 class Publisher:
     def __init__(self, size: int = QUEUE_SIZE, *, autostart: bool = True):
         self.autostart = autostart
-        self.queue: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue(maxsize=size)
+        self.queue: queue.Queue[tuple[str, list[dict[str, Any]]]] = queue.Queue(maxsize=size)
         self.dropped = 0
         self.sent = 0
         self._thread: threading.Thread | None = None
@@ -54,12 +59,17 @@ class Publisher:
         self._server_loop = loop
 
     def publish(self, group: str, message: dict[str, Any]) -> None:
-        """Hand a message over; returns at once, whatever the layer does."""
+        self.publish_many(group, [message])
+
+    def publish_many(self, group: str, messages: list[dict[str, Any]]) -> None:
+        """Hand messages over; returns at once, whatever the layer does."""
+        if not messages:
+            return
         self._ensure_thread()
         try:
-            self.queue.put_nowait((group, message))
+            self.queue.put_nowait((group, messages))
         except queue.Full:
-            self.dropped += 1
+            self.dropped += len(messages)
 
     def _ensure_thread(self) -> None:
         if not self.autostart or (self._thread is not None and self._thread.is_alive()):
@@ -69,28 +79,46 @@ class Publisher:
                 self._thread = threading.Thread(target=self._run, name="cairn-live", daemon=True)
                 self._thread.start()
 
+    def _collect(self) -> dict[str, list[dict[str, Any]]]:
+        """One queued item, and whatever joins it within the batch window."""
+        group, messages = self.queue.get()
+        batches = {group: list(messages)}
+        deadline = time.monotonic() + BATCH_WINDOW_SECONDS
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                group, messages = self.queue.get(timeout=left)
+            except queue.Empty:
+                break
+            batches.setdefault(group, []).extend(messages)
+        return batches
+
     def _run(self) -> None:
         from channels.layers import get_channel_layer
 
         layer = get_channel_layer()
         own_loop = asyncio.new_event_loop()
         while True:
-            group, message = self.queue.get()
+            batches = self._collect()
             if layer is None:
                 continue
-            send = asyncio.wait_for(layer.group_send(group, message), SEND_TIMEOUT_SECONDS)
-            try:
-                server_loop = self._server_loop
-                if server_loop is not None and server_loop.is_running():
-                    asyncio.run_coroutine_threadsafe(send, server_loop).result(
-                        SEND_TIMEOUT_SECONDS + 1
-                    )
-                else:
-                    own_loop.run_until_complete(send)
-                self.sent += 1
-            except Exception:  # a watcher's layer must never take the engine down
-                self.dropped += 1
-                log.warning("live update to %s dropped", group, exc_info=True)
+            for group, events in batches.items():
+                for start in range(0, len(events), BATCH_MAX_EVENTS):
+                    chunk = events[start : start + BATCH_MAX_EVENTS]
+                    self._send(layer, own_loop, group, {"type": "run.batch", "events": chunk})
+
+    def _send(self, layer, own_loop, group: str, message: dict[str, Any]) -> None:
+        send = asyncio.wait_for(layer.group_send(group, message), SEND_TIMEOUT_SECONDS)
+        try:
+            server_loop = self._server_loop
+            if server_loop is not None and server_loop.is_running():
+                future = asyncio.run_coroutine_threadsafe(send, server_loop)
+                future.result(SEND_TIMEOUT_SECONDS + 1)
+            else:
+                own_loop.run_until_complete(send)
+            self.sent += len(message["events"])
+        except Exception:  # a watcher's layer must never take the engine down
+            self.dropped += len(message["events"])
+            log.warning("live update to %s dropped", group, exc_info=True)
 
     def drain(self, timeout: float = 5.0) -> bool:
         """Wait until every queued message has been handed to the layer (tests, benchmarks)."""
@@ -105,46 +133,57 @@ class Publisher:
 publisher = Publisher()
 
 
-def step_message(run, step) -> dict[str, Any]:
-    """One step as watchers see it. `seq` numbers a run's steps without gaps."""
-    return {
-        "type": "run.step",
+def _iso(moment) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def step_message(run, step, *, output: bool = False) -> dict[str, Any]:
+    """One step as watchers see it. `seq` numbers a run's steps without gaps;
+    a step that changes (waiting, then completed) is sent again with its seq."""
+    message = {
+        "kind": "step",
         "run": str(run.pk),
         "workflow": str(run.workflow_id),
         "contact": run.contact_id,
         "run_status": run.status,
         "current_node": run.current_node,
+        "run_error": run.error,
         "seq": step.seq,
         "node_id": step.node_id,
         "node_type": step.node_type,
         "status": step.status,
         "handle": step.handle,
         "error": step.error,
-        "at": (step.finished_at or step.started_at).isoformat()
-        if (step.finished_at or step.started_at)
-        else None,
+        "attempt": step.attempt,
+        "started_at": _iso(step.started_at),
+        "finished_at": _iso(step.finished_at),
+        "sent_at": time.time(),
     }
-
-
-def publish_step(run, step, *, output: bool = False) -> None:
-    """After commit: a step of a run changed. Previews carry the step's output too."""
-    message = step_message(run, step)
-    if run.is_preview:
+    if output:
         message["output"] = step.output
-        publisher.publish(preview_group(run.pk), message)
-    else:
-        publisher.publish(workflow_group(run.workflow_id), message)
+    if run.is_preview:
+        message["paused_before"] = run.preview.get("paused_before")
+    return message
+
+
+def run_message(run) -> dict[str, Any]:
+    """A run that changed without a step (paused before a node, held, cancelled)."""
+    message = {
+        "kind": "run",
+        "run": str(run.pk),
+        "workflow": str(run.workflow_id),
+        "contact": run.contact_id,
+        "run_status": run.status,
+        "current_node": run.current_node,
+        "run_error": run.error,
+        "sent_at": time.time(),
+    }
+    if run.is_preview:
+        message["paused_before"] = run.preview.get("paused_before")
+    return message
 
 
 def publish_run(run) -> None:
-    """After commit: a run changed status without a step (cancelled, exited, held)."""
-    message = {
-        "type": "run.status",
-        "run": str(run.pk),
-        "workflow": str(run.workflow_id),
-        "run_status": run.status,
-        "current_node": run.current_node,
-        "error": run.error,
-    }
+    """After commit, from outside the engine (cancel, retry, choose): the run changed."""
     group = preview_group(run.pk) if run.is_preview else workflow_group(run.workflow_id)
-    publisher.publish(group, message)
+    publisher.publish(group, run_message(run))

@@ -24,6 +24,8 @@ class Contact(models.Model):
     properties = models.JSONField(default=dict, blank=True)
     tags = models.JSONField(default=list, blank=True)
     time_zone = models.CharField(max_length=64, default="UTC")
+    # A preview's sample contact: a copy no event, segment or list ever reaches.
+    is_preview = models.BooleanField(default=False)
     # Counters and times derived from events: last_seen, opens, clicks, events.
     engagement = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -176,8 +178,9 @@ class Run(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     workspace = models.ForeignKey("builder.Workspace", on_delete=models.CASCADE, related_name="+")
     workflow = models.ForeignKey("builder.Workflow", on_delete=models.CASCADE, related_name="runs")
+    # None for a preview, which runs the draft it was started on (`preview["graph"]`).
     version = models.ForeignKey(
-        "builder.WorkflowVersion", on_delete=models.CASCADE, related_name="+"
+        "builder.WorkflowVersion", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="runs")
     trigger_event = models.ForeignKey(
@@ -210,6 +213,9 @@ class Run(models.Model):
     lease_until = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
     is_preview = models.BooleanField(default=False)
+    # A preview's own state (automation/preview.py): the draft graph, the sample
+    # event and contact, step-through mode and the tester's choices.
+    preview = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)

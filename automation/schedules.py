@@ -39,7 +39,9 @@ def fire_due_schedules() -> int:
 
 def _enrol_segment(binding: TriggerBinding) -> int:
     segment = binding.config.get("segment") or {}
-    contacts = Contact.objects.filter(workspace_id=binding.workspace_id).order_by("pk")
+    contacts = Contact.objects.filter(workspace_id=binding.workspace_id, is_preview=False).order_by(
+        "pk"
+    )
     tags_any = set(segment.get("tags_any") or [])
     rules = segment.get("rules") or []
     enrolments = []
@@ -82,7 +84,7 @@ def _inactive_candidates(binding: TriggerBinding, now):
         workflow_id=binding.deployment_id, contact=OuterRef("pk"), is_preview=False
     )
     candidates = (
-        Contact.objects.filter(workspace_id=binding.workspace_id)
+        Contact.objects.filter(workspace_id=binding.workspace_id, is_preview=False)
         .annotate(last_activity=last_activity)
         .filter(last_activity__lt=cutoff)
         .filter(~Exists(runs.filter(created_at__gte=OuterRef("last_activity"))))

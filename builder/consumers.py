@@ -60,12 +60,8 @@ class WorkflowMonitorConsumer(WatchConsumer):
             snapshot = await database_sync_to_async(live.monitor_snapshot)(self.workflow_id)
             await self.send_json(snapshot)
 
-    async def run_step(self, event):
-        await self.send_json({**event, "type": "step"})
-        self.schedule_counts()
-
-    async def run_status(self, event):
-        await self.send_json({**event, "type": "run"})
+    async def run_batch(self, event):
+        await self.send_json({"type": "events", "events": event["events"]})
         self.schedule_counts()
 
     def schedule_counts(self) -> None:
@@ -106,8 +102,5 @@ class PreviewConsumer(WatchConsumer):
         if content.get("type") == "snapshot":
             await self.send_snapshot()
 
-    async def run_step(self, event):
-        await self.send_json({**event, "type": "step"})
-
-    async def run_status(self, event):
-        await self.send_json({**event, "type": "run"})
+    async def run_batch(self, event):
+        await self.send_json({"type": "events", "events": event["events"]})

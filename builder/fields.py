@@ -71,7 +71,7 @@ def event_fields(events: Iterable[tuple[str, Any]]) -> dict[str, list[str]]:
 
 def rule_fields(workspace_id: int) -> dict[str, Any]:
     contacts = list(
-        Contact.objects.filter(workspace_id=workspace_id)
+        Contact.objects.filter(workspace_id=workspace_id, is_preview=False)
         .order_by("-updated_at")
         .values_list("properties", "engagement")[:SAMPLE_SIZE]
     )

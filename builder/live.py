@@ -110,7 +110,8 @@ def preview_snapshot(run_id) -> dict[str, Any]:
         "run": str(run.pk),
         "run_status": run.status,
         "current_node": run.current_node,
-        "error": run.error,
+        "run_error": run.error,
+        "paused_before": run.preview.get("paused_before"),
         "steps": steps,
         "last_seq": steps[-1]["seq"] if steps else 0,
     }

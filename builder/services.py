@@ -209,3 +209,48 @@ def update_workflow(
     if changed:
         workflow.save(update_fields=[*changed, "updated_at"])
     return workflow
+
+
+# ---------------------------------------------------------------- preview
+def start_preview(workflow: Workflow, *, request: dict[str, Any]):
+    """Preview the CURRENT draft (unpublished edits included); refused while it has problems.
+
+    `request` is PreviewRequestSerializer's validated data.
+    """
+    from automation import preview
+    from automation.models import Contact
+
+    issues = [issue for issue in validate_graph(workflow.draft) if issue.severity == "error"]
+    if issues:
+        raise WorkflowError("the draft has problems; fix them before previewing", issues=issues)
+    triggers = [
+        node
+        for node in workflow.draft.get("nodes", [])
+        if str(node.get("type", "")).startswith("trigger.")
+    ]
+    wanted = request.get("trigger") or triggers[0]["id"]
+    trigger = next((node for node in triggers if node["id"] == wanted), None)
+    if trigger is None:
+        raise WorkflowError(f"there is no trigger {wanted!r} in the draft", field="trigger")
+    sample = dict(request.get("contact") or {})
+    contact = None
+    if sample.get("id") is not None:
+        contact = Contact.objects.filter(
+            workspace_id=workflow.workspace_id, pk=sample["id"], is_preview=False
+        ).first()
+        if contact is None:
+            raise WorkflowError("no such contact in this workspace", field="contact.id")
+    event = dict(request.get("event") or {})
+    trigger_config = (trigger.get("data") or {}).get("config") or {}
+    event.setdefault("type", trigger_config.get("event") or "")
+    return preview.start_preview(
+        workspace_id=workflow.workspace_id,
+        workflow_id=workflow.pk,
+        graph=workflow.draft,
+        trigger_node=trigger["id"],
+        contact=contact,
+        sample=sample,
+        event=event,
+        mode=request.get("mode", "run"),
+        choices=request.get("choices") or {},
+    )

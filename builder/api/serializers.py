@@ -269,7 +269,11 @@ class StepSerializer(serializers.ModelSerializer):
 
 
 class RunSerializer(serializers.ModelSerializer):
-    version = serializers.IntegerField(source="version.number", help_text="The version number.")
+    version = serializers.IntegerField(
+        source="version.number",
+        allow_null=True,
+        help_text="The version number (null for a preview, which runs a draft).",
+    )
 
     class Meta:
         model = Run

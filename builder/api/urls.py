@@ -11,6 +11,7 @@ from .views import NodeTypesView, TemplateViewSet
 from .views_contacts import ContactViewSet
 from .views_events import EventsView
 from .views_fields import FieldsView
+from .views_previews import PreviewViewSet
 from .views_runs import RunViewSet
 from .views_workflows import WorkflowViewSet
 
@@ -27,6 +28,7 @@ workflows = WorkflowViewSet.as_view
 runs = RunViewSet.as_view
 contacts = ContactViewSet.as_view
 templates = TemplateViewSet.as_view
+previews = PreviewViewSet.as_view
 
 urlpatterns = [
     endpoint("workflows", workflows({"get": "list", "post": "create"}), "workflow-list"),
@@ -52,6 +54,16 @@ urlpatterns = [
     ),
     endpoint(f"{WORKFLOW}/results", workflows({"get": "results"}), "workflow-results", slash=False),
     endpoint(f"{WORKFLOW}/runs", workflows({"get": "runs"}), "workflow-runs"),
+    endpoint(f"{WORKFLOW}/preview", previews({"post": "start"}), "workflow-preview", slash=False),
+    endpoint(
+        rf"previews/(?P<pk>{UUID})/next", previews({"post": "go_on"}), "preview-next", slash=False
+    ),
+    endpoint(
+        rf"previews/(?P<pk>{UUID})/choose",
+        previews({"post": "choose"}),
+        "preview-choose",
+        slash=False,
+    ),
     endpoint(rf"runs/(?P<pk>{UUID})", runs({"get": "retrieve"}), "run-detail"),
     endpoint(rf"runs/(?P<pk>{UUID})/retry", runs({"post": "retry"}), "run-retry", slash=False),
     endpoint(rf"runs/(?P<pk>{UUID})/cancel", runs({"post": "cancel"}), "run-cancel", slash=False),

@@ -34,7 +34,7 @@ class ContactViewSet(ApiViewMixin, viewsets.GenericViewSet):
     }
 
     def get_queryset(self):
-        return Contact.objects.filter(workspace=self.request.workspace)
+        return Contact.objects.filter(workspace=self.request.workspace, is_preview=False)
 
     @extend_schema(
         parameters=[

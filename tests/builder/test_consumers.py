@@ -8,7 +8,7 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
 
-from automation.live import publish_step, publisher
+from automation.live import publisher, step_message, workflow_group
 from automation.models import RunStatus
 from builder.consumers import FORBIDDEN, UNAUTHENTICATED
 from config.asgi import application
@@ -88,10 +88,11 @@ def test_a_watcher_gets_a_snapshot_then_each_step_then_fresh_counts(member_and_w
         assert snapshot["recent"][0]["run"] == str(run.pk)
 
         step = await database_sync_to_async_create_step(run)
-        publish_step(run, step)
+        publisher.publish(workflow_group(workflow.pk), step_message(run, step))
         live = await socket.receive_json_from(timeout=5)
-        assert live["type"] == "step"
-        assert (live["run"], live["node_id"], live["seq"]) == (str(run.pk), "start", step.seq)
+        assert live["type"] == "events"
+        [event] = live["events"]
+        assert (event["run"], event["node_id"], event["seq"]) == (str(run.pk), "start", step.seq)
         counts = await socket.receive_json_from(timeout=5)
         assert counts["type"] == "counts"
         assert counts["results"]["nodes"]["start"]["entered"] == 1
