@@ -274,6 +274,13 @@ class RunSerializer(serializers.ModelSerializer):
         allow_null=True,
         help_text="The version number (null for a preview, which runs a draft).",
     )
+    contact_email = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.EmailField(allow_null=True))
+    def get_contact_email(self, run: Run) -> str | None:
+        if run.is_preview:
+            return (run.preview.get("contact") or {}).get("email")
+        return run.contact.email
 
     class Meta:
         model = Run
@@ -282,6 +289,7 @@ class RunSerializer(serializers.ModelSerializer):
             "workflow",
             "version",
             "contact",
+            "contact_email",
             "status",
             "trigger_node",
             "current_node",

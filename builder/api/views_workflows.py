@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, time
+
+from django.db.models import Q
+from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status, viewsets
 from rest_framework.response import Response
@@ -33,6 +37,11 @@ from .views import ApiViewMixin, acting_user
 STATUS_FILTER = OpenApiParameter(
     "status", str, enum=WorkflowStatus.values, description="Only workflows in this status."
 )
+RUN_CONTACT_FILTER = OpenApiParameter(
+    "contact", str, description="Runs of contacts whose email contains this, or this id."
+)
+RUN_SINCE_FILTER = OpenApiParameter("since", str, description="Started at or after (ISO).")
+RUN_UNTIL_FILTER = OpenApiParameter("until", str, description="Started before (ISO).")
 RUN_STATUS_FILTER = OpenApiParameter(
     "status", str, enum=RunStatus.values, description="Only runs in this status."
 )
@@ -77,6 +86,19 @@ def if_match_revisions(request) -> list[int] | None:
         if value.isdigit():
             revisions.append(int(value))
     return revisions
+
+
+def date_param(request, name: str):
+    """An ISO date or date-time query parameter (a date means its midnight UTC), or None."""
+    value = request.query_params.get(name, "").strip()
+    if not value:
+        return None
+    moment = parse_datetime(value) or (
+        datetime.combine(parse_date(value), time.min, tzinfo=UTC) if parse_date(value) else None
+    )
+    if moment is None:
+        raise exceptions.ValidationError({name: ["must be a date (2026-11-25) or ISO date-time"]})
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def choice_param(request, name: str, choices: list[str]) -> str | None:
@@ -270,7 +292,14 @@ class WorkflowViewSet(ApiViewMixin, viewsets.GenericViewSet):
         return Response(workflow_results(self.get_object().pk))
 
     @extend_schema(
-        parameters=[RUN_STATUS_FILTER, PREVIEW_FILTER], responses=RunSerializer(many=True)
+        parameters=[
+            RUN_STATUS_FILTER,
+            RUN_CONTACT_FILTER,
+            RUN_SINCE_FILTER,
+            RUN_UNTIL_FILTER,
+            PREVIEW_FILTER,
+        ],
+        responses=RunSerializer(many=True),
     )
     def runs(self, request, pk):
         """The workflow's runs, newest first (preview runs only with ?preview=true)."""
@@ -282,4 +311,15 @@ class WorkflowViewSet(ApiViewMixin, viewsets.GenericViewSet):
         wanted = choice_param(request, "status", RunStatus.values)
         if wanted:
             runs = runs.filter(status=wanted)
-        return self.paginated(runs, RunSerializer)
+        contact = request.query_params.get("contact", "").strip()
+        if contact:
+            matches = Q(contact__email__icontains=contact) | Q(contact__external_id=contact)
+            if contact.isdigit():
+                matches |= Q(contact_id=int(contact))
+            runs = runs.filter(matches)
+        since, until = date_param(request, "since"), date_param(request, "until")
+        if since:
+            runs = runs.filter(created_at__gte=since)
+        if until:
+            runs = runs.filter(created_at__lt=until)
+        return self.paginated(runs.select_related("contact"), RunSerializer)

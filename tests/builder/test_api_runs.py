@@ -105,3 +105,34 @@ def test_an_unknown_run_is_a_404(client_a):
     response = client_a.get("/api/v1/runs/00000000-0000-0000-0000-000000000000/")
 
     assert response.status_code == 404
+
+
+def test_runs_are_filtered_by_contact_and_date(client_a, workspace_a):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from automation.models import Run
+    from tests.builder.factories import ContactFactory, RunFactory, published_workflow
+
+    workflow = published_workflow(workspace_a)
+    ada = RunFactory(
+        workflow=workflow, contact=ContactFactory(workspace=workspace_a, email="ada@x.io")
+    )
+    bob = RunFactory(
+        workflow=workflow, contact=ContactFactory(workspace=workspace_a, email="bob@x.io")
+    )
+    Run.objects.filter(pk=bob.pk).update(created_at=timezone.now() - timedelta(days=3))
+    url = f"/api/v1/workflows/{workflow.pk}/runs/"
+
+    by_email = client_a.get(url, {"contact": "ADA@"}).data
+    assert [run["id"] for run in by_email["results"]] == [str(ada.pk)]
+    assert by_email["results"][0]["contact_email"] == "ada@x.io"
+    by_id = client_a.get(url, {"contact": str(bob.contact_id)}).data
+    assert [run["id"] for run in by_id["results"]] == [str(bob.pk)]
+    since = (timezone.now() - timedelta(days=1)).date().isoformat()
+    assert [r["id"] for r in client_a.get(url, {"since": since}).data["results"]] == [str(ada.pk)]
+    assert [r["id"] for r in client_a.get(url, {"until": since}).data["results"]] == [str(bob.pk)]
+    bad = client_a.get(url, {"since": "yesterday"})
+    assert bad.status_code == 400
+    assert "since" in bad.data["detail"]
