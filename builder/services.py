@@ -234,12 +234,14 @@ def start_preview(workflow: Workflow, *, request: dict[str, Any]):
         raise WorkflowError(f"there is no trigger {wanted!r} in the draft", field="trigger")
     sample = dict(request.get("contact") or {})
     contact = None
+    real = Contact.objects.filter(workspace_id=workflow.workspace_id, is_preview=False)
     if sample.get("id") is not None:
-        contact = Contact.objects.filter(
-            workspace_id=workflow.workspace_id, pk=sample["id"], is_preview=False
-        ).first()
+        contact = real.filter(pk=sample["id"]).first()
         if contact is None:
             raise WorkflowError("no such contact in this workspace", field="contact.id")
+    elif sample.get("email"):
+        # An existing contact's email: preview with (a copy of) that contact.
+        contact = real.filter(email__iexact=sample["email"]).first()
     event = dict(request.get("event") or {})
     trigger_config = (trigger.get("data") or {}).get("config") or {}
     event.setdefault("type", trigger_config.get("event") or "")

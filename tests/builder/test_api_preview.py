@@ -268,3 +268,27 @@ def test_previews_are_listed_apart_and_viewers_cannot_start_one(workspace, api):
     assert (
         other.post(f"/api/v1/workflows/{workflow.pk}/preview", {}, format="json").status_code == 404
     )
+
+
+def test_an_existing_contact_is_found_by_email_and_copied(workspace, api):
+    real = Contact.objects.create(
+        workspace=workspace, email="dee@example.com", properties={"first_name": "Dee"}
+    )
+    draft = graph(
+        [
+            node("start", "trigger.event", event="signup"),
+            node("hi", "action.email", subject="Hi {{ contact.first_name }}", body="x"),
+        ],
+        chain(node("start", "trigger.event"), node("hi", "action.email")),
+    )
+    workflow = WorkflowFactory(workspace=workspace, draft=draft)
+    started = api.post(
+        f"/api/v1/workflows/{workflow.pk}/preview",
+        {"contact": {"email": "DEE@example.com", "properties": {"plan": "pro"}}},
+        format="json",
+    ).data
+    run = finished(started["id"])
+    assert steps_of(run.pk)[1].output["would"]["subject"] == "Hi Dee"
+    assert run.contact.properties == {"first_name": "Dee", "plan": "pro"}
+    real.refresh_from_db()
+    assert real.properties == {"first_name": "Dee"}

@@ -2,6 +2,9 @@
 
 import type {
   AppConfig,
+  JsonObject,
+  PreviewRequest,
+  Run,
   FieldSuggestions,
   Graph,
   Issue,
@@ -128,4 +131,14 @@ export const api = {
   useTemplate: async (slug: string) =>
     (await request<Workflow>("POST", `templates/${slug}/use`, {})).data,
   fields: () => get<FieldSuggestions>("fields"),
+  runs: (id: string, query: { status?: string; contact?: string; since?: string; until?: string; preview?: boolean }) => {
+    const params = new URLSearchParams({ page_size: "50" });
+    for (const [key, value] of Object.entries(query)) if (value) params.set(key, String(value));
+    return get<Page<Run>>(`workflows/${id}/runs/?${params}`);
+  },
+  run: (id: string) => get<Run>(`runs/${id}/`),
+  startPreview: async (id: string, body: PreviewRequest) => (await request<Run>("POST", `workflows/${id}/preview`, body)).data,
+  previewNext: async (runId: string) => (await request<Run>("POST", `previews/${runId}/next`)).data,
+  previewChoose: async (runId: string, handle: "received" | "timeout", data: JsonObject = {}) =>
+    (await request<Run>("POST", `previews/${runId}/choose`, { handle, data })).data,
 };

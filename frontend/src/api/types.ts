@@ -146,3 +146,42 @@ export interface AppConfig {
   urls: { logout: string; workspaces: string; admin: string | null; apiDocs: string };
   workflowId: string | null;
 }
+
+export interface RunStep {
+  seq: number;
+  node_id: string;
+  node_type: string;
+  status: string;
+  handle: string;
+  output: JsonValue;
+  error: string;
+  attempt: number;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+export interface Run {
+  id: string;
+  workflow: string;
+  version: number | null;
+  contact: number;
+  contact_email: string | null;
+  status: string;
+  trigger_node: string;
+  current_node: string;
+  error: string;
+  is_preview: boolean;
+  created_at: string;
+  updated_at: string;
+  finished_at: string | null;
+  steps?: RunStep[];
+  ws?: string;
+  preview?: { mode?: string; paused_before?: string | null; event?: JsonObject };
+}
+
+export interface PreviewRequest {
+  contact: { email?: string; properties?: JsonObject; tags?: string[]; time_zone?: string };
+  event: { type?: string; data?: JsonObject };
+  mode: "run" | "step";
+  choices: Record<string, { handle: string; data?: JsonObject }>;
+}

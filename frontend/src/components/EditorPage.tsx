@@ -3,8 +3,11 @@
 import { ReactFlowProvider, type ReactFlowInstance } from "@xyflow/react";
 import { useCallback, useEffect, useRef, useState } from "react";
 
+import { createPlaybackStore, PlaybackContext, useHighlightFromPlayback } from "../live/context";
+import { LiveSocket, type LiveMessage } from "../live/socket";
+
 import { ApiError, api } from "../api/client";
-import type { AppConfig, FieldSuggestions, NodeTypeInfo, Workflow, WorkflowStatus } from "../api/types";
+import type { AppConfig, FieldSuggestions, NodeTypeInfo, Results, Run, Workflow, WorkflowStatus } from "../api/types";
 import { handlesFor, type Catalogue } from "../graph/catalogue";
 import type { CairnEdge, CairnNode } from "../graph/convert";
 import { DEFAULT_NODE_SIZE, layout, workerElk } from "../graph/layout";
@@ -13,7 +16,9 @@ import { can, EditorContext, type EditorContextValue, useEditor, useEditorContex
 import { createEditorStore, type EditorStore } from "../store/editor";
 import { Canvas } from "./Canvas";
 import { Palette } from "./Palette";
+import { PreviewPanel } from "./PreviewPanel";
 import { ProblemsList } from "./ProblemsList";
+import { RunsPanel } from "./RunsPanel";
 import { ShortcutsHelp } from "./ShortcutsHelp";
 import { SidePanel } from "./SidePanel";
 import { VersionHistory } from "./VersionHistory";
@@ -179,10 +184,49 @@ function Editor({ types, suggestions, initialBackup }: { types: NodeTypeInfo[]; 
     return () => window.removeEventListener("beforeunload", onBeforeUnload);
   }, [store]);
 
-  // Per-node counts of a published workflow.
+  // Per-node counts and live runs of a published workflow: pushed over a
+  // WebSocket; polled only while the socket is down.
   const published = workflow.version !== null;
+  const [liveRuns, setLiveRuns] = useState<Run[]>([]);
+  const [socketUp, setSocketUp] = useState(false);
   useEffect(() => {
     if (!published) return;
+    const toRun = (item: Record<string, unknown>, known?: Run): Run =>
+      ({
+        ...(known ?? {}),
+        id: String(item.run),
+        contact: Number(item.contact ?? known?.contact ?? 0),
+        contact_email: (item.contact_email as string | undefined) ?? known?.contact_email ?? null,
+        status: String(item.run_status ?? known?.status ?? ""),
+        current_node: String(item.current_node ?? known?.current_node ?? ""),
+      }) as Run;
+    const socket = new LiveSocket(
+      `/ws/workflows/${workflow.id}/`,
+      (message: LiveMessage) => {
+        if (message.type === "snapshot") {
+          store.getState().setResults(message.results as Results);
+          setLiveRuns(((message.recent as Record<string, unknown>[]) ?? []).map((item) => toRun(item)));
+        } else if (message.type === "counts") {
+          store.getState().setResults(message.results as Results);
+        } else if (message.type === "events" && Array.isArray(message.events)) {
+          setLiveRuns((current) => {
+            const byId = new Map(current.map((run) => [run.id, run]));
+            for (const event of message.events as Record<string, unknown>[]) {
+              const id = String(event.run);
+              const known = byId.get(id);
+              byId.delete(id);
+              byId.set(id, toRun(event, known));
+            }
+            return [...byId.values()].reverse().slice(0, 20);
+          });
+        }
+      },
+      setSocketUp,
+    );
+    return () => socket.close();
+  }, [published, workflow.id, store]);
+  useEffect(() => {
+    if (!published || socketUp) return;
     let stopped = false;
     const refresh = () =>
       api
@@ -195,7 +239,25 @@ function Editor({ types, suggestions, initialBackup }: { types: NodeTypeInfo[]; 
       stopped = true;
       window.clearInterval(timer);
     };
-  }, [published, workflow.id, store]);
+  }, [published, socketUp, workflow.id, store]);
+
+  // A preview and an opened run play back apart; the canvas shows the one whose tab was last open.
+  const [previewPlayback] = useState(createPlaybackStore);
+  const [runPlayback] = useState(createPlaybackStore);
+  const [tab, setTab] = useState<"step" | "preview" | "runs">("step");
+  const [shown, setShown] = useState<"preview" | "runs">("preview");
+  useEffect(() => {
+    if (tab !== "step") setShown(tab);
+  }, [tab]);
+  useHighlightFromPlayback(previewPlayback, shown === "preview");
+  useHighlightFromPlayback(runPlayback, shown === "runs");
+  const showNode = useCallback(
+    (nodeId: string) => {
+      store.getState().selectNode(nodeId);
+      focusNode(nodeId);
+    },
+    [store, focusNode],
+  );
 
   const onReady = useCallback(
     (instance: ReactFlowInstance<CairnNode, CairnEdge>) => {
@@ -250,7 +312,35 @@ function Editor({ types, suggestions, initialBackup }: { types: NodeTypeInfo[]; 
             </div>
           )}
         </div>
-        <SidePanel suggestions={suggestions} />
+        <div className="right-panel">
+            <div className="tabs" role="tablist" aria-label="Panels">
+              {(
+                [
+                  ["step", "Step"],
+                  ["preview", "Preview"],
+                  ["runs", "Runs"],
+                ] as const
+              ).map(([key, label]) => (
+                <button key={key} type="button" role="tab" id={`tab-${key}`} aria-selected={tab === key} aria-controls={`panel-${key}`} className={tab === key ? "active" : ""} onClick={() => setTab(key)}>
+                  {label}
+                </button>
+              ))}
+            </div>
+            {/* All three stay mounted, so a preview goes on streaming behind another tab. */}
+            <div role="tabpanel" id="panel-step" aria-labelledby="tab-step" className="tab-body" hidden={tab !== "step"}>
+              <SidePanel suggestions={suggestions} />
+            </div>
+            <div role="tabpanel" id="panel-preview" aria-labelledby="tab-preview" className="tab-body" hidden={tab !== "preview"}>
+              <PlaybackContext.Provider value={previewPlayback}>
+                <PreviewPanel onSelectNode={showNode} />
+              </PlaybackContext.Provider>
+            </div>
+            <div role="tabpanel" id="panel-runs" aria-labelledby="tab-runs" className="tab-body" hidden={tab !== "runs"}>
+              <PlaybackContext.Provider value={runPlayback}>
+                <RunsPanel onSelectNode={showNode} live={liveRuns} />
+              </PlaybackContext.Provider>
+            </div>
+          </div>
       </div>
       <div className="sr-only" role="status" aria-live="polite">
         {notice}

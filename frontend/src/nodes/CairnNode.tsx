@@ -26,11 +26,12 @@ function CairnNodeView({ id, data, selected }: NodeProps<CairnNodeType>) {
   const showCounts = useEditor((state) => state.results !== null);
   const current = useEditor((state) => state.highlight?.current === id);
   const onPath = useEditor((state) => state.highlight?.path.includes(id) ?? false);
+  const failedHere = useEditor((state) => state.highlight?.failed === id);
   const handles = handlesFor(info, data.config);
   const summary = summarize(info, data.config);
   const title = data.label || info?.label || data.nodeType;
   const problemCount = problems ? problems.split("\n").length : 0;
-  const classes = ["cairn-node", selected ? "selected" : "", problemCount ? "has-problems" : "", current ? "current" : "", onPath ? "on-path" : ""];
+  const classes = ["cairn-node", selected ? "selected" : "", problemCount ? "has-problems" : "", current ? "current" : "", onPath ? "on-path" : "", failedHere ? "failed-here" : ""];
 
   return (
     <div
