@@ -35,10 +35,11 @@ export function RunsPanel({ onSelectNode, live }: { onSelectNode: (nodeId: strin
       .catch((failure: Error) => setError(failure.message));
   }, [id, status, contact, since, until]);
 
+  // Refetch when a filter changes, and when live activity says runs moved.
   useEffect(() => {
     const timer = window.setTimeout(refresh, 250);
     return () => window.clearTimeout(timer);
-  }, [refresh]);
+  }, [refresh, live]);
 
   const open = async (runId: string) => {
     const run = await api.run(runId);
