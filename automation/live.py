@@ -14,6 +14,7 @@ picture.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import queue
 import threading
@@ -24,9 +25,16 @@ log = logging.getLogger("cairn.live")
 
 QUEUE_SIZE = 10_000
 SEND_TIMEOUT_SECONDS = 2.0
-# Messages for one group that arrive within this window travel together.
-BATCH_WINDOW_SECONDS = 0.02
-BATCH_MAX_EVENTS = 200
+# Messages for a group that arrive this close together travel as one.
+BATCH_WINDOW_SECONDS = 0.01
+# A watched workflow gets at most one message per this interval from each
+# process (the first after a quiet spell leaves at once): a busy workflow costs
+# its watchers a few messages a second, whatever its step rate. Previews are
+# one run, stepped by hand: every step leaves as soon as it commits.
+WORKFLOW_MIN_INTERVAL_SECONDS = 0.1
+# Watchers of a workflow see counts (from the database) and recent runs; the
+# newest events of a batch are enough for the latter.
+WORKFLOW_BATCH_MAX_EVENTS = 50
 
 
 def workflow_group(workflow_id) -> str:
@@ -79,35 +87,49 @@ class Publisher:
                 self._thread = threading.Thread(target=self._run, name="cairn-live", daemon=True)
                 self._thread.start()
 
-    def _collect(self) -> dict[str, list[dict[str, Any]]]:
-        """One queued item, and whatever joins it within the batch window."""
-        group, messages = self.queue.get()
-        batches = {group: list(messages)}
-        deadline = time.monotonic() + BATCH_WINDOW_SECONDS
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                group, messages = self.queue.get(timeout=left)
-            except queue.Empty:
-                break
-            batches.setdefault(group, []).extend(messages)
-        return batches
+    def _min_interval(self, group: str) -> float:
+        return WORKFLOW_MIN_INTERVAL_SECONDS if group.startswith("workflow.") else 0.0
 
     def _run(self) -> None:
         from channels.layers import get_channel_layer
 
         layer = get_channel_layer()
         own_loop = asyncio.new_event_loop()
+        pending: dict[str, list[dict[str, Any]]] = {}
+        due: dict[str, float] = {}
+        last_sent: dict[str, float] = {}
         while True:
-            batches = self._collect()
-            if layer is None:
-                continue
-            for group, events in batches.items():
-                for start in range(0, len(events), BATCH_MAX_EVENTS):
-                    chunk = events[start : start + BATCH_MAX_EVENTS]
-                    self._send(layer, own_loop, group, {"type": "run.batch", "events": chunk})
+            now = time.monotonic()
+            timeout = max(0.0, min(due.values()) - now) if due else None
+            try:
+                group, messages = self.queue.get(timeout=timeout)
+                pending.setdefault(group, []).extend(messages)
+                if group not in due:
+                    due[group] = max(
+                        now + BATCH_WINDOW_SECONDS,
+                        last_sent.get(group, 0.0) + self._min_interval(group),
+                    )
+            except queue.Empty:
+                pass
+            now = time.monotonic()
+            for group in [g for g, at in due.items() if at <= now]:
+                del due[group]
+                events = pending.pop(group)
+                last_sent[group] = now
+                if layer is None:
+                    continue
+                if group.startswith("workflow.") and len(events) > WORKFLOW_BATCH_MAX_EVENTS:
+                    skipped = len(events) - WORKFLOW_BATCH_MAX_EVENTS
+                    events = events[-WORKFLOW_BATCH_MAX_EVENTS:]
+                    self.sent += skipped  # summarised away, not lost: counts come from the DB
+                self._send(layer, own_loop, group, events)
 
-    def _send(self, layer, own_loop, group: str, message: dict[str, Any]) -> None:
-        send = asyncio.wait_for(layer.group_send(group, message), SEND_TIMEOUT_SECONDS)
+    def _send(self, layer, own_loop, group: str, events: list[dict[str, Any]]) -> None:
+        # Encoded once here, not once per watcher.
+        text = json.dumps({"type": "events", "events": events}, default=str)
+        send = asyncio.wait_for(
+            layer.group_send(group, {"type": "run.batch", "text": text}), SEND_TIMEOUT_SECONDS
+        )
         try:
             server_loop = self._server_loop
             if server_loop is not None and server_loop.is_running():
@@ -115,9 +137,9 @@ class Publisher:
                 future.result(SEND_TIMEOUT_SECONDS + 1)
             else:
                 own_loop.run_until_complete(send)
-            self.sent += len(message["events"])
+            self.sent += len(events)
         except Exception:  # a watcher's layer must never take the engine down
-            self.dropped += len(message["events"])
+            self.dropped += len(events)
             log.warning("live update to %s dropped", group, exc_info=True)
 
     def drain(self, timeout: float = 5.0) -> bool:

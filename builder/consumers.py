@@ -2,7 +2,8 @@
 
 Authenticated by the browser session; a user sees only workflows of
 workspaces they belong to (close code 4403; 4401 without a session). Thin:
-access and snapshots live in builder/live.py, publishing in automation/live.py.
+access and snapshots live in builder/live.py, the per-process fan-out in
+builder/fanout.py, publishing in automation/live.py.
 """
 
 from __future__ import annotations
@@ -14,12 +15,10 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from automation.live import preview_group, publisher, workflow_group
 
-from . import live
+from . import fanout, live
 
 UNAUTHENTICATED = 4401
 FORBIDDEN = 4403
-# Counts are pushed at most this often, however fast runs go.
-COUNTS_EVERY_SECONDS = 0.5
 
 
 class WatchConsumer(AsyncJsonWebsocketConsumer):
@@ -29,15 +28,18 @@ class WatchConsumer(AsyncJsonWebsocketConsumer):
         await self.accept()
         await self.close(code=code)
 
-    async def join(self, group: str) -> None:
+    async def deliver(self, text: str) -> None:
+        await self.send(text_data=text)
+
+    async def join(self, group: str, counts=None) -> None:
         publisher.bind_server_loop(asyncio.get_running_loop())
-        self.group = group
-        await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
+        self.group = group
+        await fanout.join(self.channel_layer, group, self.deliver, counts)
 
     async def disconnect(self, code):
         if self.group:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+            await fanout.leave(self.group, self.deliver)
 
 
 class WorkflowMonitorConsumer(WatchConsumer):
@@ -51,33 +53,17 @@ class WorkflowMonitorConsumer(WatchConsumer):
         workflow = await database_sync_to_async(live.watchable_workflow)(user, self.workflow_id)
         if workflow is None:
             return await self.refuse(FORBIDDEN)
-        self.counts_task: asyncio.Task | None = None
-        await self.join(workflow_group(self.workflow_id))
-        await self.send_json(await database_sync_to_async(live.monitor_snapshot)(self.workflow_id))
+        workflow_id = self.workflow_id
+        await self.join(
+            workflow_group(workflow_id),
+            counts=lambda: database_sync_to_async(live.cached_results)(workflow_id),
+        )
+        await self.send_json(await database_sync_to_async(live.monitor_snapshot)(workflow_id))
 
     async def receive_json(self, content, **kwargs):
         if content.get("type") == "snapshot":
             snapshot = await database_sync_to_async(live.monitor_snapshot)(self.workflow_id)
             await self.send_json(snapshot)
-
-    async def run_batch(self, event):
-        await self.send_json({"type": "events", "events": event["events"]})
-        self.schedule_counts()
-
-    def schedule_counts(self) -> None:
-        if self.counts_task is None or self.counts_task.done():
-            self.counts_task = asyncio.create_task(self.send_counts())
-
-    async def send_counts(self) -> None:
-        await asyncio.sleep(COUNTS_EVERY_SECONDS)
-        message = await database_sync_to_async(live.counts_message)(self.workflow_id)
-        await self.send_json(message)
-
-    async def disconnect(self, code):
-        task = getattr(self, "counts_task", None)
-        if task is not None:
-            task.cancel()
-        await super().disconnect(code)
 
 
 class PreviewConsumer(WatchConsumer):
@@ -91,6 +77,8 @@ class PreviewConsumer(WatchConsumer):
         run = await database_sync_to_async(live.watchable_preview)(user, self.run_id)
         if run is None:
             return await self.refuse(FORBIDDEN)
+        # Join first, then read the snapshot: a step committed in between is
+        # in the snapshot and arrives live too (seq makes that harmless).
         await self.join(preview_group(self.run_id))
         await self.send_snapshot()
 
@@ -101,6 +89,3 @@ class PreviewConsumer(WatchConsumer):
         # A client that sees a gap in `seq` asks for the whole preview again.
         if content.get("type") == "snapshot":
             await self.send_snapshot()
-
-    async def run_batch(self, event):
-        await self.send_json({"type": "events", "events": event["events"]})

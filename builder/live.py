@@ -83,10 +83,6 @@ def monitor_snapshot(workflow_id) -> dict[str, Any]:
     }
 
 
-def counts_message(workflow_id) -> dict[str, Any]:
-    return {"type": "counts", "results": cached_results(workflow_id)}
-
-
 def step_dict(step: Step) -> dict[str, Any]:
     return {
         "seq": step.seq,

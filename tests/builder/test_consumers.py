@@ -142,3 +142,34 @@ async def database_sync_to_async_create_step(run):
     from channels.db import database_sync_to_async
 
     return await database_sync_to_async(StepFactory)(run=run, seq=1, node_id="start")
+
+
+def test_watchers_of_one_workflow_share_one_subscription_and_all_get_each_batch(
+    member_and_workflow,
+):
+    from builder import fanout
+
+    user, workflow = member_and_workflow
+    run = RunFactory(workflow=workflow, current_node="start", status=RunStatus.WAITING)
+    step = StepFactory(run=run, seq=1, node_id="start")
+    cookie = session_cookie(user)
+
+    @async_to_sync
+    async def watch():
+        sockets = [connect(f"/ws/workflows/{workflow.pk}/", cookie) for _ in range(3)]
+        for socket in sockets:
+            assert (await socket.connect())[0]
+            assert (await socket.receive_json_from(timeout=5))["type"] == "snapshot"
+        [registry] = [r for r in fanout._registries.values() if r.hubs]
+        assert list(registry.hubs) == [workflow_group(workflow.pk)]
+        assert len(registry.hubs[workflow_group(workflow.pk)].sockets) == 3
+
+        publisher.publish(workflow_group(workflow.pk), step_message(run, step))
+        for socket in sockets:
+            message = await socket.receive_json_from(timeout=5)
+            assert [event["seq"] for event in message["events"]] == [1]
+        for socket in sockets:
+            await socket.disconnect()
+        assert not registry.hubs  # the last one out closed the subscription
+
+    watch()
