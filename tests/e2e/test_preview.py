@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 
 from automation.models import Contact, Run
 from builder.models import ApiKey, Workflow
+from tests.e2e.test_app import UNNAMED_CONTROLS
 from tests.e2e.ui import Ui, log_in
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -32,6 +33,7 @@ def test_step_through_a_preview_of_a_template(page, live_server_url, editor_user
     panel = page.get_by_role("tabpanel", name="Preview")
 
     page.get_by_role("tab", name="Preview").click()
+    assert page.evaluate(UNNAMED_CONTROLS) == []
     panel.get_by_label("Trigger event data (JSON)").fill(
         '{"cart_url": "https://shop.example/cart/9", "total": 80}'
     )
@@ -108,6 +110,7 @@ def test_counts_change_live_as_events_arrive(page, live_server_url, editor_user,
 
     page.get_by_role("tab", name="Runs").click()
     runs = page.get_by_role("tabpanel", name="Runs")
+    assert page.evaluate(UNNAMED_CONTROLS) == []
     expect(runs.locator(".run-list > li")).to_have_count(3)
     runs.get_by_label("Contact").fill("p1@")
     expect(runs.locator(".run-list > li")).to_have_count(1)
