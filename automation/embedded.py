@@ -20,6 +20,7 @@ _queue: queue.Queue[str] = queue.Queue()
 _started = threading.Event()
 _lock = threading.Lock()
 SWEEP_INTERVAL_SECONDS = 1.0
+REAP_EVERY = 5
 SLOW_SWEEP_EVERY = 15
 
 
@@ -55,8 +56,9 @@ def _loop() -> None:
             if time.monotonic() >= next_sweep:
                 ticks += 1
                 timers.sweep_due_runs()
-                if ticks % SLOW_SWEEP_EVERY == 0:
+                if ticks % REAP_EVERY == 0:
                     timers.reap_stale_runs()
+                if ticks % SLOW_SWEEP_EVERY == 0:
                     schedules.fire_due_schedules()
                 if ticks % (SLOW_SWEEP_EVERY * 20) == 0:
                     schedules.enrol_inactive_contacts()
