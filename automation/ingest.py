@@ -20,7 +20,7 @@ from django.db import OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from .contacts import fire_contact_triggers, merge_properties
+from .contacts import fire_contacts_triggers, merge_properties
 from .enrolment import Enrolment, enrol
 from .models import Contact, Deployment, DeploymentStatus, Event, Run, RunStatus, TriggerBinding
 from .rules import evaluate
@@ -173,7 +173,7 @@ def _update_contacts(contacts, events, by_key, fresh) -> list[Run]:
     stored: dict[int, list[Event]] = {}
     for event in fresh:
         stored.setdefault(event.contact_id, []).append(event)
-    runs: list[Run] = []
+    changes = []
     for contact in contacts:
         old_properties = dict(contact.properties)
         old_tags = list(contact.tags)
@@ -191,7 +191,8 @@ def _update_contacts(contacts, events, by_key, fresh) -> list[Run]:
             if contact.last_seen_at is None or event.occurred_at > contact.last_seen_at:
                 contact.last_seen_at = event.occurred_at
         contact.engagement = engagement
-        runs += fire_contact_triggers(contact, old_properties, old_tags)
+        changes.append((contact, old_properties, old_tags))
+    runs = fire_contacts_triggers(changes)
     save_contacts(contacts, ["properties", "time_zone", "engagement", "last_seen_at"])
     return runs
 
