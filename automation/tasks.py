@@ -8,7 +8,7 @@ from billiard.exceptions import SoftTimeLimitExceeded
 from celery import shared_task
 from celery.signals import worker_process_init
 
-from . import engine, schedules, timers
+from . import engine, runs, schedules, timers
 
 log = logging.getLogger("cairn.tasks")
 
@@ -78,3 +78,8 @@ def fire_schedules() -> int:
 @shared_task(name="automation.check_inactivity", ignore_result=True, expires=600)
 def check_inactivity() -> int:
     return schedules.enrol_inactive_contacts()
+
+
+@shared_task(name="automation.cancel_workflow_runs", acks_late=True, reject_on_worker_lost=True)
+def cancel_workflow_runs(workflow_id: str) -> int:
+    return runs.cancel_workflow_runs(workflow_id)
