@@ -34,3 +34,20 @@ def _send(run_ids: list[str]) -> None:
         from . import embedded
 
         embedded.submit(run_ids)
+
+
+def enqueue_workflow_cleanup(workflow_id) -> None:
+    """After commit, have the executor cancel an archived workflow's runs in pages."""
+    workflow_id = str(workflow_id)
+    transaction.on_commit(lambda: _send_cleanup(workflow_id))
+
+
+def _send_cleanup(workflow_id: str) -> None:
+    if settings.CAIRN_EXECUTION == "celery":
+        from celery import current_app
+
+        current_app.send_task("automation.cancel_workflow_runs", args=[workflow_id])
+    else:
+        from . import embedded
+
+        embedded.submit_cleanup(workflow_id)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import traceback
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -21,7 +22,7 @@ from typing import Any
 
 from billiard.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from . import live, preview
@@ -111,10 +112,48 @@ def advance_run(run_id: Any, *, dry_run: bool = False) -> Outcome:
             # No transaction and no row lock is held here: the running step,
             # its attempt counted, is committed; the answer is recorded by
             # the next chunk only if that step is still the run's open one.
-            answer = calls.pop().make()
+            call = calls.pop()
+            with LeaseHeartbeat(run_id, call.step_id):
+                answer = call.make()
             continue
         if outcome is not Outcome.CONTINUE:
             return outcome
+
+
+class LeaseHeartbeat:
+    """Renews a run's lease while its outside call is in flight.
+
+    The lease is short (RUN_LEASE_SECONDS) so a dead worker's run is picked
+    up within seconds; a live worker in a long call keeps renewing it, so
+    the reaper never declares a call lost that is still being made. The
+    renewal is a compare-and-set on the open step: it stops mattering the
+    moment the run moves on.
+    """
+
+    def __init__(self, run_id: Any, step_id: int) -> None:
+        self.run_id, self.step_id = run_id, step_id
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, daemon=True, name="cairn-lease")
+
+    def __enter__(self) -> LeaseHeartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _beat(self) -> None:
+        lease = settings.RUN_LEASE_SECONDS
+        try:
+            while not self._stop.wait(max(0.5, lease / 4)):
+                Run.objects.filter(
+                    pk=self.run_id, status=RunStatus.RUNNING, current_step_id=self.step_id
+                ).update(lease_until=timezone.now() + timedelta(seconds=lease))
+        except Exception:
+            log.warning("run %s: renewing the lease failed", self.run_id, exc_info=True)
+        finally:
+            connection.close()  # this thread's own connection
 
 
 @dataclass
@@ -234,18 +273,24 @@ def _advance_chunk(
 ) -> Outcome:
     with transaction.atomic():
         run = (
-            # The run and its contact, locked together. A second delivery of
-            # the same job waits here for the first one's chunk to commit,
-            # then finds the run moved on (or no longer running).
-            Run.objects.select_for_update(of=("self", "contact"))
-            .select_related("contact", "trigger_event", "workflow__deployment")
+            # The run first, skipping it if it is locked: a second delivery
+            # of the same job while another worker holds the run goes away
+            # at once instead of queueing behind it (the holder carries on;
+            # the lease and the reaper cover a holder that dies).
+            Run.objects.select_for_update(of=("self",), skip_locked=True)
+            .select_related("trigger_event", "workflow__deployment")
             .only(*_RUN_FIELDS)
             .filter(pk=run_id, status=RunStatus.RUNNING)
             .order_by()
             .first()
         )
         if run is None:
+            if Run.objects.filter(pk=run_id, status=RunStatus.RUNNING).exists():
+                return Outcome.BUSY
             return Outcome.NOT_RUNNING
+        # Then its contact, waiting for it: event ingest holds contacts only
+        # for the length of a batch, and never waits for a run's lock.
+        run.contact = Contact.objects.select_for_update().get(pk=run.contact_id)
         open_step = run.current_step
         if answer is not None and not (
             open_step is not None
@@ -317,7 +362,6 @@ def _publish_after_commit(chunk: _Chunk) -> None:
 # (the run reads its frozen version, cached per process, never the draft).
 _RUN_FIELDS = (
     *(f.name for f in Run._meta.concrete_fields),
-    "contact",
     "trigger_event",
     "workflow__id",
     "workflow__deployment",

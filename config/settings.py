@@ -141,7 +141,7 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULER = "celery.beat:Scheduler"
 CELERY_BEAT_SCHEDULE = {
     "sweep-due-runs": {"task": "automation.sweep_due_runs", "schedule": 1.0},
-    "reap-stale-runs": {"task": "automation.reap_stale_runs", "schedule": 15.0},
+    "reap-stale-runs": {"task": "automation.reap_stale_runs", "schedule": 5.0},
     "fire-schedules": {"task": "automation.fire_schedules", "schedule": 15.0},
     "check-inactivity": {"task": "automation.check_inactivity", "schedule": 300.0},
 }
@@ -168,7 +168,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("REQUEST_MAX_BYTES", default=10 * 1024 * 1
 ACTION_MAX_ATTEMPTS = env.int("ACTION_MAX_ATTEMPTS", default=5)
 ACTION_RETRY_BASE_SECONDS = env.float("ACTION_RETRY_BASE_SECONDS", default=10.0)
 ACTION_RETRY_MAX_SECONDS = env.float("ACTION_RETRY_MAX_SECONDS", default=3600.0)
-RUN_LEASE_SECONDS = env.int("RUN_LEASE_SECONDS", default=300)
+# A running run's lease: renewed by every chunk and, during an outside call,
+# by a heartbeat; a dead worker's runs are re-queued this long after it died.
+RUN_LEASE_SECONDS = env.int("RUN_LEASE_SECONDS", default=20)
 WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
 
 # ---------------------------------------------------------------- email

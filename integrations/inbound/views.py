@@ -28,6 +28,7 @@ from automation.ingest import (
     IncomingEvent,
     ingest_webhook,
     link_contact_refs,
+    retrying,
     webhook_signature,
 )
 from automation.models import Deployment
@@ -114,7 +115,11 @@ class WorkflowWebhookView(APIView):
         deployment = Deployment.objects.filter(pk=workflow_id).first()
         if deployment is None:
             raise Http404("this workflow has not been published")
-        with transaction.atomic():
-            link_contact_refs(deployment.workspace_id, [event.contact], field="contact.email")
-            result = ingest_webhook(workflow_id, event)
+
+        def ingest():
+            with transaction.atomic():
+                link_contact_refs(deployment.workspace_id, [event.contact], field="contact.email")
+                return ingest_webhook(workflow_id, event)
+
+        result = retrying(ingest)
         return Response(result.as_dict(), status=status.HTTP_202_ACCEPTED)

@@ -18,6 +18,7 @@ import time
 import pytest
 from django.db import OperationalError, connection, transaction
 
+from automation import timers
 from automation.models import Contact, Run, RunStatus, Step, StepStatus
 from automation.runs import cancel_run
 from tests.automation.workflows import chain, graph, node, path_of, published, send
@@ -124,3 +125,24 @@ def test_a_worker_killed_mid_call_costs_one_attempt_and_the_retry_carries_the_sa
     assert len(http_target.requests) == 2
     keys = {request["headers"]["idempotency-key"] for request in http_target.requests}
     assert keys == {f"{run.pk}:{hook.seq}"}
+
+
+def test_a_call_longer_than_the_lease_is_not_declared_lost_while_it_is_made(http_target):
+    # The worker runs with a 5 s lease. Without the heartbeat, the reaper
+    # would declare a 9 s call lost at 5 s and make it a second time.
+    http_target.answer(delay=9)  # under WEBHOOK_TIMEOUT_SECONDS (10)
+    hook_flow(f"{http_target.url}/crm")
+    send("order_placed", "ada@example.com")
+    run = Run.objects.get()
+    call_in_flight(http_target)
+    time.sleep(6.5)  # past the lease the call started with
+
+    assert timers.reap_stale_runs() == 0
+
+    wait_until(
+        lambda: Run.objects.filter(pk=run.pk, status=RunStatus.COMPLETED).exists(),
+        timeout=40,
+        what="the run completes",
+    )
+    assert len(http_target.requests) == 1
+    assert Step.objects.get(node_id="hook").attempt == 1
