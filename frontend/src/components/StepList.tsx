@@ -52,6 +52,12 @@ export function StepList({ steps, onSelect }: { steps: PlaybackStep[]; onSelect:
             {step.handle && step.handle !== "out" && <span className="muted"> → {step.handle}</span>}
             {step.error && <p className="field-error">{step.error}</p>}
             <Would output={step.output} />
+            {node && (
+              <details>
+                <summary>Input</summary>
+                <pre>{JSON.stringify(node.data.config, null, 2)}</pre>
+              </details>
+            )}
             <details>
               <summary>Output</summary>
               <pre>{JSON.stringify(step.output, null, 2)}</pre>
