@@ -173,3 +173,46 @@ def test_watchers_of_one_workflow_share_one_subscription_and_all_get_each_batch(
         assert not registry.hubs  # the last one out closed the subscription
 
     watch()
+
+
+def test_the_embedded_in_memory_layer_delivers_what_the_executor_thread_publishes(settings):
+    """Embedded default: runs execute in a thread of the web process, watchers in its loop."""
+    import asyncio
+
+    from channels.layers import channel_layers, get_channel_layer
+
+    from automation.live import Publisher
+    from builder import fanout
+
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    channel_layers.backends.clear()
+    embedded = Publisher()
+
+    @async_to_sync
+    async def watch():
+        layer = get_channel_layer()
+        assert type(layer).__name__ == "InMemoryChannelLayer"
+        embedded.bind_server_loop(asyncio.get_running_loop())
+        received = []
+
+        async def deliver(text):
+            received.append(text)
+
+        await fanout.join(layer, "preview.x", deliver)
+        # Published from another thread, as the embedded executor does.
+        await asyncio.get_running_loop().run_in_executor(
+            None, embedded.publish, "preview.x", {"kind": "step", "seq": 1}
+        )
+        for _ in range(100):
+            if received:
+                break
+            await asyncio.sleep(0.02)
+        await fanout.leave("preview.x", deliver)
+        return received
+
+    try:
+        received = watch()
+    finally:
+        channel_layers.backends.clear()
+    assert len(received) == 1
+    assert '"seq": 1' in received[0]
