@@ -36,6 +36,17 @@ def batch(round_: int, order: list[int]) -> dict:
     }
 
 
+@pytest.fixture
+def leaves_no_queued_runs():
+    """The batches enrol hundreds of runs; their jobs must not outlive the test and
+    queue ahead of the next test's runs on the shared worker."""
+    yield
+    from config.celery import app
+
+    app.control.purge()
+
+
+@pytest.mark.usefixtures("leaves_no_queued_runs")
 def test_batches_in_opposite_orders_are_both_accepted():
     workspace = WorkspaceFactory(name="Acme", slug="acme")
     published_workflow(workspace)
