@@ -131,6 +131,12 @@ export const api = {
   useTemplate: async (slug: string) =>
     (await request<Workflow>("POST", `templates/${slug}/use`, {})).data,
   fields: () => get<FieldSuggestions>("fields"),
+  connections: (provider: string) =>
+    get<Page<{ id: number; name: string; provider: string; last_test_ok?: boolean | null }>>(
+      `connections/?${new URLSearchParams({ provider, page_size: "200" })}`,
+    ),
+  testConnection: async (id: string) =>
+    (await request<{ ok: boolean; detail: string }>("POST", `connections/${id}/test`)).data,
   runs: (id: string, query: { status?: string; contact?: string; since?: string; until?: string; preview?: boolean }) => {
     const params = new URLSearchParams({ page_size: "50" });
     for (const [key, value] of Object.entries(query)) if (value) params.set(key, String(value));

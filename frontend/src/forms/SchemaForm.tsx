@@ -4,7 +4,17 @@ import { useEffect, useId, useRef } from "react";
 
 import type { JsonObject, JsonSchema, JsonValue } from "../api/types";
 import { type FieldDescriptor, describeFields } from "./fields";
-import { DurationPicker, EnumList, JsonEditor, KeyValue, RuleBuilder, SplitEditor, StringList, TemplateEditor } from "./widgets";
+import {
+  ConnectionPicker,
+  DurationPicker,
+  EnumList,
+  JsonEditor,
+  KeyValue,
+  RuleBuilder,
+  SplitEditor,
+  StringList,
+  TemplateEditor,
+} from "./widgets";
 
 export interface FormContext {
   /** The problem reported for a config path ("rules.0.value"), or ""; `nested`: also under it. */
@@ -190,6 +200,17 @@ function Field({
     }
     case "text-or-json":
       control = <JsonEditor id={id} label={field.title} value={value} allowText onChange={onChange} />;
+      break;
+    case "connection":
+      control = (
+        <ConnectionPicker
+          id={id}
+          label={field.title}
+          provider={String(field.schema["x-provider"] ?? "")}
+          value={value}
+          onChange={onChange}
+        />
+      );
       break;
     default:
       control = <JsonEditor id={id} label={field.title} value={value} allowText={false} onChange={onChange} />;

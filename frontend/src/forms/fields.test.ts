@@ -45,6 +45,7 @@ describe("schema → form", () => {
   it("lets a schema name its widget", () => {
     expect(kindOf({ type: "string", "x-widget": "textarea" })).toBe("textarea");
     expect(kindOf({ type: "string", "x-widget": "no-such-widget" })).toBe("text");
+    expect(kindOf({ type: "string", "x-widget": "connection", "x-provider": "slack" })).toBe("connection");
   });
 
   it("checks that split percentages add up to 100", () => {

@@ -27,6 +27,7 @@ export type FieldKind =
   | "key-value"
   | "object"
   | "text-or-json"
+  | "connection"
   | "json";
 
 export interface Option {
@@ -64,6 +65,7 @@ const WIDGETS = new Set<FieldKind>([
   "key-value",
   "object",
   "text-or-json",
+  "connection",
   "json",
 ]);
 

@@ -2,6 +2,7 @@
 
 import { useEffect, useId, useMemo, useRef, useState } from "react";
 
+import { api } from "../api/client";
 import type { JsonObject, JsonSchema, JsonValue } from "../api/types";
 import { optionsOf, splitProblem } from "./fields";
 
@@ -537,5 +538,68 @@ export function JsonEditor({ id, label, value, allowText, onChange }: { id: stri
       {allowText && <p className="hint">Plain text, or JSON (sent as JSON; its text values can use templates).</p>}
       {error && <p className="field-error">{error}</p>}
     </>
+  );
+}
+
+// ---------------------------------------------------------------- connections
+/** Pick one of the workspace's stored connections for a provider, and test it. */
+export function ConnectionPicker({
+  id,
+  label,
+  provider,
+  value,
+  onChange,
+}: {
+  id: string;
+  label: string;
+  provider: string;
+  value: JsonValue | undefined;
+  onChange: Change<string | undefined>;
+}) {
+  const [options, setOptions] = useState<{ id: number; name: string }[] | null>(null);
+  const [error, setError] = useState("");
+  const [tested, setTested] = useState<{ ok: boolean; detail: string } | null>(null);
+  useEffect(() => {
+    api
+      .connections(provider)
+      .then((page) => setOptions(page.results))
+      .catch((failure: Error) => setError(failure.message));
+  }, [provider]);
+  const chosen = value === undefined || value === null ? "" : String(value);
+  return (
+    <div className="connection-picker">
+      <select id={id} value={chosen} onChange={(event) => {
+        setTested(null);
+        onChange(event.target.value || undefined);
+      }}>
+        <option value="">{options === null ? "Loading…" : options.length ? "—" : `No ${provider} connection yet`}</option>
+        {(options ?? []).map((option) => (
+          <option key={option.id} value={String(option.id)}>
+            {option.name}
+          </option>
+        ))}
+      </select>
+      <button
+        type="button"
+        className="secondary small"
+        disabled={!chosen}
+        aria-label={`Test ${label}`}
+        onClick={() =>
+          api
+            .testConnection(chosen)
+            .then(setTested)
+            .catch((failure: Error) => setTested({ ok: false, detail: failure.message }))
+        }
+      >
+        Test connection
+      </button>
+      {tested && (
+        <p className={tested.ok ? "hint" : "field-error"} role="status">
+          {tested.ok ? "✓ " : "✗ "}
+          {tested.detail}
+        </p>
+      )}
+      {error && <p className="field-error">{error}</p>}
+    </div>
   );
 }
