@@ -20,15 +20,23 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from . import transitions
 from .dispatch import enqueue_runs
 from .graph import Graph
 from .models import Contact, Run, RunStatus, StepStatus
-from .nodes.base import NodeContext, NodeResult, NodeType
+from .nodes.base import (
+    RESUMED_BY_EVENT,
+    RESUMED_BY_TIMEOUT,
+    NodeContext,
+    NodeResult,
+    NodeType,
+)
 from .rules import get_zone
 from .runs import RunStateError
 
 MODES = ("run", "step")
-EVENT_CHOICES = ("received", "timeout")
+# What the tester may answer at a wait.event: the engine's own resume reasons.
+EVENT_CHOICES = (RESUMED_BY_EVENT, RESUMED_BY_TIMEOUT)
 
 
 class PreviewError(RunStateError):
@@ -117,9 +125,8 @@ def pause_before(run: Run, node_id: str) -> bool:
         run.preview = {**run.preview, "go": False, "paused_before": None}
         return False
     run.preview = {**run.preview, "paused_before": node_id}
-    run.status = RunStatus.WAITING
-    run.resume_at = None
-    run.lease_until = None
+    transitions.hold(run)
+    run.resume_at = None  # no timer: only the tester's "next" wakes it
     return True
 
 
@@ -165,7 +172,7 @@ def _event_choice(
             "data": dict(data or {}),
             "occurred_at": timezone.now().isoformat(),
         }
-        if handle == "received"
+        if handle == RESUMED_BY_EVENT
         else {}
     )
     resumed = implementation.resume(ctx, handle, payload)
@@ -188,6 +195,12 @@ def _waiting_preview(run_id: Any) -> Run:
     return run
 
 
+def _wake(run: Run) -> None:
+    if not transitions.wake(Run.objects.filter(pk=run.pk)):
+        raise PreviewError("the preview is no longer waiting")
+    enqueue_runs([run.pk])
+
+
 def go_on(run_id: Any) -> Run:
     """Step-through: execute the node the preview is paused before."""
     with transaction.atomic():
@@ -195,9 +208,8 @@ def go_on(run_id: Any) -> Run:
         if not run.preview.get("paused_before"):
             raise PreviewError("the preview is waiting at an event: choose received or timeout")
         run.preview = {**run.preview, "go": True}
-        run.status = RunStatus.RUNNING
-        run.save(update_fields=["preview", "status", "updated_at"])
-        enqueue_runs([run.pk])
+        run.save(update_fields=["preview", "updated_at"])
+        _wake(run)
     return run
 
 
@@ -218,10 +230,9 @@ def choose(run_id: Any, handle: str, data: Mapping[str, Any] | None = None) -> R
                 "data": dict(data or {}),
                 "occurred_at": timezone.now().isoformat(),
             }
-            if handle == "received"
+            if handle == RESUMED_BY_EVENT
             else {}
         )
-        run.status = RunStatus.RUNNING
-        run.save(update_fields=["resume_handle", "resume_payload", "status", "updated_at"])
-        enqueue_runs([run.pk])
+        run.save(update_fields=["resume_handle", "resume_payload", "updated_at"])
+        _wake(run)
     return run

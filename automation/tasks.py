@@ -60,6 +60,22 @@ def hand_back(run_ids: list[str]) -> None:
         advance_runs_task.delay(list(run_ids))
 
 
+# Runs per Celery message. A batch of events that enrols hundreds of contacts
+# becomes tens of messages, spread over the workers; sending one message per
+# run cost more than ingesting the events.
+RUNS_PER_MESSAGE = 10
+
+
+def submit(run_ids: list[str]) -> None:
+    """The executor's side of dispatch.enqueue_runs (called after commit)."""
+    for start in range(0, len(run_ids), RUNS_PER_MESSAGE):
+        advance_runs_task.delay(run_ids[start : start + RUNS_PER_MESSAGE])
+
+
+def submit_cleanup(workflow_id: str) -> None:
+    cancel_workflow_runs.delay(workflow_id)
+
+
 @shared_task(name="automation.sweep_due_runs", ignore_result=True, expires=5)
 def sweep_due_runs() -> int:
     return timers.sweep_due_runs()

@@ -12,8 +12,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from automation.ingest import webhook_path
 from automation.models import ACTIVE_RUN_STATUSES, Run, Step
+from automation.webhooks import webhook_path
 from builder.models import Workflow, WorkflowVersion
 from builder.services import STATUS_TRANSITIONS
 from builder.validation import validate_graph

@@ -1,7 +1,7 @@
 """POST /hooks/workflows/<workflow id>/<signature>: enrol into that workflow.
 
 No authentication: the signature (an HMAC of the workflow id, see
-automation.ingest.webhook_signature) is the secret. A wrong signature is a
+automation.webhooks.webhook_signature) is the secret. A wrong signature is a
 404, exactly like a workflow that does not exist, so the URL space reveals
 nothing. The body names the contact; the rest becomes the event's data:
 {"id"?, "contact": {"email" | "external_id", ...}, "data": {...}}.
@@ -22,18 +22,18 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from automation.contacts import link_contact_refs
 from automation.ingest import (
     WEBHOOK_EVENT_TYPE,
     ContactRef,
     IncomingEvent,
     ingest_webhook,
-    link_contact_refs,
     retrying,
-    webhook_signature,
 )
 from automation.models import Deployment
 from automation.rules import is_valid_zone
 from automation.safe_json import SafeJSONParser
+from automation.webhooks import webhook_signature
 
 
 class InboundContactSerializer(serializers.Serializer):

@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from automation.ingest import webhook_path
 from automation.models import Event, Run
+from automation.webhooks import webhook_path
 from tests.builder.factories import published_workflow, signup_graph, trigger_graph
 
 pytestmark = pytest.mark.django_db
