@@ -99,7 +99,10 @@ def test_client_errors_are_permanent(target, status):
     target.answer(status, b'{"error": "no such contact"}')
     with pytest.raises(PermanentNodeError, match=str(status)) as caught:
         call({"url": target.url + "/missing"})
-    assert "no such contact" in str(caught.value)
+    # The response is kept on the step (its output), not in the error text.
+    assert "no such contact" not in str(caught.value)
+    assert caught.value.output["response"]["status"] == status
+    assert caught.value.output["response"]["body"] == {"error": "no such contact"}
 
 
 def test_redirects_are_not_followed(target):
