@@ -6,10 +6,12 @@ class IntegrationsConfig(AppConfig):
     verbose_name = "Integrations"
 
     def ready(self) -> None:
-        from automation.nodes.registry import register
+        from automation.nodes.registry import register, set_connection_resolver
 
         from .email.nodes import EmailAction
+        from .services import resolve_connections
         from .webhook.nodes import WebhookAction
 
         register(EmailAction)
         register(WebhookAction)
+        set_connection_resolver(resolve_connections)

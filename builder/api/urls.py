@@ -8,6 +8,7 @@ documented path, `/?` shows as `/`.
 from django.urls import re_path
 
 from .views import NodeTypesView, TemplateViewSet
+from .views_connections import ConnectionViewSet, WebhookSecretViewSet
 from .views_contacts import ContactViewSet
 from .views_events import EventsView
 from .views_runs import RunViewSet
@@ -26,6 +27,7 @@ workflows = WorkflowViewSet.as_view
 runs = RunViewSet.as_view
 contacts = ContactViewSet.as_view
 templates = TemplateViewSet.as_view
+connections = ConnectionViewSet.as_view
 
 urlpatterns = [
     endpoint("workflows", workflows({"get": "list", "post": "create"}), "workflow-list"),
@@ -67,6 +69,25 @@ urlpatterns = [
         r"templates/(?P<slug>[-\w]+)/use",
         templates({"post": "use"}),
         "template-use",
+        slash=False,
+    ),
+    # Integrations: stored credentials and inbound webhook signing secrets.
+    endpoint("connections", connections({"get": "list", "post": "create"}), "connection-list"),
+    endpoint(
+        r"connections/(?P<pk>[0-9]+)",
+        connections({"get": "retrieve", "patch": "partial_update", "delete": "destroy"}),
+        "connection-detail",
+    ),
+    endpoint(
+        r"connections/(?P<pk>[0-9]+)/test",
+        connections({"post": "test"}),
+        "connection-test",
+        slash=False,
+    ),
+    endpoint(
+        f"{WORKFLOW}/webhook-secrets",
+        WebhookSecretViewSet.as_view({"get": "list", "post": "rotate"}),
+        "workflow-webhook-secrets",
         slash=False,
     ),
 ]

@@ -93,3 +93,38 @@ def send_request(
     if "webhook-id" in added:
         result["webhook_id"] = added["webhook-id"]
     return result
+
+
+NEEDED_SECRET = {
+    "bearer": "token",
+    "basic": "password",
+    "header": "header_value",
+    "signing": "signing_secret",
+}
+
+
+def test_connection(connection: Mapping[str, Any]) -> str:
+    """A GET of the connection's test URL with its auth; without one, a check of its shape."""
+    from automation.nodes.base import PermanentNodeError
+
+    options = connection.get("settings") or {}
+    kind = options.get("auth", "bearer")
+    needed = NEEDED_SECRET.get(kind)
+    if needed and not (connection.get("secrets") or {}).get(needed):
+        raise PermanentNodeError(f"secrets.{needed}: {kind} auth needs it")
+    if kind == "signing":
+        try:
+            standard_webhooks.secret_key(connection["secrets"]["signing_secret"])
+        except ValueError as error:
+            raise PermanentNodeError(f"secrets.signing_secret: {error}") from error
+    test_url = options.get("test_url")
+    if not test_url:
+        return f"{kind} credentials are stored; set a test URL to try them against a server"
+    response = http.request(
+        "GET",
+        test_url,
+        headers=auth_headers(connection, b"", "connection-test"),
+        secrets=[str(s) for s in (connection.get("secrets") or {}).values()],
+    )
+    http.raise_for_status(response)
+    return f"GET {response.url} answered {response.status}"
