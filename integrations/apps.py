@@ -10,8 +10,10 @@ class IntegrationsConfig(AppConfig):
 
         from .email.nodes import EmailAction
         from .services import resolve_connections
+        from .slack.nodes import SlackMessage
         from .webhook.nodes import WebhookAction
 
         register(EmailAction)
         register(WebhookAction)
+        register(SlackMessage)
         set_connection_resolver(resolve_connections)

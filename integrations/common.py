@@ -38,3 +38,14 @@ def connection_of(ctx: NodeContext, field: str, provider: str) -> dict[str, Any]
     if connection.get("provider") != provider:
         raise PermanentNodeError(f"{field}: connection {wanted} is not a {provider} connection")
     return dict(connection)
+
+
+def required_connection(ctx: NodeContext, field: str, provider: str) -> dict[str, Any]:
+    connection = connection_of(ctx, field, provider)
+    if connection is None:
+        raise PermanentNodeError(f"{field}: pick a {provider} connection")
+    return connection
+
+
+def one_line(text: str) -> str:
+    return " ".join(str(text).split())
