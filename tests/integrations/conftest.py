@@ -130,3 +130,21 @@ def other_service(_services):
     """A second one, e.g. the internal target a redirect points at."""
     _services[1].reset()
     return _services[1]
+
+
+@pytest.fixture(autouse=True)
+def _closed_circuits(settings):
+    """Every test starts with every circuit closed (breaker state lives in Redis,
+    which outlives the test database whose connection ids it is keyed by)."""
+    if settings.REDIS_URL:
+        import redis
+
+        client = redis.Redis.from_url(settings.REDIS_URL)
+        keys = list(client.scan_iter(match=":1:cb:*"))
+        if keys:
+            client.delete(*keys)
+        client.close()
+    else:
+        from django.core.cache import caches
+
+        caches["integrations"].clear()
