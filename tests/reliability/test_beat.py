@@ -10,7 +10,7 @@ from __future__ import annotations
 import dbm
 import os
 import re
-import shlex
+import signal
 import subprocess
 import time
 
@@ -40,7 +40,8 @@ def start_beat(workdir, log) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "CAIRN_EXECUTION": "celery"}
     env.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
     return subprocess.Popen(
-        shlex.split(os.path.expandvars(command)),
+        ["/bin/sh", "-c", command],
+        start_new_session=True,
         cwd=workdir,
         env=env,
         stdout=log,
@@ -72,10 +73,10 @@ def test_two_beats_start_over_a_corrupt_schedule_and_keep_sending_the_sweep(tmp_
             assert process.poll() is None, log.read_text()[-3000:]
     finally:
         for process, _log in beats:
-            process.terminate()
+            os.killpg(process.pid, signal.SIGTERM)
             try:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                process.kill()
+                os.killpg(process.pid, signal.SIGKILL)
         for file in files:
             file.close()
