@@ -17,24 +17,7 @@ from integrations.linear.client import ISSUE_CREATE
 from integrations.linear.nodes import LinearIssue
 from integrations.slack.nodes import SlackMessage
 from tests.automation.node_helpers import config_errors, make_contact, make_ctx
-
-
-def conn(provider, service, settings=None, secrets=None, id_="7"):
-    return {
-        "id": id_,
-        "provider": provider,
-        "name": provider,
-        "settings": {"base_url": service.url, **(settings or {})},
-        "secrets": secrets or {},
-    }
-
-
-def run(node_class, config, connection, **fields):
-    fields.setdefault("idempotency_key", "run-1:2")
-    ctx = make_ctx({"connection": connection["id"], **config}, **fields)
-    ctx.connections = {connection["id"]: connection}
-    return node_class().run(ctx)
-
+from tests.integrations.provider_helpers import conn, run
 
 VIP = make_contact(properties={"first_name": "Ada", "plan": "pro", "level": "L2"})
 
