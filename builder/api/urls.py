@@ -12,6 +12,7 @@ from .views_connections import ConnectionViewSet, WebhookSecretViewSet
 from .views_contacts import ContactViewSet
 from .views_events import EventsView
 from .views_runs import RunViewSet
+from .views_segment import SegmentBatchView, SegmentIdentifyView, SegmentTrackView
 from .views_workflows import WorkflowViewSet
 
 UUID = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
@@ -90,4 +91,7 @@ urlpatterns = [
         "workflow-webhook-secrets",
         slash=False,
     ),
+    endpoint("segment/track", SegmentTrackView.as_view(), "segment-track", slash=False),
+    endpoint("segment/identify", SegmentIdentifyView.as_view(), "segment-identify", slash=False),
+    endpoint("segment/batch", SegmentBatchView.as_view(), "segment-batch", slash=False),
 ]
