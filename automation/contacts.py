@@ -80,28 +80,49 @@ def change_contact(
 def fire_contact_triggers(
     contact: Contact, old_properties: Mapping[str, Any], old_tags: Iterable[str]
 ) -> list[Run]:
-    changed = {
-        name
-        for name in set(old_properties) | set(contact.properties)
-        if old_properties.get(name, MISSING) != contact.properties.get(name, MISSING)
-    }
-    added_tags = set(contact.tags) - set(old_tags)
-    if not changed and not added_tags:
+    return fire_contacts_triggers([(contact, old_properties, old_tags)])
+
+
+ContactChange = tuple[Contact, Mapping[str, Any], Iterable[str]]
+
+
+def fire_contacts_triggers(changes: Iterable[ContactChange]) -> list[Run]:
+    """Enrol where property and segment triggers fire for these contact changes.
+
+    Set-based: the workspace's bindings are read once and every enrolment is
+    made in one `enrol` call, however many contacts changed.
+    """
+    net = []
+    for contact, old_properties, old_tags in changes:
+        changed = {
+            name
+            for name in set(old_properties) | set(contact.properties)
+            if old_properties.get(name, MISSING) != contact.properties.get(name, MISSING)
+        }
+        added_tags = set(contact.tags) - set(old_tags)
+        if changed or added_tags:
+            net.append((contact, old_properties, changed, added_tags))
+    if not net:
         return []
+    bindings_by_workspace: dict[Any, list[TriggerBinding]] = {}
     enrolments = []
-    for binding in _contact_trigger_bindings(contact.workspace_id):
-        if binding.trigger_type == "trigger.segment" and binding.key not in added_tags:
-            continue
-        if binding.trigger_type == "trigger.property" and (
-            binding.key not in changed
-            or not property_trigger_fires(
-                binding.config,
-                old_properties.get(binding.key),
-                contact.properties.get(binding.key),
-            )
-        ):
-            continue
-        enrolments.append(Enrolment(binding.deployment, contact, binding.node_id))
+    for contact, old_properties, changed, added_tags in net:
+        workspace_id = contact.workspace_id
+        if workspace_id not in bindings_by_workspace:
+            bindings_by_workspace[workspace_id] = _contact_trigger_bindings(workspace_id)
+        for binding in bindings_by_workspace[workspace_id]:
+            if binding.trigger_type == "trigger.segment" and binding.key not in added_tags:
+                continue
+            if binding.trigger_type == "trigger.property" and (
+                binding.key not in changed
+                or not property_trigger_fires(
+                    binding.config,
+                    old_properties.get(binding.key),
+                    contact.properties.get(binding.key),
+                )
+            ):
+                continue
+            enrolments.append(Enrolment(binding.deployment, contact, binding.node_id))
     return enrol(enrolments)
 
 

@@ -270,18 +270,24 @@ def _advance_chunk(
 ) -> Outcome:
     with transaction.atomic():
         run = (
-            # The run and its contact, locked together. A second delivery of
-            # the same job waits here for the first one's chunk to commit,
-            # then finds the run moved on (or no longer running).
-            Run.objects.select_for_update(of=("self", "contact"))
-            .select_related("contact", "trigger_event", "workflow__deployment")
+            # The run first, skipping it if it is locked: a second delivery
+            # of the same job while another worker holds the run goes away
+            # at once instead of queueing behind it (the holder carries on;
+            # the lease and the reaper cover a holder that dies).
+            Run.objects.select_for_update(of=("self",), skip_locked=True)
+            .select_related("trigger_event", "workflow__deployment")
             .only(*_RUN_FIELDS)
             .filter(pk=run_id, status=RunStatus.RUNNING)
             .order_by()
             .first()
         )
         if run is None:
+            if Run.objects.filter(pk=run_id, status=RunStatus.RUNNING).exists():
+                return Outcome.BUSY
             return Outcome.NOT_RUNNING
+        # Then its contact, waiting for it: event ingest holds contacts only
+        # for the length of a batch, and never waits for a run's lock.
+        run.contact = Contact.objects.select_for_update().get(pk=run.contact_id)
         open_step = run.current_step
         if answer is not None and not (
             open_step is not None
@@ -338,7 +344,6 @@ def _advance_chunk(
 # (the run reads its frozen version, cached per process, never the draft).
 _RUN_FIELDS = (
     *(f.name for f in Run._meta.concrete_fields),
-    "contact",
     "trigger_event",
     "workflow__id",
     "workflow__deployment",

@@ -8,22 +8,26 @@ racing for one contact cannot both pass a "never re-enrol" check.
 
 from __future__ import annotations
 
+import random
+import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from .contacts import fire_contact_triggers, merge_properties
+from .contacts import fire_contacts_triggers, merge_properties
 from .enrolment import Enrolment, enrol
 from .models import Contact, Deployment, DeploymentStatus, Event, Run, RunStatus, TriggerBinding
 from .rules import evaluate
 from .runs import end_runs
 from .timers import wake_runs
+
+T = TypeVar("T")
 
 ENGAGEMENT_COUNTERS = {
     "email_opened": "opens",
@@ -95,8 +99,12 @@ def upsert_contacts(workspace_id: int, refs: Sequence[ContactRef]) -> dict[tuple
             )
     if missing:
         # A concurrent request may create the same contact: ignore the
-        # conflict and read back whichever row won.
-        Contact.objects.bulk_create(missing.values(), ignore_conflicts=True)
+        # conflict and read back whichever row won. Inserted in one global
+        # order (by key): two batches naming the same new contacts in
+        # opposite orders would otherwise wait on each other's rows.
+        Contact.objects.bulk_create(
+            [missing[key] for key in sorted(missing)], ignore_conflicts=True
+        )
         found = _find_contacts(workspace_id, by_external, by_email)
     ids = sorted({contact.pk for contact in found.values()})
     locked = {
@@ -146,7 +154,10 @@ def _store_new_events(workspace_id, events, contacts) -> tuple[list[Event], int]
                 occurred_at=event.occurred_at,
             )
         )
-    Event.objects.bulk_create(rows, ignore_conflicts=True)
+    # In one global order (by the sender's id), for the reason contacts are.
+    Event.objects.bulk_create(
+        sorted(rows, key=lambda row: row.client_id or ""), ignore_conflicts=True
+    )
     if any(row.client_id for row in rows):
         # Rows a concurrent batch stored first were skipped by the insert.
         stored = set(Event.objects.filter(pk__in=[r.pk for r in rows]).values_list("pk", flat=True))
@@ -162,7 +173,7 @@ def _update_contacts(contacts, events, by_key, fresh) -> list[Run]:
     stored: dict[int, list[Event]] = {}
     for event in fresh:
         stored.setdefault(event.contact_id, []).append(event)
-    runs: list[Run] = []
+    changes = []
     for contact in contacts:
         old_properties = dict(contact.properties)
         old_tags = list(contact.tags)
@@ -180,7 +191,8 @@ def _update_contacts(contacts, events, by_key, fresh) -> list[Run]:
             if contact.last_seen_at is None or event.occurred_at > contact.last_seen_at:
                 contact.last_seen_at = event.occurred_at
         contact.engagement = engagement
-        runs += fire_contact_triggers(contact, old_properties, old_tags)
+        changes.append((contact, old_properties, old_tags))
+    runs = fire_contacts_triggers(changes)
     save_contacts(contacts, ["properties", "time_zone", "engagement", "last_seen_at"])
     return runs
 
@@ -299,6 +311,26 @@ def _exit_waiting_runs(workspace_id, events: list[Event]) -> None:
             status=RunStatus.EXITED,
             reason=f"exit criteria met: {exit_event} received",
         )
+
+
+RETRYABLE_SQLSTATES = {"40P01", "40001"}  # deadlock detected, serialization failure
+INGEST_ATTEMPTS = 3
+
+
+def retrying(work: Callable[[], T]) -> T:
+    """Run `work` (one transaction) again when the database aborts it for a
+    deadlock or a serialization failure: the client never sees a conflict
+    between two requests as an error. The aborted attempt rolled back
+    entirely, its on-commit hand-offs with it."""
+    for attempt in range(1, INGEST_ATTEMPTS + 1):
+        try:
+            return work()
+        except OperationalError as error:
+            state = getattr(error.__cause__, "sqlstate", None)
+            if state not in RETRYABLE_SQLSTATES or attempt == INGEST_ATTEMPTS:
+                raise
+            time.sleep(random.uniform(0.01, 0.05) * attempt)
+    raise AssertionError("unreachable")
 
 
 WEBHOOK_EVENT_TYPE = "webhook"

@@ -17,11 +17,15 @@ ENROL_BATCH = 500
 
 
 def fire_due_schedules() -> int:
-    """Enrol each due schedule's segment, then move its next fire time on."""
+    """Enrol each due schedule's segment, page by page.
+
+    A due schedule is claimed first (its next fire time moved on, in a short
+    transaction, so two sweeps never fire it twice); its segment is then
+    enrolled ENROL_BATCH contacts at a time, each page its own transaction.
+    """
     now = timezone.now()
-    enrolled = 0
     with transaction.atomic():
-        due = (
+        due = list(
             TriggerBinding.objects.filter(
                 trigger_type="trigger.schedule",
                 next_fire_at__lte=now,
@@ -31,27 +35,40 @@ def fire_due_schedules() -> int:
             .select_for_update(skip_locked=True, of=("self",))
         )
         for binding in due:
-            enrolled += _enrol_segment(binding)
             binding.next_fire_at = next_schedule_fire(binding.config, now)
             binding.save(update_fields=["next_fire_at"])
-    return enrolled
+    return sum(_enrol_segment(binding) for binding in due)
 
 
 def _enrol_segment(binding: TriggerBinding) -> int:
     segment = binding.config.get("segment") or {}
-    contacts = Contact.objects.filter(workspace_id=binding.workspace_id).order_by("pk")
     tags_any = set(segment.get("tags_any") or [])
     rules = segment.get("rules") or []
-    enrolments = []
-    for contact in contacts.iterator(chunk_size=ENROL_BATCH):
-        if tags_any and not tags_any.intersection(contact.tags):
-            continue
-        if rules and not evaluate(
-            segment.get("match", "all"), rules, {"contact": contact.snapshot()}
-        ):
-            continue
-        enrolments.append(Enrolment(binding.deployment, contact, binding.node_id))
-    return len(enrol(enrolments))
+    contacts = Contact.objects.filter(workspace_id=binding.workspace_id)
+    enrolled, after = 0, 0
+    while True:
+        with transaction.atomic():
+            # Locked like event ingest locks them, so enrolment rules hold.
+            page = list(
+                contacts.filter(pk__gt=after)
+                .order_by("pk")
+                .select_for_update(of=("self",))[:ENROL_BATCH]
+            )
+            if not page:
+                return enrolled
+            enrolments = [
+                Enrolment(binding.deployment, contact, binding.node_id)
+                for contact in page
+                if (not tags_any or tags_any.intersection(contact.tags))
+                and (
+                    not rules
+                    or evaluate(segment.get("match", "all"), rules, {"contact": contact.snapshot()})
+                )
+            ]
+            enrolled += len(enrol(enrolments))
+        after = page[-1].pk
+        if len(page) < ENROL_BATCH:
+            return enrolled
 
 
 def enrol_inactive_contacts() -> int:

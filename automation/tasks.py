@@ -1,12 +1,27 @@
 """Celery tasks: ids in, a service call, nothing else."""
 
 import logging
+import signal
+import threading
 
+from billiard.exceptions import SoftTimeLimitExceeded
 from celery import shared_task
+from celery.signals import worker_process_init
 
 from . import engine, schedules, timers
 
 log = logging.getLogger("cairn.tasks")
+
+# Set in a pool child when its worker is asked to stop (warm shutdown).
+_stopping = threading.Event()
+
+
+@worker_process_init.connect
+def _finish_the_run_in_hand_on_sigterm(**_kwargs) -> None:
+    """A warm shutdown signals the pool's children too (honcho and systemd signal
+    the whole process group). A child then finishes the run in hand, hands
+    the rest of its message back and exits, instead of dying mid-step."""
+    signal.signal(signal.SIGTERM, lambda *_args: _stopping.set())
 
 
 @shared_task(name="automation.advance_run", acks_late=True, reject_on_worker_lost=True)
@@ -16,13 +31,33 @@ def advance_run_task(run_id: str) -> str:
 
 @shared_task(name="automation.advance_runs", acks_late=True, reject_on_worker_lost=True)
 def advance_runs_task(run_ids: list[str]) -> None:
-    """Advance several runs. One run's unexpected error does not hold up the
-    others: it stays `running` and the reaper re-queues it when its lease ends."""
-    for run_id in run_ids:
+    """Advance several runs.
+
+    One run's unexpected error does not hold up the others: it stays
+    `running` and the reaper re-queues it when its lease ends. The soft time
+    limit or a warm shutdown stops the message: the runs not reached yet are
+    handed back to the queue at once rather than left for the reaper (and a
+    hard kill would acknowledge them with the message).
+    """
+    for index, run_id in enumerate(run_ids):
+        if _stopping.is_set():
+            hand_back(run_ids[index:])
+            return
         try:
             engine.advance_run(run_id)
+        except SoftTimeLimitExceeded:
+            # The run in hand keeps its lease: its open attempt is the reaper's.
+            log.warning("advancing %s hit the soft time limit; handing the rest back", run_id)
+            hand_back(run_ids[index + 1 :])
+            return
         except Exception:
             log.exception("advancing run %s failed; the reaper will retry it", run_id)
+
+
+def hand_back(run_ids: list[str]) -> None:
+    """Queue runs again, as a message of their own."""
+    if run_ids:
+        advance_runs_task.delay(list(run_ids))
 
 
 @shared_task(name="automation.sweep_due_runs", ignore_result=True, expires=5)

@@ -8,7 +8,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from automation.ingest import ingest_events, link_contact_refs
+from automation.ingest import ingest_events, link_contact_refs, retrying
 from builder.models import Role
 
 from .serializers import ErrorSerializer
@@ -51,7 +51,11 @@ class EventsView(ApiViewMixin, APIView):
             email_field = "contact.email"
         incoming = [incoming_event(event) for event in events]
         workspace_id = request.workspace.pk
-        with transaction.atomic():
-            link_contact_refs(workspace_id, [e.contact for e in incoming], field=email_field)
-            result = ingest_events(workspace_id, incoming)
+
+        def ingest():
+            with transaction.atomic():
+                link_contact_refs(workspace_id, [e.contact for e in incoming], field=email_field)
+                return ingest_events(workspace_id, incoming)
+
+        result = retrying(ingest)
         return Response(result.as_dict(), status=status.HTTP_202_ACCEPTED)

@@ -36,6 +36,7 @@ from automation.ingest import (
     IncomingEvent,
     ingest_webhook,
     link_contact_refs,
+    retrying,
     webhook_signature,
 )
 from automation.models import Deployment, DeploymentStatus
@@ -171,19 +172,27 @@ class WorkflowWebhookView(APIView):
             client_id=body.validated_data.get("id") or None,
         )
         forget_old_deliveries()
-        with transaction.atomic():
-            # The delivery is remembered in the transaction that stores its
-            # event: either both are kept or neither (a failed ingest can be resent).
-            try:
-                with transaction.atomic():
-                    InboundDelivery.objects.create(workflow_id=workflow_id, webhook_id=webhook_id)
-            except IntegrityError:
-                return refuse(
-                    status.HTTP_409_CONFLICT,
-                    f"webhook-id {webhook_id[:200]} was already received: a replay is refused",
-                )
-            link_contact_refs(deployment.workspace_id, [event.contact], field="contact.email")
-            result = ingest_webhook(workflow_id, event)
+
+        def ingest():
+            with transaction.atomic():
+                # The delivery is remembered in the transaction that stores its
+                # event: both are kept or neither (a failed ingest can be resent).
+                try:
+                    with transaction.atomic():
+                        InboundDelivery.objects.create(
+                            workflow_id=workflow_id, webhook_id=webhook_id
+                        )
+                except IntegrityError:
+                    return None  # a replay
+                link_contact_refs(deployment.workspace_id, [event.contact], field="contact.email")
+                return ingest_webhook(workflow_id, event)
+
+        result = retrying(ingest)
+        if result is None:
+            return refuse(
+                status.HTTP_409_CONFLICT,
+                f"webhook-id {webhook_id[:200]} was already received: a replay is refused",
+            )
         return Response(result.as_dict(), status=status.HTTP_202_ACCEPTED)
 
 

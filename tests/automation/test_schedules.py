@@ -133,3 +133,35 @@ def test_inactivity_after_completion_waits_for_the_active_run_to_end(monkeypatch
     assert schedules.enrol_inactive_contacts() == 0
     Run.objects.filter(contact=contact).update(status="completed")
     assert schedules.enrol_inactive_contacts() == 1
+
+
+def test_a_schedule_enrols_its_segment_in_short_transactions_of_one_page_each(monkeypatch):
+    # Invariant: a segment of any size is enrolled page by page (ENROL_BATCH
+    # contacts per transaction), never in one transaction holding them all.
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from automation import schedules
+
+    monkeypatch.setattr(schedules, "ENROL_BATCH", 2)
+    ws = workspace()
+    for n in range(5):
+        Contact.objects.create(workspace=ws, email=f"c{n}@example.com", tags=["vip"])
+    Contact.objects.create(workspace=ws, email="other@example.com")
+    published(
+        graph(
+            [node("tick", "trigger.schedule", interval={"amount": 1, "unit": "hours"},
+                  segment={"tags_any": ["vip"]}),
+             node("hello", "action.tag", add=["x"])],
+            [{"id": "e", "source": "tick", "target": "hello"}],
+        )
+    )  # fmt: skip
+    TriggerBinding.objects.update(next_fire_at=timezone.now() - timedelta(seconds=1))
+
+    with CaptureQueriesContext(connection) as captured:
+        assert schedules.fire_due_schedules() == 5
+
+    # Inside the test's own transaction each transaction shows as a savepoint.
+    transactions = [q for q in captured if q["sql"].startswith("SAVEPOINT")]
+    assert len(transactions) >= 4  # the claim, then 3 pages of at most 2 contacts
+    assert fire_due_schedules() == 0
