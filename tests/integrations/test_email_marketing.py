@@ -10,10 +10,6 @@ an unsubscribed contact is never emailed again and the step says so.
 from __future__ import annotations
 
 import re
-import socket
-import threading
-from email import message_from_bytes
-from email.policy import default as default_policy
 from urllib.parse import urlsplit
 
 import pytest
@@ -25,38 +21,17 @@ from automation.models import Contact, Event, Run, RunStatus, Step
 from integrations import services
 from integrations.models import Connection
 from tests.automation.workflows import edge, graph, node, path_of, published, send, workspace
+from tests.integrations.mailbox import Mailbox, free_port
 
 pytestmark = pytest.mark.django_db
 
 PASSWORD = "smtp-pass-never-shown-123"
 
 
-class Mailbox:
-    def __init__(self):
-        self.messages = []
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server, session, envelope):
-        with self.lock:
-            self.messages.append(
-                {
-                    "to": list(envelope.rcpt_tos),
-                    "message": message_from_bytes(envelope.content, policy=default_policy),
-                }
-            )
-        return "250 OK"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def smtp():
     mailbox = Mailbox()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=_free_port())
+    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
     controller.start()
     mailbox.port = controller.port
     yield mailbox
