@@ -232,7 +232,12 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # httpx logs every request's full URL (query strings may carry tokens);
+        # integrations log their calls themselves, redacted (cairn.outbound).
+        "httpx": {"level": "WARNING"},
+    },
 }
 
 LOGIN_URL = "/admin/login/"

@@ -237,3 +237,102 @@ def test_the_admin_form_sets_secrets_write_only(admin_client, workspace_a):
     assert stored.secrets == {"token": "ghp_admin_form_secret_123456"}
     change = admin_client.get(f"/admin/integrations/connection/{stored.pk}/change/")
     assert b"ghp_admin_form_secret_123456" not in change.content
+
+
+# ------------------------------------------------------------------ each provider's test
+
+
+@pytest.mark.parametrize(
+    ("provider", "settings_", "secrets", "answer", "method", "path", "says"),
+    [
+        (
+            "slack",
+            {},
+            {"bot_token": "xoxb-1"},
+            {"ok": True, "team": "Acme", "user": "bot"},
+            "POST",
+            "/auth.test",
+            "Acme",
+        ),
+        (
+            "jira",
+            {"email": "a@b.c"},
+            {"api_token": "j-1"},
+            {"displayName": "Ops Bot"},
+            "GET",
+            "/rest/api/3/myself",
+            "Ops Bot",
+        ),
+        ("github", {}, {"token": "ghp_1"}, {"login": "cairn-bot"}, "GET", "/user", "cairn-bot"),
+        (
+            "linear",
+            {},
+            {"api_key": "lin_1"},
+            {"data": {"viewer": {"id": "u", "name": "Lin"}}},
+            "POST",
+            "/graphql",
+            "Lin",
+        ),
+        (
+            "sms",
+            {"account_sid": "AC9", "from_number": "+15005550006"},
+            {"auth_token": "t"},
+            {"sid": "AC9", "friendly_name": "Acme", "status": "active"},
+            "GET",
+            "/2010-04-01/Accounts/AC9.json",
+            "active",
+        ),
+        (
+            "mixpanel",
+            {"project_id": "1", "username": "sa"},
+            {"secret": "s"},
+            {"code": 200, "num_records_imported": 0, "status": "OK"},
+            "POST",
+            "/import?strict=1&project_id=1",
+            "accepted",
+        ),
+    ],
+)
+def test_each_provider_test_makes_its_cheapest_authenticated_call(
+    client_a, service, provider, settings_, secrets, answer, method, path, says
+):
+    made = create(
+        client_a,
+        name=provider,
+        provider=provider,
+        settings={"base_url": service.url, **settings_},
+        secrets=secrets,
+    )
+    assert made.status_code == 201, made.content
+    service.answer(200, answer)
+    verdict = client_a.post(f"/api/v1/connections/{made.json()['id']}/test").json()
+    assert verdict["ok"] is True, verdict
+    assert says in verdict["detail"]
+    assert (service.requests[0]["method"], service.requests[0]["path"]) == (method, path)
+    assert "authorization" in service.requests[0]["headers"]
+
+
+def test_a_push_connection_test_checks_its_vapid_key(client_a):
+    from py_vapid import Vapid02, b64urlencode
+
+    keys = Vapid02()
+    keys.generate_keys()
+    raw = b64urlencode(keys.private_key.private_numbers().private_value.to_bytes(32, "big"))
+    good = create(
+        client_a,
+        name="Push",
+        provider="webpush",
+        settings={"subject": "mailto:ops@acme.example"},
+        secrets={"private_key": raw},
+    )
+    assert client_a.post(f"/api/v1/connections/{good.json()['id']}/test").json()["ok"] is True
+    bad = create(
+        client_a,
+        name="Bad push",
+        provider="webpush",
+        settings={"subject": "mailto:ops@acme.example"},
+        secrets={"private_key": "nope"},
+    )
+    verdict = client_a.post(f"/api/v1/connections/{bad.json()['id']}/test").json()
+    assert verdict["ok"] is False
+    assert "nope" not in verdict["detail"]
