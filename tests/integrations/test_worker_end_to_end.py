@@ -44,7 +44,7 @@ def finished(run_filter):
     )
 
 
-def test_a_slack_message_from_a_published_workflow(service):
+def test_a_slack_message_from_a_published_workflow(service, celery_worker):
     slack = connection("slack", {"base_url": service.url}, {"bot_token": TOKEN}, name="Slack")
     service.answer(200, {"ok": True, "channel": "C1", "ts": "1.2"})
     start = node("start", "trigger.event", event="upgraded")
@@ -67,6 +67,10 @@ def test_a_slack_message_from_a_published_workflow(service):
     assert json.loads(request["body"]) == {"channel": "#sales", "text": "ada@example.com upgraded"}
     stored = json.dumps(list(Step.objects.filter(run=run).values()), default=str)
     assert TOKEN not in stored
+    # The worker decrypted it to make the call, and logged the call without it.
+    worker_log = celery_worker.log_path.read_text()
+    assert "/chat.postMessage answered 200" in worker_log
+    assert TOKEN not in worker_log
 
 
 def test_the_welcome_series_on_the_worker_moves_on_a_click():
