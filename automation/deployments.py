@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from .dispatch import enqueue_workflow_cleanup
 from .graph import Graph
 from .models import (
     Deployment,
@@ -22,7 +23,6 @@ from .models import (
     TriggerBinding,
 )
 from .nodes.triggers import next_schedule_fire
-from .runs import end_runs
 from .timers import wake_runs
 
 BINDING_KEYS = {
@@ -86,7 +86,11 @@ def set_deployment_status(workflow_id, status: str) -> int:
     Deployment.objects.filter(pk=workflow_id).update(status=status, updated_at=timezone.now())
     runs = Run.objects.filter(workflow_id=workflow_id, is_preview=False)
     if status == DeploymentStatus.ARCHIVED:
-        return end_runs(runs, status=RunStatus.CANCELLED, reason="the workflow was archived")
+        # Not here, in the request: a worker cancels the runs page by page
+        # after commit, and a run moving meanwhile cancels itself at its next
+        # chunk. The timer sweep never wakes a run of an archived workflow.
+        enqueue_workflow_cleanup(workflow_id)
+        return 0
     if status == DeploymentStatus.ACTIVE:
         runs.filter(held=True).update(held=False)
         return wake_runs(Q(workflow_id=workflow_id, resume_at__lte=timezone.now()))

@@ -2,6 +2,11 @@
 
 A job that reaches a worker before its row is committed finds nothing, so
 every hand-off goes through `transaction.on_commit`.
+
+The executor is a seam: CAIRN_EXECUTION names it ("celery": automation.tasks,
+"embedded": automation.embedded), and this module reaches it by that name,
+never by an import, so the engine and intake never depend on an executor.
+Each executor module offers `submit(run_ids)` and `submit_cleanup(workflow_id)`.
 """
 
 from __future__ import annotations
@@ -10,27 +15,22 @@ from collections.abc import Iterable
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.module_loading import import_string
+
+EXECUTORS = {"celery": "automation.tasks", "embedded": "automation.embedded"}
 
 
 def enqueue_runs(run_ids: Iterable) -> None:
     ids = [str(run_id) for run_id in run_ids]
     if ids:
-        transaction.on_commit(lambda: _send(ids))
+        transaction.on_commit(lambda: _executor("submit")(ids))
 
 
-# Runs per Celery message. A batch of events that enrols hundreds of contacts
-# becomes tens of messages, spread over the workers; sending one message per
-# run cost more than ingesting the events.
-RUNS_PER_MESSAGE = 10
+def enqueue_workflow_cleanup(workflow_id) -> None:
+    """After commit, have the executor cancel an archived workflow's runs in pages."""
+    workflow_id = str(workflow_id)
+    transaction.on_commit(lambda: _executor("submit_cleanup")(workflow_id))
 
 
-def _send(run_ids: list[str]) -> None:
-    if settings.CAIRN_EXECUTION == "celery":
-        from .tasks import advance_runs_task
-
-        for start in range(0, len(run_ids), RUNS_PER_MESSAGE):
-            advance_runs_task.delay(run_ids[start : start + RUNS_PER_MESSAGE])
-    else:
-        from . import embedded
-
-        embedded.submit(run_ids)
+def _executor(function: str):
+    return import_string(f"{EXECUTORS[settings.CAIRN_EXECUTION]}.{function}")

@@ -16,7 +16,8 @@ from django.db import close_old_connections
 
 log = logging.getLogger("cairn.embedded")
 
-_queue: queue.Queue[str] = queue.Queue()
+# Run ids to advance, or ("cancel_workflow_runs", workflow id).
+_queue: queue.Queue[str | tuple[str, str]] = queue.Queue()
 _started = threading.Event()
 _lock = threading.Lock()
 SWEEP_INTERVAL_SECONDS = 1.0
@@ -27,6 +28,11 @@ SLOW_SWEEP_EVERY = 15
 def submit(run_ids: list[str]) -> None:
     for run_id in run_ids:
         _queue.put(run_id)
+
+
+def submit_cleanup(workflow_id: str) -> None:
+    """Cancel an archived workflow's runs (runs.cancel_workflow_runs) on the executor."""
+    _queue.put(("cancel_workflow_runs", workflow_id))
 
 
 def start() -> None:
@@ -40,7 +46,7 @@ def start() -> None:
 
 
 def _loop() -> None:
-    from . import engine, schedules, timers
+    from . import engine, runs, schedules, timers
 
     next_sweep = 0.0
     ticks = 0
@@ -51,7 +57,9 @@ def _loop() -> None:
         except queue.Empty:
             run_id = None
         try:
-            if run_id is not None:
+            if isinstance(run_id, tuple):
+                runs.cancel_workflow_runs(run_id[1])
+            elif run_id is not None:
                 engine.advance_run(run_id)
             if time.monotonic() >= next_sweep:
                 ticks += 1

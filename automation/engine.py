@@ -25,10 +25,9 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from .contacts import change_contact, fire_contact_triggers
+from .contacts import change_contact, fire_contact_triggers, save_contacts
 from .enrolment import enrol_in_workflow
 from .graph import Graph, version_graph
-from .ingest import save_contacts
 from .models import (
     Contact,
     DeploymentStatus,

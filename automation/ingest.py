@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from django.db import OperationalError, connection, transaction
+from django.db import OperationalError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from .contacts import fire_contacts_triggers, merge_properties
+from .contacts import ContactRef, fire_contacts_triggers, merge_properties, save_contacts
 from .enrolment import Enrolment, enrol
 from .models import Contact, Deployment, DeploymentStatus, Event, Run, RunStatus, TriggerBinding
 from .rules import evaluate
@@ -34,14 +34,6 @@ ENGAGEMENT_COUNTERS = {
     "email_clicked": "clicks",
     "email_replied": "replies",
 }
-
-
-@dataclass(frozen=True)
-class ContactRef:
-    email: str | None = None
-    external_id: str | None = None
-    properties: Mapping[str, Any] | None = None
-    time_zone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -197,34 +189,6 @@ def _update_contacts(contacts, events, by_key, fresh) -> list[Run]:
     return runs
 
 
-def save_contacts(contacts: Sequence[Contact], field_names: Sequence[str]) -> None:
-    """Write these fields of many contacts in one round trip.
-
-    Django's bulk_update builds a CASE expression per field and row, which
-    cost more than everything else in ingest; one prepared UPDATE sent with
-    executemany (pipelined by psycopg 3) does the same work for a fraction.
-    """
-    if not contacts:
-        return
-    now = timezone.now()
-    fields = [Contact._meta.get_field(name) for name in [*field_names, "updated_at"]]
-    quote = connection.ops.quote_name
-    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
-    sql = f"UPDATE {quote(Contact._meta.db_table)} SET {assignments} WHERE {quote('id')} = %s"
-    rows = []
-    for contact in contacts:
-        contact.updated_at = now
-        rows.append(
-            [
-                field.get_db_prep_save(getattr(contact, field.attname), connection)
-                for field in fields
-            ]
-            + [contact.pk]
-        )
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
-
-
 def _enrol_from_events(workspace_id, events: list[Event]) -> list[Run]:
     types = {event.type for event in events}
     bindings = list(
@@ -355,62 +319,3 @@ def ingest_webhook(workflow_id, event: IncomingEvent) -> IngestResult:
             enrolments.append(Enrolment(deployment, stored.contact, binding.node_id, stored))
     runs += enrol(enrolments)
     return IngestResult(accepted=len(fresh), duplicates=duplicates, enrolled=len(runs))
-
-
-def webhook_signature(workflow_id) -> str:
-    """The secret part of a workflow's webhook URL: an HMAC of its id."""
-    import hashlib
-    import hmac
-
-    from django.conf import settings
-
-    message = f"cairn-webhook:{workflow_id}".encode()
-    return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()[:40]
-
-
-def webhook_path(workflow_id) -> str:
-    return f"/hooks/workflows/{workflow_id}/{webhook_signature(workflow_id)}"
-
-
-def link_contact_refs(
-    workspace_id: int, refs: Sequence[ContactRef], *, field: str = "refs[{index}].email"
-) -> None:
-    """Prepare refs that carry both an external_id and an email for upsert_contacts.
-
-    upsert_contacts looks such a ref up by external_id only. A contact known
-    so far only by that email (an anonymous visitor who now logs in) takes
-    the external_id here, so it is found rather than duplicated (the insert
-    would collide with its email). An email that belongs to a contact with
-    another external_id is refused with a ContactError naming `field` (formatted
-    with the ref's index).
-    Call inside the transaction that ingests the refs.
-    """
-    from .contacts import ContactError
-
-    both = [(index, ref) for index, ref in enumerate(refs) if ref.external_id and ref.email]
-    if not both:
-        return
-    contacts = Contact.objects.filter(workspace_id=workspace_id)
-    known = set(
-        contacts.filter(external_id__in={ref.external_id for _, ref in both}).values_list(
-            "external_id", flat=True
-        )
-    )
-    owners = {
-        contact.email: contact
-        for contact in contacts.select_for_update()
-        .filter(email__in={ref.email.lower() for _, ref in both})
-        .order_by("pk")
-    }
-    for index, ref in both:
-        owner = owners.get(ref.email.lower())
-        if ref.external_id in known or owner is None:
-            continue
-        if owner.external_id and owner.external_id != ref.external_id:
-            raise ContactError(
-                f"{ref.email} belongs to the contact with external_id '{owner.external_id}'",
-                field=field.format(index=index),
-            )
-        owner.external_id = ref.external_id
-        owner.save(update_fields=["external_id", "updated_at"])
-        known.add(ref.external_id)

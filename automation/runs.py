@@ -65,3 +65,32 @@ def end_runs(runs, *, status: str, reason: str) -> int:
         lease_until=None,
         updated_at=now,
     )
+
+
+CANCEL_BATCH = 1000
+
+
+def cancel_workflow_runs(workflow_id, *, reason: str = "the workflow was archived") -> int:
+    """Cancel a workflow's runs still in flight, CANCEL_BATCH at a time, each page
+    its own transaction (archiving answers at once and leaves this to a worker).
+
+    A run a worker holds right now is skipped: its next chunk finds the
+    workflow archived and cancels itself.
+    """
+    cancelled = 0
+    while True:
+        with transaction.atomic():
+            ids = list(
+                Run.objects.filter(
+                    workflow_id=workflow_id, status__in=ACTIVE_RUN_STATUSES, is_preview=False
+                )
+                .order_by("pk")
+                .select_for_update(skip_locked=True)
+                .values_list("pk", flat=True)[:CANCEL_BATCH]
+            )
+            if not ids:
+                return cancelled
+            cancelled += end_runs(Run.objects.filter(pk__in=ids), status=RunStatus.CANCELLED,
+                                  reason=reason)  # fmt: skip
+        if len(ids) < CANCEL_BATCH:
+            return cancelled

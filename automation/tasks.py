@@ -8,7 +8,7 @@ from billiard.exceptions import SoftTimeLimitExceeded
 from celery import shared_task
 from celery.signals import worker_process_init
 
-from . import engine, schedules, timers
+from . import engine, runs, schedules, timers
 
 log = logging.getLogger("cairn.tasks")
 
@@ -60,6 +60,22 @@ def hand_back(run_ids: list[str]) -> None:
         advance_runs_task.delay(list(run_ids))
 
 
+# Runs per Celery message. A batch of events that enrols hundreds of contacts
+# becomes tens of messages, spread over the workers; sending one message per
+# run cost more than ingesting the events.
+RUNS_PER_MESSAGE = 10
+
+
+def submit(run_ids: list[str]) -> None:
+    """The executor's side of dispatch.enqueue_runs (called after commit)."""
+    for start in range(0, len(run_ids), RUNS_PER_MESSAGE):
+        advance_runs_task.delay(run_ids[start : start + RUNS_PER_MESSAGE])
+
+
+def submit_cleanup(workflow_id: str) -> None:
+    cancel_workflow_runs.delay(workflow_id)
+
+
 @shared_task(name="automation.sweep_due_runs", ignore_result=True, expires=5)
 def sweep_due_runs() -> int:
     return timers.sweep_due_runs()
@@ -78,3 +94,8 @@ def fire_schedules() -> int:
 @shared_task(name="automation.check_inactivity", ignore_result=True, expires=600)
 def check_inactivity() -> int:
     return schedules.enrol_inactive_contacts()
+
+
+@shared_task(name="automation.cancel_workflow_runs", acks_late=True, reject_on_worker_lost=True)
+def cancel_workflow_runs(workflow_id: str) -> int:
+    return runs.cancel_workflow_runs(workflow_id)

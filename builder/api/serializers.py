@@ -12,9 +12,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from automation.ingest import webhook_path
 from automation.models import Run, Step
 from automation.nodes.registry import get_node_type
+from automation.webhooks import webhook_path
 from builder.models import Role, Workflow, WorkflowVersion
 from builder.services import STATUS_TRANSITIONS
 from builder.validation import validate_graph

@@ -8,7 +8,8 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from automation.ingest import ingest_events, link_contact_refs, retrying
+from automation.contacts import link_contact_refs
+from automation.ingest import ingest_events, retrying
 from builder.models import Role
 
 from .serializers import ErrorSerializer

@@ -18,8 +18,8 @@ from rest_framework.authentication import get_authorization_header
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from automation.contacts import update_contact, upsert_contact
-from automation.ingest import ingest_events, link_contact_refs
+from automation.contacts import link_contact_refs, update_contact, upsert_contact
+from automation.ingest import ingest_events
 from automation.models import Contact
 from builder.models import Role
 from integrations.segment import mapping

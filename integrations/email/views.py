@@ -25,7 +25,8 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from automation.ingest import ContactRef, IncomingEvent, ingest_events
+from automation.contacts import ContactRef
+from automation.ingest import IncomingEvent, ingest_events
 from automation.models import Contact
 
 from . import tracking

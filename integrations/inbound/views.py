@@ -1,7 +1,7 @@
 """POST /hooks/workflows/<workflow id>/<token>: enrol into that workflow.
 
 Two locks on this door. The URL's token (an HMAC of the workflow id, see
-automation.ingest.webhook_signature) only finds the workflow: a wrong one is
+automation.webhooks.webhook_signature) only finds the workflow: a wrong one is
 a 404, exactly like a workflow that does not exist. Each delivery must then
 be signed per Standard Webhooks with one of the workflow's own signing
 secrets (`webhook-id`, `webhook-timestamp`, `webhook-signature`: an HMAC
@@ -30,18 +30,18 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from automation.contacts import link_contact_refs
 from automation.ingest import (
     WEBHOOK_EVENT_TYPE,
     ContactRef,
     IncomingEvent,
     ingest_webhook,
-    link_contact_refs,
     retrying,
-    webhook_signature,
 )
 from automation.models import Deployment, DeploymentStatus
 from automation.rules import is_valid_zone
 from automation.safe_json import SafeJSONParser
+from automation.webhooks import webhook_signature
 
 from .. import standard_webhooks
 from ..models import InboundDelivery, WebhookSecret

@@ -24,7 +24,8 @@ from django.core.validators import validate_email
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from automation.ingest import ContactRef, IncomingEvent
+from automation.contacts import ContactRef
+from automation.ingest import IncomingEvent
 from automation.rules import is_valid_zone
 
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 from automation import timers
 from automation.engine import Outcome, advance_run
 from automation.models import InboxItem, Run, RunStatus, Step, StepStatus
-from automation.runs import RunStateError, cancel_run, retry_run
+from automation.runs import RunStateError, cancel_run, cancel_workflow_runs, retry_run
 from builder import services
 from tests.automation.workflows import chain, edge, graph, node, path_of, published, send
 
@@ -258,9 +258,39 @@ def test_archive_cancels_runs_in_flight():
     send("signup", "ada@example.com")
     advance_run(only_run().pk)
     services.change_status(workflow, "archived")
+    # The request leaves the runs to the executor's cleanup (after commit).
+    assert only_run().status == RunStatus.WAITING
+    assert timers.sweep_due_runs() == 0  # never woken again
+    assert cancel_workflow_runs(workflow.pk) == 1
     run = only_run()
     assert run.status == RunStatus.CANCELLED
     assert run.steps.get(node_id="pause").status == StepStatus.CANCELLED
+
+
+def test_archive_cleanup_cancels_in_pages_of_their_own(monkeypatch):
+    # Invariant: archiving a workflow with many runs in flight never cancels
+    # them all in one transaction (nor in the HTTP request).
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from automation import runs
+
+    monkeypatch.setattr(runs, "CANCEL_BATCH", 2)
+    workflow = linear(
+        node("start", "trigger.event", event="signup"),
+        node("pause", "wait.delay", amount=1, unit="days"),
+    )
+    for n in range(5):
+        send("signup", f"p{n}@example.com")
+    for run in Run.objects.all():
+        advance_run(run.pk)
+    services.change_status(workflow, "archived")
+
+    with CaptureQueriesContext(connection) as captured:
+        assert runs.cancel_workflow_runs(workflow.pk) == 5
+
+    assert len([q for q in captured if q["sql"].startswith("SAVEPOINT")]) >= 3
+    assert set(Run.objects.values_list("status", flat=True)) == {RunStatus.CANCELLED}
 
 
 def test_cancel_and_retry_refuse_the_wrong_states():

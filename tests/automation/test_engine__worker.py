@@ -2,7 +2,7 @@
 
 import pytest
 
-from automation.models import Run, RunStatus, StepStatus
+from automation.models import Run, RunStatus, Step, StepStatus
 from tests.automation.workflows import chain, edge, graph, node, path_of, published, send
 from tests.conftest import wait_until
 
@@ -134,3 +134,27 @@ def test_the_reaper_requeues_a_run_whose_worker_vanished():
         what="the reaper re-queues the run (beat runs it every 15 s)",
     )
     assert path_of(run) == ["start", "tag"]
+
+
+def test_archiving_through_the_api_cancels_waiting_runs_on_the_worker():
+    from builder import services
+
+    start = node("start", "trigger.event", event="signup")
+    pause = node("pause", "wait.delay", amount=1, unit="days")
+    workflow = published(graph([start, pause], chain(start, pause)))
+    for n in range(3):
+        send("signup", f"p{n}@example.com")
+    wait_until(
+        lambda: Run.objects.filter(status=RunStatus.WAITING).count() == 3,
+        what="three runs wait",
+    )
+
+    services.change_status(workflow, "archived")
+
+    wait_until(
+        lambda: Run.objects.filter(status=RunStatus.CANCELLED).count() == 3,
+        what="the worker cancels the archived workflow's runs",
+    )
+    assert set(Step.objects.filter(node_id="pause").values_list("status", flat=True)) == {
+        StepStatus.CANCELLED
+    }

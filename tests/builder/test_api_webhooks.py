@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from automation.ingest import webhook_path
 from automation.models import Event, Run
+from automation.webhooks import webhook_path
 from tests.builder.factories import published_workflow, signup_graph, trigger_graph
 from tests.integrations.signing import signed_post, workflow_secret
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from automation.ingest import webhook_path
 from automation.models import Deployment, RunStatus, StepStatus
+from automation.webhooks import webhook_path
 from builder.models import Workflow, WorkflowStatus, WorkflowVersion
 from tests.builder.factories import (
     RunFactory,

@@ -15,8 +15,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from automation.ingest import webhook_path
 from automation.models import Contact, Event, Run
+from automation.webhooks import webhook_path
 from builder import services
 from builder.models import Role
 from integrations.models import InboundDelivery, WebhookSecret

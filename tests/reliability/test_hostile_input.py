@@ -14,8 +14,8 @@ import json
 import pytest
 from rest_framework.test import APIClient
 
-from automation.ingest import webhook_path
 from automation.models import Contact, Event, Run
+from automation.webhooks import webhook_path
 from builder.models import Workflow
 from tests.builder.conftest import key_client
 from tests.builder.factories import (
