@@ -176,6 +176,9 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 # networks (CIDR) here to open them, e.g. a self-hosted CRM: "10.1.2.0/24,crm.internal".
 OUTBOUND_ALLOWLIST = env.list("OUTBOUND_ALLOWLIST", default=[])
 OUTBOUND_MAX_REDIRECTS = env.int("OUTBOUND_MAX_REDIRECTS", default=5)
+# A PEM file of CA certificates to trust for outbound HTTPS instead of the
+# default bundle (self-hosted targets behind a private CA).
+OUTBOUND_CA_BUNDLE = env.str("OUTBOUND_CA_BUNDLE", default="")
 OUTBOUND_MAX_RESPONSE_BYTES = env.int("OUTBOUND_MAX_RESPONSE_BYTES", default=1024 * 1024)
 # Transient failures in a row that open a connection's circuit, and for how long.
 CIRCUIT_BREAKER_THRESHOLD = env.int("CIRCUIT_BREAKER_THRESHOLD", default=5)

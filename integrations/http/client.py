@@ -64,6 +64,16 @@ class Response:
         }
 
 
+def _tls():
+    """Certificate verification: the system's CAs, or OUTBOUND_CA_BUNDLE (a private CA)."""
+    bundle = getattr(settings, "OUTBOUND_CA_BUNDLE", "")
+    if not bundle:
+        return True
+    import ssl
+
+    return ssl.create_default_context(cafile=bundle)
+
+
 def default_timeout() -> float:
     return float(getattr(settings, "WEBHOOK_TIMEOUT_SECONDS", 10.0))
 
@@ -137,7 +147,9 @@ def request(
     max_redirects = int(getattr(settings, "OUTBOUND_MAX_REDIRECTS", 5))
     body = content
     try:
-        with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as http:
+        with httpx.Client(
+            timeout=timeout, follow_redirects=False, trust_env=False, verify=_tls()
+        ) as http:
             for _hop in range(max_redirects + 1):
                 where = redact_url(str(current))
                 destination = guard.resolve(
