@@ -108,13 +108,36 @@ def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
     return (url.scheme, url.host, url.port)
 
 
-def _pinned(url: httpx.URL, destination: guard.Destination) -> tuple[httpx.URL, dict, dict]:
-    """The URL to connect to (the checked address), the Host header and TLS name to send."""
+def _send(
+    http: httpx.Client,
+    method: str,
+    url: httpx.URL,
+    destination: guard.Destination,
+    headers: Mapping[str, str],
+    body: bytes | None,
+) -> httpx.Response:
+    """Open the request to the checked addresses, in order, until one connects.
+
+    The URL's host stays in the Host header and is the TLS server name, so
+    the certificate is verified against it, not against the address.
+    """
     host_header = url.netloc.decode("ascii").rsplit("@", 1)[-1]
-    extensions: dict[str, Any] = {}
-    if url.scheme == "https":
-        extensions["sni_hostname"] = url.host
-    return url.copy_with(host=destination.address), {"Host": host_header}, extensions
+    extensions: dict[str, Any] = {"sni_hostname": url.host} if url.scheme == "https" else {}
+    refused: httpx.ConnectError | None = None
+    for address in destination.addresses:
+        request = http.build_request(
+            method,
+            url.copy_with(host=address),
+            headers={**headers, "Host": host_header},
+            content=body,
+            extensions=extensions,
+        )
+        try:
+            return http.send(request, stream=True)
+        except httpx.ConnectError as error:
+            refused = error  # e.g. an IPv6 address on a host without IPv6: try the next
+    assert refused is not None
+    raise refused
 
 
 def request(
@@ -157,14 +180,8 @@ def request(
                     current.port or (443 if current.scheme == "https" else 80),
                     where=where,
                 )
-                target, host_header, extensions = _pinned(current, destination)
-                with http.stream(
-                    method,
-                    target,
-                    headers={**send_headers, **host_header},
-                    content=body,
-                    extensions=extensions,
-                ) as answer:
+                answer = _send(http, method, current, destination, send_headers, body)
+                try:
                     location = answer.headers.get("location", "")
                     if follow_redirects and answer.status_code in REDIRECT_STATUSES and location:
                         following = current.join(location)
@@ -199,6 +216,8 @@ def request(
                         secrets=secrets,
                     )
                     break
+                finally:
+                    answer.close()
             else:
                 raise PermanentNodeError(
                     f"{method} {redact_url(url)} redirected more than {max_redirects} times"

@@ -39,7 +39,7 @@ class OutboundRefused(PermanentNodeError):
 class Destination:
     host: str  # as written in the URL
     port: int
-    address: str  # the checked address to connect to
+    addresses: tuple[str, ...]  # every address it resolves to, all checked, in resolver order
 
 
 def _allowlist() -> tuple[set[str], list[ipaddress.IPv4Network | ipaddress.IPv6Network]]:
@@ -139,7 +139,7 @@ def resolve(host: str, port: int, *, where: str) -> Destination:
                 "loopback, link-local, multicast or metadata addresses unless an operator "
                 "lists them in OUTBOUND_ALLOWLIST"
             )
-    return Destination(host=bare, port=port, address=str(addresses[0]))
+    return Destination(host=bare, port=port, addresses=tuple(str(ip) for ip in addresses))
 
 
 def static_url_issue(url: str) -> str | None:

@@ -190,3 +190,22 @@ def test_failure_messages_name_no_query_secret(guard_on):
     with pytest.raises(OutboundRefused) as guarded:
         http.request("GET", f"http://127.0.0.1:{port}/x?token=abcdef", timeout=1)
     assert "abcdef" not in str(guarded.value)
+
+
+def test_every_checked_address_is_tried_in_turn(service):
+    # A name with an IPv6 and an IPv4 address, on a host where only IPv4
+    # answers: the call goes on with the next checked address.
+    import httpx
+
+    from integrations.http.guard import Destination
+
+    service.answer(200, {"via": "ipv4"})
+    destination = Destination("api.example", service.port, ("::1", "127.0.0.1"))
+    with httpx.Client(timeout=2) as client:
+        answer = http._send(
+            client, "GET", httpx.URL(f"http://api.example:{service.port}/x"), destination, {}, None
+        )
+        answer.read()
+        answer.close()
+    assert answer.status_code == 200
+    assert service.requests[0]["headers"]["host"] == f"api.example:{service.port}"
