@@ -19,6 +19,7 @@ from automation.templating import render_field, template_issues
 
 from ..common import connection_of
 from ..http.guard import static_url_issue
+from ..http.redaction import redact, redact_url
 from . import client
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -163,8 +164,9 @@ class WebhookAction(NodeType):
                     "dry_run": True,
                     "would": {
                         "method": request["method"],
-                        "url": request["url"],
-                        "headers": request["headers"],
+                        "url": redact_url(request["url"]),
+                        # A preview is shown to anyone watching: no credentials in it.
+                        "headers": redact(request["headers"]),
                         "body": body,
                     },
                 }

@@ -175,3 +175,13 @@ def test_config_validation():
     bad_body = {"url": "https://a.example", "body": {"items": ["{% for %}"]}}
     assert "body.items.0" in config_errors(WebhookAction, bad_body)
     assert config_errors(WebhookAction, {"url": "https://a.example", "body": 5})
+
+
+def test_a_preview_shows_no_credentials(target):
+    config = {
+        "url": target.url + "/c?api_key=k-123456&x=1",
+        "headers": {"Authorization": "Bearer t-123456", "X-Plan": "pro"},
+    }
+    would = call(config, dry_run=True).output["would"]
+    assert would["headers"] == {"Authorization": "[redacted]", "X-Plan": "pro"}
+    assert "k-123456" not in would["url"] and "x=1" in would["url"]
