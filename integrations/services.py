@@ -43,3 +43,33 @@ def test_connection(connection: Connection) -> tuple[bool, str]:
         last_tested_at=timezone.now(), last_test_ok=ok, last_test_detail=detail
     )
     return ok, detail
+
+
+def workflows_using(connection: Connection) -> list[str]:
+    """Names of the workflows whose live versions (deployed, or with runs still
+    going) name this connection in a node's connection field."""
+    from automation.graph import version_graph
+    from automation.models import ACTIVE_RUN_STATUSES, Deployment, DeploymentStatus, Run
+    from automation.nodes.registry import get_node_type
+
+    live = {
+        (version_id, name)
+        for version_id, name in Deployment.objects.filter(
+            workspace_id=connection.workspace_id,
+            status__in=[DeploymentStatus.ACTIVE, DeploymentStatus.PAUSED],
+        ).values_list("version_id", "workflow__name")
+    }
+    live |= set(
+        Run.objects.filter(workspace_id=connection.workspace_id, status__in=ACTIVE_RUN_STATUSES)
+        .values_list("version_id", "workflow__name")
+        .distinct()
+    )
+    wanted = str(connection.pk)
+    using = set()
+    for version_id, name in live:
+        for node in version_graph(version_id).nodes.values():
+            node_class = get_node_type(str(node.get("type", "")))
+            config = (node.get("data") or {}).get("config") or {}
+            if node_class is not None and wanted in node_class.connection_ids(config):
+                using.add(name)
+    return sorted(using)

@@ -11,9 +11,9 @@ from rest_framework.response import Response
 
 from builder.models import Role, Workflow
 from integrations.models import Connection, WebhookSecret
-from integrations.services import test_connection
+from integrations.services import test_connection, workflows_using
 
-from .serializers import ErrorSerializer
+from .serializers import DetailSerializer, ErrorSerializer
 from .serializers_connections import (
     ConnectionSerializer,
     ConnectionTestSerializer,
@@ -53,6 +53,19 @@ class ConnectionViewSet(ApiViewMixin, viewsets.ModelViewSet):
             connections = connections.filter(provider=provider)
         page = self.paginate_queryset(connections)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(responses={204: None, 409: DetailSerializer})
+    def destroy(self, request, pk):
+        """Delete a connection, unless a live workflow (published, or with runs going) uses it."""
+        connection = self.get_object()
+        using = workflows_using(connection)
+        if using:
+            return Response(
+                {"detail": f"{connection.name} is used by {', '.join(using)}: change them first"},
+                status=status.HTTP_409_CONFLICT,
+            )
+        connection.delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=None, responses=ConnectionTestSerializer)
     def test(self, request, pk):

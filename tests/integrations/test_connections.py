@@ -336,3 +336,39 @@ def test_a_push_connection_test_checks_its_vapid_key(client_a):
     verdict = client_a.post(f"/api/v1/connections/{bad.json()['id']}/test").json()
     assert verdict["ok"] is False
     assert "nope" not in verdict["detail"]
+
+
+def test_a_connection_a_live_workflow_uses_cannot_be_deleted(client_a, slack, workspace_a):
+    from builder import services
+    from tests.builder.factories import published_workflow
+
+    graph = {
+        "nodes": [
+            {
+                "id": "start",
+                "type": "trigger.event",
+                "position": {"x": 0, "y": 0},
+                "data": {"config": {"event": "signup"}},
+            },
+            {
+                "id": "ping",
+                "type": "action.slack",
+                "position": {"x": 0, "y": 100},
+                "data": {"config": {"connection": slack["id"], "channel": "#a", "text": "hi"}},
+            },
+        ],
+        "edges": [{"id": "e", "source": "start", "target": "ping"}],
+        "settings": {},
+    }
+    workflow = published_workflow(workspace_a, graph=graph, name="Pings")
+    url = f"/api/v1/connections/{slack['id']}/"
+
+    refused = client_a.delete(url)
+
+    assert refused.status_code == 409
+    assert "Pings" in refused.json()["detail"]
+    services.change_status(workflow, "paused")
+    workflow.refresh_from_db()
+    services.change_status(workflow, "archived")
+    assert client_a.delete(url).status_code == 204
+    assert not Connection.objects.exists()
