@@ -25,6 +25,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
+from . import transitions
 from .contacts import change_contact, fire_contact_triggers, save_contacts
 from .enrolment import enrol_in_workflow
 from .graph import Graph, version_graph
@@ -219,9 +220,8 @@ def _fail_poisoned(run_id: Any, error: Exception) -> Outcome:
         step.traceback = "".join(traceback.format_exception(error))[-20000:]
         step.finished_at = now
         step.save()
-        run.current_step = step
-        _finish(run, RunStatus.FAILED, error=f"{run.current_node}: {step.error}")
-        run.save()
+        transitions.fail(run, f"{run.current_node}: {step.error}", step=step)
+        transitions.save(run)
     return Outcome.FAILED
 
 
@@ -306,16 +306,13 @@ def _advance_chunk(
         if not run.is_preview and answer is None:
             deployment = getattr(run.workflow, "deployment", None)
             if deployment is None or deployment.status == DeploymentStatus.ARCHIVED:
-                _finish(run, RunStatus.CANCELLED, error="the workflow was archived")
-                run.save()
+                transitions.cancel(run, "the workflow was archived")
+                transitions.save(run)
                 return Outcome.CANCELLED
             if deployment.status == DeploymentStatus.PAUSED:
                 # Hold where it is; resuming the workflow re-queues it.
-                run.status = RunStatus.WAITING
-                run.held = True
-                run.resume_at = run.resume_at or timezone.now()
-                run.lease_until = None
-                run.save(update_fields=["status", "held", "resume_at", "lease_until", "updated_at"])
+                transitions.hold(run, paused=True)
+                transitions.save(run)
                 return Outcome.HELD
         graph = version_graph(run.version_id)
         chunk = _Chunk(
@@ -334,8 +331,8 @@ def _advance_chunk(
         outcome = _execute_nodes(chunk)
         _write(chunk)
         if outcome in (Outcome.CONTINUE, Outcome.CALL):
-            run.lease_until = timezone.now() + timedelta(seconds=settings.RUN_LEASE_SECONDS)
-        run.save()
+            run.lease_until = transitions.lease()
+        transitions.save(run)
         return outcome
 
 
@@ -369,25 +366,24 @@ def _execute_nodes(chunk: _Chunk) -> Outcome:
     # An outside call's answer is recorded first (the effect happened); exit
     # criteria are checked again from the next node on.
     if chunk.answer is None and _exit_event_received(chunk):
-        _finish(run, RunStatus.EXITED)
+        transitions.exit(run)
         return Outcome.EXITED
     for _ in range(chunk.nodes_per_chunk):
         if chunk.answer is None and _exit_rules_met(chunk):
-            _finish(run, RunStatus.EXITED, error="")
+            transitions.exit(run)
             return Outcome.EXITED
         node = chunk.graph.node(run.current_node)
         if node is None:
-            _finish(run, RunStatus.FAILED, error=f"node {run.current_node!r} is not in the graph")
+            transitions.fail(run, f"node {run.current_node!r} is not in the graph")
             return Outcome.FAILED
         node_class = get_node_type(node.get("type", ""))
         if node_class is None:
-            _finish(run, RunStatus.FAILED, error=f"unknown node type {node.get('type')!r}")
+            transitions.fail(run, f"unknown node type {node.get('type')!r}")
             return Outcome.FAILED
         if run.current_step is None and run.step_count >= settings.RUN_MAX_STEPS:
-            _finish(
+            transitions.fail(
                 run,
-                RunStatus.FAILED,
-                error=f"stopped after {settings.RUN_MAX_STEPS} steps (RUN_MAX_STEPS): "
+                f"stopped after {settings.RUN_MAX_STEPS} steps (RUN_MAX_STEPS): "
                 "the workflow loops without end",
             )
             return Outcome.FAILED
@@ -418,10 +414,7 @@ def _hold_for_quiet_hours(chunk: _Chunk) -> bool:
     )
     if until is None or chunk.dry_run:
         return False
-    run = chunk.run
-    run.status = RunStatus.WAITING
-    run.resume_at = until
-    run.lease_until = None
+    transitions.hold(chunk.run, until=until)
     return True
 
 
@@ -504,11 +497,8 @@ def _begin_outside_call(chunk: _Chunk, node: dict, node_class: type[NodeType]) -
         step.finished_at = now
         step.error = step.error or "the outside call was cut off"
         _record(chunk, step, now=True)
-        run.current_step = step
-        _finish(
-            run,
-            RunStatus.FAILED,
-            error=f"{node['id']}: {step.error} (gave up after {step.attempt} attempts)",
+        transitions.fail(
+            run, f"{node['id']}: {step.error} (gave up after {step.attempt} attempts)", step=step
         )
         return Outcome.FAILED
     step.attempt = attempt
@@ -606,7 +596,7 @@ def _record_result(
     run.wait_rules = []
     next_node = None if result.end else chunk.graph.next_node(node_id, result.handle)
     if next_node is None:
-        _finish(run, RunStatus.COMPLETED)
+        transitions.complete(run)
         return Outcome.COMPLETED
     run.current_node = next_node
     return Outcome.CONTINUE
@@ -670,14 +660,13 @@ def _park(chunk: _Chunk, step: Step, result: NodeResult) -> Outcome:
     step.status = StepStatus.WAITING
     step.output = _jsonable({**result.output, "waiting": wait.description})
     _record(chunk, step, now=True)
-    run.status = RunStatus.WAITING
-    run.current_step = step
-    run.resume_at = wait.resume_at
-    run.resume_handle = ""
-    run.resume_payload = {}
-    run.waiting_for = wait.event or ""
-    run.wait_rules = list(wait.event_rules)
-    run.lease_until = None
+    transitions.park(
+        run,
+        step=step,
+        resume_at=wait.resume_at,
+        waiting_for=wait.event or "",
+        wait_rules=wait.event_rules,
+    )
     return Outcome.WAITING
 
 
@@ -751,21 +740,21 @@ def _node_failed(
     if _retryable(node_class, error) and attempts_this_round < settings.ACTION_MAX_ATTEMPTS:
         step.status = StepStatus.RETRYING
         _record(chunk, step, now=True)
-        run.status = RunStatus.WAITING
-        run.current_step = step
         delay = backoff_seconds(max(attempts_this_round, 1))
         retry_after = getattr(error, "retry_after", None)
         if retry_after:  # never before the time the service asked for
             delay = max(delay, min(float(retry_after), settings.ACTION_RETRY_MAX_SECONDS))
-        run.resume_at = timezone.now() + timedelta(seconds=delay)
-        run.lease_until = None
-        run.error = f"{node['id']}: {step.error} (attempt {attempt}, retrying)"
+        transitions.park(
+            run,
+            step=step,
+            resume_at=timezone.now() + timedelta(seconds=delay),
+            error=f"{node['id']}: {step.error} (attempt {attempt}, retrying)",
+        )
         log.info("run %s node %s failed, retrying: %s", run.pk, node["id"], step.error)
         return Outcome.WAITING
     step.status = StepStatus.FAILED
     _record(chunk, step, now=True)
-    run.current_step = step
-    _finish(run, RunStatus.FAILED, error=f"{node['id']}: {step.error}")
+    transitions.fail(run, f"{node['id']}: {step.error}", step=step)
     log.warning("run %s failed at %s: %s", run.pk, node["id"], step.error)
     return Outcome.FAILED
 
@@ -787,27 +776,6 @@ def backoff_seconds(attempt: int) -> float:
         settings.ACTION_RETRY_BASE_SECONDS * 2 ** (attempt - 1),
     )
     return delay / 2 + random.uniform(0, delay / 2)
-
-
-def _finish(run: Run, status: str, *, error: str = "") -> None:
-    open_step = run.current_step
-    if (
-        status != RunStatus.FAILED
-        and open_step is not None
-        and open_step.pk is not None
-        and open_step.status in (StepStatus.RUNNING, StepStatus.RETRYING, StepStatus.WAITING)
-    ):
-        open_step.status = StepStatus.CANCELLED
-        open_step.finished_at = timezone.now()
-        open_step.save(update_fields=["status", "finished_at"])
-    run.status = status
-    run.error = error
-    run.finished_at = timezone.now()
-    run.lease_until = None
-    run.resume_at = None
-    run.waiting_for = ""
-    if status != RunStatus.FAILED:
-        run.current_step = None
 
 
 def _jsonable(value: Any) -> Any:

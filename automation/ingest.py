@@ -20,11 +20,11 @@ from django.db import OperationalError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from . import transitions
 from .contacts import ContactRef, fire_contacts_triggers, merge_properties, save_contacts
 from .enrolment import Enrolment, enrol
 from .models import Contact, Deployment, DeploymentStatus, Event, Run, RunStatus, TriggerBinding
 from .rules import evaluate
-from .runs import end_runs
 from .timers import wake_runs
 
 T = TypeVar("T")
@@ -270,10 +270,9 @@ def _exit_waiting_runs(workspace_id, events: list[Event]) -> None:
             .select_for_update(skip_locked=True)
             .values_list("pk", flat=True)
         )
-        end_runs(
+        transitions.exit_runs(
             Run.objects.filter(pk__in=ids, status=RunStatus.WAITING),
-            status=RunStatus.EXITED,
-            reason=f"exit criteria met: {exit_event} received",
+            f"exit criteria met: {exit_event} received",
         )
 
 

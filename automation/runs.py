@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
+from . import transitions
 from .dispatch import enqueue_runs
-from .models import ACTIVE_RUN_STATUSES, Run, RunStatus, Step, StepStatus
+from .models import ACTIVE_RUN_STATUSES, Run
 
 
 class RunStateError(Exception):
@@ -19,52 +16,26 @@ class RunStateError(Exception):
 def retry_run(run: Run) -> Run:
     """failed → running, from the step that failed, with a fresh set of attempts."""
     with transaction.atomic():
-        locked = (
-            Run.objects.select_for_update(of=("self",))
-            .select_related("current_step")
-            .get(pk=run.pk)
-        )
-        if locked.status != RunStatus.FAILED:
-            raise RunStateError(f"only a failed run can be retried; this one is {locked.status}")
-        locked.status = RunStatus.RUNNING
-        locked.retry_floor = locked.current_step.attempt if locked.current_step else 0
-        locked.error = ""
-        locked.finished_at = None
-        locked.lease_until = timezone.now() + timedelta(seconds=settings.RUN_LEASE_SECONDS)
-        locked.save()
-        enqueue_runs([locked.pk])
-    return locked
+        try:
+            retried = transitions.retry(run.pk)
+        except transitions.TransitionRefused:
+            status = Run.objects.values_list("status", flat=True).get(pk=run.pk)
+            raise RunStateError(f"only a failed run can be retried; this one is {status}") from None
+        enqueue_runs([retried.pk])
+    return retried
 
 
 def cancel_run(run: Run, *, reason: str = "cancelled by a user") -> Run:
     """running/waiting → cancelled. A worker holding the run finishes its step first."""
     with transaction.atomic():
         locked = Run.objects.select_for_update().get(pk=run.pk)
-        if locked.status not in ACTIVE_RUN_STATUSES:
+        if locked.status not in transitions.ACCEPTS["cancel"]:
             raise RunStateError(
                 f"only a running or waiting run can be cancelled; this one is {locked.status}"
             )
-        end_runs(Run.objects.filter(pk=locked.pk), status=RunStatus.CANCELLED, reason=reason)
+        transitions.cancel_runs(Run.objects.filter(pk=locked.pk), reason)
         locked.refresh_from_db()
     return locked
-
-
-def end_runs(runs, *, status: str, reason: str) -> int:
-    """End every active run in `runs` (a queryset) as cancelled or exited, closing open steps."""
-    now = timezone.now()
-    active = runs.filter(status__in=ACTIVE_RUN_STATUSES)
-    Step.objects.filter(
-        run__in=active, status__in=(StepStatus.WAITING, StepStatus.RETRYING, StepStatus.RUNNING)
-    ).update(status=StepStatus.CANCELLED, finished_at=now)
-    return active.update(
-        status=status,
-        error=reason,
-        finished_at=now,
-        resume_at=None,
-        waiting_for="",
-        lease_until=None,
-        updated_at=now,
-    )
 
 
 CANCEL_BATCH = 1000
@@ -90,7 +61,6 @@ def cancel_workflow_runs(workflow_id, *, reason: str = "the workflow was archive
             )
             if not ids:
                 return cancelled
-            cancelled += end_runs(Run.objects.filter(pk__in=ids), status=RunStatus.CANCELLED,
-                                  reason=reason)  # fmt: skip
+            cancelled += transitions.cancel_runs(Run.objects.filter(pk__in=ids), reason)
         if len(ids) < CANCEL_BATCH:
             return cancelled

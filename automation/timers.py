@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from . import transitions
 from .dispatch import enqueue_runs
 from .models import Deployment, DeploymentStatus, Run, RunStatus, Step, StepStatus
 
@@ -39,7 +40,6 @@ def wake_runs(run_filter: Q, *, limit: int = SWEEP_BATCH) -> int:
 
     The longest due go first (never the model's newest-first ordering).
     """
-    now = timezone.now()
     with transaction.atomic():
         ids = list(
             Run.objects.filter(run_filter, hot_path(), status=RunStatus.WAITING)
@@ -50,11 +50,7 @@ def wake_runs(run_filter: Q, *, limit: int = SWEEP_BATCH) -> int:
         )
         if not ids:
             return 0
-        woken = Run.objects.filter(pk__in=ids, status=RunStatus.WAITING).update(
-            status=RunStatus.RUNNING,
-            lease_until=now + timedelta(seconds=settings.RUN_LEASE_SECONDS),
-            updated_at=now,
-        )
+        woken = transitions.wake(Run.objects.filter(pk__in=ids))
         enqueue_runs(ids)
     return woken
 

@@ -1,0 +1,222 @@
+"""Run status changes: the only code that writes `Run.status`.
+
+Every change is a named transition that declares the states it accepts
+(ACCEPTS) and is a compare-and-set, so a late or duplicate worker never
+overwrites a newer state. They come in two kinds:
+
+- On a run the caller holds locked — the engine's chunk, which always
+  starts from `running`: `park`, `hold`, `complete`, `fail`, `exit`,
+  `cancel` change the Run in memory (refusing a state they do not accept),
+  and the chunk writes it with `save`, itself a compare-and-set on
+  `running`: if anything else changed the row, nothing is written.
+- Set-based, on runs nobody holds: `wake`, `retry`, `cancel_runs`,
+  `exit_runs` are one `UPDATE … WHERE status IN (<accepted>)`; a row in
+  any other state is left alone and not counted.
+
+Why a redelivered task may re-enter a state: a Celery message can arrive
+twice (acks_late, redelivery after a lost worker). Its chunk finds the run
+`running` again only if the previous delivery's change never committed;
+otherwise the run is `waiting`/finished and the delivery does nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from .models import Run, RunStatus, Step, StepStatus
+
+RUNNING, WAITING = RunStatus.RUNNING, RunStatus.WAITING
+
+# transition: (the states it accepts, the state it leads to)
+TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
+    "park": ((RUNNING,), WAITING),
+    "hold": ((RUNNING,), WAITING),
+    "complete": ((RUNNING,), RunStatus.COMPLETED),
+    "fail": ((RUNNING,), RunStatus.FAILED),
+    "exit": ((RUNNING, WAITING), RunStatus.EXITED),
+    "cancel": ((RUNNING, WAITING), RunStatus.CANCELLED),
+    "wake": ((WAITING,), RUNNING),
+    "retry": ((RunStatus.FAILED,), RUNNING),
+}
+ACCEPTS = {name: accepted for name, (accepted, _target) in TRANSITIONS.items()}
+
+OPEN_STEP_STATUSES = (StepStatus.RUNNING, StepStatus.RETRYING, StepStatus.WAITING)
+
+
+class TransitionRefused(Exception):
+    """The run is not in a state this transition accepts."""
+
+
+def _move(run: Run, name: str) -> None:
+    accepted, target = TRANSITIONS[name]
+    if run.status not in accepted:
+        raise TransitionRefused(
+            f"{name}: a {run.status} run cannot be moved (accepts {', '.join(accepted)})"
+        )
+    run.status = target
+
+
+def lease() -> datetime:
+    return timezone.now() + timedelta(seconds=settings.RUN_LEASE_SECONDS)
+
+
+# ---------------------------------------------------------------- on a locked run
+
+
+def park(
+    run: Run,
+    *,
+    step: Step,
+    resume_at: datetime | None,
+    waiting_for: str = "",
+    wait_rules: Any = (),
+    error: str | None = None,
+) -> None:
+    """running → waiting at `step`: a wait, or a retry's backoff (the sweep wakes it)."""
+    _move(run, "park")
+    run.current_step = step
+    run.resume_at = resume_at
+    run.resume_handle = ""
+    run.resume_payload = {}
+    run.waiting_for = waiting_for
+    run.wait_rules = list(wait_rules)
+    run.lease_until = None
+    if error is not None:
+        run.error = error
+
+
+def hold(run: Run, *, until: datetime | None = None, paused: bool = False) -> None:
+    """running → waiting before its next node: the workflow is paused (`held`, out
+    of the sweep until resumed) or the contact is in quiet hours (until then)."""
+    _move(run, "hold")
+    run.held = paused
+    run.resume_at = until or run.resume_at or timezone.now()
+    run.lease_until = None
+
+
+def complete(run: Run) -> None:
+    """running → completed: a branch ended or flow.end."""
+    _move(run, "complete")
+    _finished(run, "")
+
+
+def fail(run: Run, error: str, *, step: Step | None = None) -> None:
+    """running → failed, pointing at the step that failed (retry resumes there)."""
+    _move(run, "fail")
+    if step is not None:
+        run.current_step = step
+    _finished(run, error)
+
+
+def exit(run: Run, reason: str = "") -> None:
+    """running/waiting → exited: the workflow's exit criteria are met."""
+    _move(run, "exit")
+    _finished(run, reason)
+
+
+def cancel(run: Run, reason: str) -> None:
+    """running/waiting → cancelled (e.g. its workflow was archived)."""
+    _move(run, "cancel")
+    _finished(run, reason)
+
+
+def _finished(run: Run, error: str) -> None:
+    open_step = run.current_step
+    if (
+        run.status != RunStatus.FAILED
+        and open_step is not None
+        and open_step.pk is not None
+        and open_step.status in OPEN_STEP_STATUSES
+    ):
+        open_step.status = StepStatus.CANCELLED
+        open_step.finished_at = timezone.now()
+        open_step.save(update_fields=["status", "finished_at"])
+    run.error = error
+    run.finished_at = timezone.now()
+    run.lease_until = None
+    run.resume_at = None
+    run.waiting_for = ""
+    if run.status != RunStatus.FAILED:
+        run.current_step = None
+
+
+def save(run: Run) -> None:
+    """Write a chunk's run: a compare-and-set on `running`, the state every chunk
+    starts from. If anything else changed the row, nothing is written."""
+    now = timezone.now()
+    run.updated_at = now
+    fields = {
+        field.attname: getattr(run, field.attname)
+        for field in Run._meta.concrete_fields
+        if not field.primary_key and field.name != "created_at"
+    }
+    if not Run.objects.filter(pk=run.pk, status=RUNNING).update(**fields):
+        raise TransitionRefused(f"run {run.pk} is no longer running; the chunk is not written")
+
+
+# ---------------------------------------------------------------- set-based
+
+
+def wake(runs: QuerySet) -> int:
+    """waiting → running for these runs, with a fresh lease; returns how many moved."""
+    return runs.filter(status__in=ACCEPTS["wake"]).update(
+        status=RUNNING, held=False, lease_until=lease(), updated_at=timezone.now()
+    )
+
+
+def retry(run_id: Any) -> Run:
+    """failed → running, from the step that failed, with a fresh set of attempts."""
+    with transaction.atomic():
+        locked = (
+            Run.objects.select_for_update(of=("self",))
+            .select_related("current_step")
+            .get(pk=run_id)
+        )
+        _move(locked, "retry")
+        locked.retry_floor = locked.current_step.attempt if locked.current_step else 0
+        locked.error = ""
+        locked.finished_at = None
+        locked.lease_until = lease()
+        Run.objects.filter(pk=locked.pk, status__in=ACCEPTS["retry"]).update(
+            status=RUNNING,
+            retry_floor=locked.retry_floor,
+            error="",
+            finished_at=None,
+            lease_until=locked.lease_until,
+            updated_at=timezone.now(),
+        )
+    return locked
+
+
+def cancel_runs(runs: QuerySet, reason: str) -> int:
+    """running/waiting → cancelled for these runs, closing their open steps."""
+    return _end(runs, "cancel", reason)
+
+
+def exit_runs(runs: QuerySet, reason: str) -> int:
+    """running/waiting → exited for these runs, closing their open steps."""
+    return _end(runs, "exit", reason)
+
+
+def _end(runs: QuerySet, name: str, reason: str) -> int:
+    accepted, target = TRANSITIONS[name]
+    now = timezone.now()
+    active = runs.filter(status__in=accepted)
+    Step.objects.filter(run__in=active, status__in=OPEN_STEP_STATUSES).update(
+        status=StepStatus.CANCELLED, finished_at=now
+    )
+    return active.update(
+        status=target,
+        error=reason,
+        finished_at=now,
+        resume_at=None,
+        waiting_for="",
+        lease_until=None,
+        updated_at=now,
+    )
