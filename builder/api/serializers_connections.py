@@ -6,10 +6,13 @@ A connection's secrets are write-only: what comes back is a redacted view
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 from rest_framework import serializers
 
+from integrations.http import breaker
 from integrations.models import Connection, WebhookSecret
 from integrations.providers import PROVIDERS
 
@@ -40,6 +43,7 @@ class ConnectionSerializer(serializers.ModelSerializer):
             "last_tested_at",
             "last_test_ok",
             "last_test_detail",
+            "circuit_open_until",
         ]
         read_only_fields = [
             "id",
@@ -50,10 +54,21 @@ class ConnectionSerializer(serializers.ModelSerializer):
             "last_test_detail",
         ]
 
+    circuit_open_until = serializers.SerializerMethodField(
+        help_text="While set, the service failed too often: calls wait until then (circuit "
+        "breaker) and the runs using it wait too."
+    )
+
     def to_representation(self, instance: Connection) -> dict[str, Any]:
         data = super().to_representation(instance)
         data["secrets"] = instance.redacted_secrets()
         return data
+
+    def get_circuit_open_until(self, instance: Connection) -> str | None:
+        until = breaker.open_until(f"connection:{instance.pk}")
+        if until is None or until <= time.time():
+            return None
+        return datetime.fromtimestamp(until, tz=UTC).isoformat()
 
     def get_fields(self):
         fields = super().get_fields()

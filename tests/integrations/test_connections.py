@@ -372,3 +372,17 @@ def test_a_connection_a_live_workflow_uses_cannot_be_deleted(client_a, slack, wo
     services.change_status(workflow, "archived")
     assert client_a.delete(url).status_code == 204
     assert not Connection.objects.exists()
+
+
+def test_the_api_says_when_a_connections_circuit_is_open(client_a, slack, settings, service):
+    from integrations.http import breaker
+
+    url = f"/api/v1/connections/{slack['id']}/"
+    assert client_a.get(url).json()["circuit_open_until"] is None
+    settings.CIRCUIT_BREAKER_THRESHOLD = 1
+    breaker.failure(f"connection:{slack['id']}")
+    assert client_a.get(url).json()["circuit_open_until"] is not None
+    # "Test connection" does not hammer it either: it says the circuit is open.
+    verdict = client_a.post(f"/api/v1/connections/{slack['id']}/test").json()
+    assert verdict["ok"] is False and "circuit breaker" in verdict["detail"]
+    assert service.requests == []
