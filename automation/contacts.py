@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from .enrolment import Enrolment, enrol
 from .models import Contact, Deployment, DeploymentStatus, Run, TriggerBinding
-from .nodes.triggers import property_trigger_fires
+from .nodes.triggers import CONTACT, trigger_class, trigger_types
 
 MISSING = object()
 
@@ -116,20 +116,14 @@ def fire_contacts_triggers(changes: Iterable[ContactChange]) -> list[Run]:
         return []
     bindings_by_workspace: dict[Any, list[TriggerBinding]] = {}
     enrolments = []
-    for contact, old_properties, changed, added_tags in net:
+    for contact, old_properties, _changed, added_tags in net:
         workspace_id = contact.workspace_id
         if workspace_id not in bindings_by_workspace:
             bindings_by_workspace[workspace_id] = _contact_trigger_bindings(workspace_id)
         for binding in bindings_by_workspace[workspace_id]:
-            if binding.trigger_type == "trigger.segment" and binding.key not in added_tags:
-                continue
-            if binding.trigger_type == "trigger.property" and (
-                binding.key not in changed
-                or not property_trigger_fires(
-                    binding.config,
-                    old_properties.get(binding.key),
-                    contact.properties.get(binding.key),
-                )
+            trigger = trigger_class(binding.trigger_type)
+            if not trigger.fires_on_change(
+                binding.config, binding.key, old_properties, contact.properties, added_tags
             ):
                 continue
             enrolments.append(Enrolment(binding.deployment, contact, binding.node_id))
@@ -143,13 +137,17 @@ def _contact_trigger_bindings(workspace_id) -> list[TriggerBinding]:
     statement (the ORM's query building cost more than the query); the
     deployments are loaded only for the few bindings that may fire.
     """
+    types = trigger_types(CONTACT)
+    if not types:
+        return []
+    placeholders = ", ".join(["%s"] * len(types))
     table = TriggerBinding._meta.db_table
     deployments = Deployment._meta.db_table
     bindings = list(
         TriggerBinding.objects.raw(
             f"SELECT b.* FROM {table} b JOIN {deployments} d ON d.workflow_id = b.deployment_id "
-            "WHERE b.workspace_id = %s AND d.status = %s AND b.trigger_type IN (%s, %s)",
-            [workspace_id, DeploymentStatus.ACTIVE, "trigger.property", "trigger.segment"],
+            f"WHERE b.workspace_id = %s AND d.status = %s AND b.trigger_type IN ({placeholders})",
+            [workspace_id, DeploymentStatus.ACTIVE, *types],
         )
     )
     if bindings:

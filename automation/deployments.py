@@ -22,15 +22,8 @@ from .models import (
     RunStatus,
     TriggerBinding,
 )
-from .nodes.triggers import next_schedule_fire
+from .nodes.triggers import trigger_class
 from .timers import wake_runs
-
-BINDING_KEYS = {
-    "trigger.event": "event",
-    "trigger.inactivity": "event",
-    "trigger.property": "property",
-    "trigger.segment": "tag",
-}
 
 
 @transaction.atomic
@@ -59,19 +52,17 @@ def deploy(
 
 
 def _binding(deployment: Deployment, node: Mapping[str, Any], now) -> TriggerBinding:
-    trigger_type = node["type"]
+    """The trigger's index row; the trigger type says how it binds."""
+    trigger = trigger_class(node["type"])
     config = (node.get("data") or {}).get("config") or {}
-    key_field = BINDING_KEYS.get(trigger_type)
     return TriggerBinding(
         deployment=deployment,
         workspace_id=deployment.workspace_id,
         node_id=node["id"],
-        trigger_type=trigger_type,
-        key=str(config.get(key_field, "")) if key_field else "",
+        trigger_type=trigger.type,
+        key=trigger.binding_key(config)[:200],
         config=config,
-        next_fire_at=next_schedule_fire(config, now)
-        if trigger_type == "trigger.schedule"
-        else None,
+        next_fire_at=trigger.first_fire(config, now),
     )
 
 

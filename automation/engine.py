@@ -40,6 +40,8 @@ from .models import (
     StepStatus,
 )
 from .nodes.base import (
+    RESUMED_BY_EVENT,
+    RESUMED_BY_TIMEOUT,
     NodeContext,
     NodeError,
     NodeResult,
@@ -539,7 +541,7 @@ def _visit(chunk: _Chunk, node: dict, node_class: type[NodeType]) -> Outcome:
     try:
         if resuming:
             # A wait.event whose subscription is still open when resumed timed out.
-            handle = run.resume_handle or ("timeout" if run.waiting_for else None)
+            handle = run.resume_handle or (RESUMED_BY_TIMEOUT if run.waiting_for else None)
             result = implementation.resume(ctx, handle, run.resume_payload)
         else:
             result = implementation.run(ctx)
@@ -547,7 +549,7 @@ def _visit(chunk: _Chunk, node: dict, node_class: type[NodeType]) -> Outcome:
                 # The event may have arrived while the run was busy or queued.
                 stored = _stored_event(chunk, result.wait)
                 if stored is not None:
-                    result = implementation.resume(ctx, "received", stored)
+                    result = implementation.resume(ctx, RESUMED_BY_EVENT, stored)
     except NOT_THE_RUNS_FAULT:
         raise
     except Exception as error:

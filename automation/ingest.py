@@ -24,6 +24,8 @@ from . import transitions
 from .contacts import ContactRef, fire_contacts_triggers, merge_properties, save_contacts
 from .enrolment import Enrolment, enrol
 from .models import Contact, Deployment, DeploymentStatus, Event, Run, RunStatus, TriggerBinding
+from .nodes.base import RESUMED_BY_EVENT
+from .nodes.triggers import EVENT, WEBHOOK, trigger_class, trigger_types
 from .rules import evaluate
 from .timers import wake_runs
 
@@ -194,7 +196,7 @@ def _enrol_from_events(workspace_id, events: list[Event]) -> list[Run]:
     bindings = list(
         TriggerBinding.objects.filter(
             workspace_id=workspace_id,
-            trigger_type="trigger.event",
+            trigger_type__in=trigger_types(EVENT),
             key__in=types,
             deployment__status=DeploymentStatus.ACTIVE,
         ).select_related("deployment")
@@ -207,11 +209,9 @@ def _enrol_from_events(workspace_id, events: list[Event]) -> list[Run]:
         for binding in bindings:
             if binding.key != event.type:
                 continue
-            rules = binding.config.get("rules") or []
-            if rules:
-                scope = scope or {"event": event.snapshot(), "contact": event.contact.snapshot()}
-                if not evaluate(binding.config.get("match", "all"), rules, scope):
-                    continue
+            scope = scope or {"event": event.snapshot(), "contact": event.contact.snapshot()}
+            if not trigger_class(binding.trigger_type).matches_event(binding.config, scope):
+                continue
             enrolments.append(Enrolment(binding.deployment, event.contact, binding.node_id, event))
     return enrol(enrolments)
 
@@ -241,7 +241,7 @@ def _resume_subscriptions(events: list[Event]) -> None:
             if run.wait_rules and not evaluate("all", run.wait_rules, scope):
                 continue
             Run.objects.filter(pk=run.pk, status=RunStatus.WAITING).update(
-                resume_handle="received",
+                resume_handle=RESUMED_BY_EVENT,
                 resume_payload=event.snapshot(),
                 waiting_for="",
                 resume_at=timezone.now(),
@@ -311,9 +311,8 @@ def ingest_webhook(workflow_id, event: IncomingEvent) -> IngestResult:
     enrolments = []
     for stored in fresh:
         scope = {"event": stored.snapshot(), "contact": stored.contact.snapshot()}
-        for binding in deployment.triggers.filter(trigger_type="trigger.webhook"):
-            rules = binding.config.get("rules") or []
-            if rules and not evaluate(binding.config.get("match", "all"), rules, scope):
+        for binding in deployment.triggers.filter(trigger_type__in=trigger_types(WEBHOOK)):
+            if not trigger_class(binding.trigger_type).matches_event(binding.config, scope):
                 continue
             enrolments.append(Enrolment(deployment, stored.contact, binding.node_id, stored))
     runs += enrol(enrolments)

@@ -10,8 +10,7 @@ from django.utils import timezone
 
 from .enrolment import Enrolment, enrol
 from .models import ACTIVE_RUN_STATUSES, Contact, DeploymentStatus, Event, Run, TriggerBinding
-from .nodes.triggers import next_schedule_fire
-from .rules import evaluate
+from .nodes.triggers import INACTIVITY, SCHEDULE, trigger_class, trigger_types
 
 ENROL_BATCH = 500
 
@@ -27,7 +26,7 @@ def fire_due_schedules() -> int:
     with transaction.atomic():
         due = list(
             TriggerBinding.objects.filter(
-                trigger_type="trigger.schedule",
+                trigger_type__in=trigger_types(SCHEDULE),
                 next_fire_at__lte=now,
                 deployment__status=DeploymentStatus.ACTIVE,
             )
@@ -35,15 +34,15 @@ def fire_due_schedules() -> int:
             .select_for_update(skip_locked=True, of=("self",))
         )
         for binding in due:
-            binding.next_fire_at = next_schedule_fire(binding.config, now)
+            binding.next_fire_at = trigger_class(binding.trigger_type).next_fire(
+                binding.config, now
+            )
             binding.save(update_fields=["next_fire_at"])
     return sum(_enrol_segment(binding) for binding in due)
 
 
 def _enrol_segment(binding: TriggerBinding) -> int:
-    segment = binding.config.get("segment") or {}
-    tags_any = set(segment.get("tags_any") or [])
-    rules = segment.get("rules") or []
+    trigger = trigger_class(binding.trigger_type)
     contacts = Contact.objects.filter(workspace_id=binding.workspace_id)
     enrolled, after = 0, 0
     while True:
@@ -59,11 +58,7 @@ def _enrol_segment(binding: TriggerBinding) -> int:
             enrolments = [
                 Enrolment(binding.deployment, contact, binding.node_id)
                 for contact in page
-                if (not tags_any or tags_any.intersection(contact.tags))
-                and (
-                    not rules
-                    or evaluate(segment.get("match", "all"), rules, {"contact": contact.snapshot()})
-                )
+                if trigger.includes(binding.config, {"contact": contact.snapshot()})
             ]
             enrolled += len(enrol(enrolments))
         after = page[-1].pk
@@ -83,7 +78,7 @@ def enrol_inactive_contacts() -> int:
     """
     now = timezone.now()
     bindings = TriggerBinding.objects.filter(
-        trigger_type="trigger.inactivity", deployment__status=DeploymentStatus.ACTIVE
+        trigger_type__in=trigger_types(INACTIVITY), deployment__status=DeploymentStatus.ACTIVE
     ).select_related("deployment")
     return sum(_enrol_inactive(binding, now) for binding in bindings)
 

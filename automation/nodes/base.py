@@ -83,6 +83,13 @@ class NodeResult:
     enroll_workflow: str | None = None
 
 
+# Why a wait with an event subscription ended, as the engine tells the node's
+# resume(): the event arrived, or the subscription timed out. The node maps
+# these reasons to its own handles; the engine knows no node's handles.
+RESUMED_BY_EVENT = "received"  # the value stored on runs already waiting: never change it
+RESUMED_BY_TIMEOUT = "timeout"
+
+
 class NodeError(Exception):
     """A node failed in a way worth retrying (network down, 5xx, SMTP refused).
 
@@ -241,5 +248,6 @@ class NodeType:
         self, ctx: NodeContext, handle: str | None, payload: Mapping[str, Any]
     ) -> NodeResult:
         """Called when a wait this node asked for ends. `handle` is the engine's
-        reason (None for a timer, "received"/"timeout" for wait.event)."""
+        reason: None for a timer, RESUMED_BY_EVENT or RESUMED_BY_TIMEOUT for a
+        wait that subscribed to an event."""
         return NodeResult(output=dict(payload), handle=handle or "out")

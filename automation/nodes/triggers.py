@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from croniter import croniter
 
@@ -35,9 +35,63 @@ EVENT_NAME_SCHEMA: dict[str, Any] = {
 }
 
 
+# How a trigger type is activated. Intake loops over the catalogue by these:
+# ingest over EVENT and WEBHOOK types, contact changes over CONTACT types,
+# the schedules sweep over SCHEDULE and INACTIVITY types.
+EVENT, WEBHOOK, CONTACT, SCHEDULE, INACTIVITY = (
+    "event",
+    "webhook",
+    "contact",
+    "schedule",
+    "inactivity",
+)
+
+
 class TriggerNode(NodeType):
+    """A trigger owns its activation: how it binds (the key its index row is
+    looked up by, its first due time), and whether an event, a contact change
+    or a tick enrols. All pure: the intake modules do the reading and writing."""
+
     category = "trigger"
     handles = ("out",)
+    activation: ClassVar[str] = ""
+
+    @classmethod
+    def binding_key(cls, config: Mapping[str, Any]) -> str:
+        """What the trigger index is looked up by (an event type, a property, a tag)."""
+        return ""
+
+    @classmethod
+    def first_fire(cls, config: Mapping[str, Any], now: datetime) -> datetime | None:
+        """When a time-driven trigger is first due after publishing."""
+        return None
+
+    @classmethod
+    def matches_event(cls, config: Mapping[str, Any], scope: Mapping[str, Any]) -> bool:
+        """For EVENT and WEBHOOK triggers: whether this event (scope: event, contact) enrols."""
+        return trigger_rules_match(config, scope)
+
+    @classmethod
+    def fires_on_change(
+        cls,
+        config: Mapping[str, Any],
+        key: str,
+        old_properties: Mapping[str, Any],
+        new_properties: Mapping[str, Any],
+        added_tags: set[str],
+    ) -> bool:
+        """For CONTACT triggers: whether this change of a contact enrols it."""
+        return False
+
+    @classmethod
+    def includes(cls, config: Mapping[str, Any], scope: Mapping[str, Any]) -> bool:
+        """For SCHEDULE triggers: whether a tick enrols this contact (scope: contact)."""
+        return True
+
+    @classmethod
+    def next_fire(cls, config: Mapping[str, Any], after: datetime) -> datetime | None:
+        """For SCHEDULE triggers: the tick after `after`."""
+        return None
 
     def run(self, ctx: NodeContext) -> NodeResult:
         event = ctx.event or {}
@@ -47,6 +101,7 @@ class TriggerNode(NodeType):
 
 class EventTrigger(TriggerNode):
     type = "trigger.event"
+    activation = EVENT
     label = "Event received"
     description = "Starts when your app sends an event for a contact, e.g. a signup or a purchase."
     config_schema = {
@@ -66,9 +121,14 @@ class EventTrigger(TriggerNode):
         "additionalProperties": False,
     }
 
+    @classmethod
+    def binding_key(cls, config: Mapping[str, Any]) -> str:
+        return str(config.get("event", ""))
+
 
 class WebhookTrigger(TriggerNode):
     type = "trigger.webhook"
+    activation = WEBHOOK
     label = "Incoming webhook"
     description = (
         "Starts when another tool sends a POST to this workflow's own signed URL "
@@ -93,6 +153,7 @@ class WebhookTrigger(TriggerNode):
 
 class ScheduleTrigger(TriggerNode):
     type = "trigger.schedule"
+    activation = SCHEDULE
     label = "On a schedule"
     description = "Enrols a group of contacts at set times, e.g. every Monday at 9:00."
     config_schema = {
@@ -145,6 +206,18 @@ class ScheduleTrigger(TriggerNode):
     }
 
     @classmethod
+    def first_fire(cls, config: Mapping[str, Any], now: datetime) -> datetime | None:
+        return next_schedule_fire(config, now)
+
+    @classmethod
+    def next_fire(cls, config: Mapping[str, Any], after: datetime) -> datetime | None:
+        return next_schedule_fire(config, after)
+
+    @classmethod
+    def includes(cls, config: Mapping[str, Any], scope: Mapping[str, Any]) -> bool:
+        return segment_includes(config, scope)
+
+    @classmethod
     def check_config(cls, config: Mapping[str, Any]) -> list[ConfigIssue]:
         issues = []
         has_cron, has_interval = "cron" in config, "interval" in config
@@ -184,6 +257,7 @@ PROPERTY_MODES = ("changed", "crosses_above", "crosses_below", "enters_band")
 
 class PropertyTrigger(TriggerNode):
     type = "trigger.property"
+    activation = CONTACT
     label = "Property changed"
     description = (
         "Starts when a contact property changes, rises above or falls below a value, "
@@ -230,6 +304,16 @@ class PropertyTrigger(TriggerNode):
     }
 
     @classmethod
+    def binding_key(cls, config: Mapping[str, Any]) -> str:
+        return str(config.get("property", ""))
+
+    @classmethod
+    def fires_on_change(cls, config, key, old_properties, new_properties, added_tags) -> bool:
+        return old_properties.get(key, MISSING) != new_properties.get(
+            key, MISSING
+        ) and property_trigger_fires(config, old_properties.get(key), new_properties.get(key))
+
+    @classmethod
     def check_config(cls, config: Mapping[str, Any]) -> list[ConfigIssue]:
         mode = config.get("mode", "changed")
         issues = []
@@ -259,6 +343,7 @@ class PropertyTrigger(TriggerNode):
 
 class SegmentTrigger(TriggerNode):
     type = "trigger.segment"
+    activation = CONTACT
     label = "Tag added"
     description = "Starts when a contact gets a tag, e.g. when they join the 'beta' list."
     config_schema = {
@@ -275,9 +360,18 @@ class SegmentTrigger(TriggerNode):
         "additionalProperties": False,
     }
 
+    @classmethod
+    def binding_key(cls, config: Mapping[str, Any]) -> str:
+        return str(config.get("tag", ""))
+
+    @classmethod
+    def fires_on_change(cls, config, key, old_properties, new_properties, added_tags) -> bool:
+        return key in added_tags
+
 
 class InactivityTrigger(TriggerNode):
     type = "trigger.inactivity"
+    activation = INACTIVITY
     label = "Gone quiet"
     description = "Starts when a contact has sent no event of a type for a number of days."
     config_schema = {
@@ -297,6 +391,10 @@ class InactivityTrigger(TriggerNode):
         "required": ["event", "days"],
         "additionalProperties": False,
     }
+
+    @classmethod
+    def binding_key(cls, config: Mapping[str, Any]) -> str:
+        return str(config.get("event", ""))
 
 
 NODE_TYPES: list[type[NodeType]] = [
@@ -388,3 +486,23 @@ def next_schedule_fire(config: Mapping[str, Any], after: datetime) -> datetime:
     if "amount" not in interval or "unit" not in interval:
         raise ValueError("a schedule needs a cron expression or an interval")
     return (after + to_timedelta(interval["amount"], interval["unit"])).astimezone(UTC)
+
+
+def trigger_types(activation: str) -> list[str]:
+    """The registered trigger types activated this way (the catalogue, not a list here)."""
+    from .registry import all_node_types
+
+    return [
+        node_type.type
+        for node_type in all_node_types()
+        if getattr(node_type, "activation", "") == activation
+    ]
+
+
+def trigger_class(type_key: str) -> type[TriggerNode]:
+    from .registry import get_node_type
+
+    node_type = get_node_type(type_key)
+    if node_type is None or not issubclass(node_type, TriggerNode):
+        raise LookupError(f"{type_key!r} is not a registered trigger type")
+    return node_type

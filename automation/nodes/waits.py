@@ -15,7 +15,15 @@ from automation.rules import (
     to_timedelta,
 )
 
-from .base import ConfigIssue, NodeContext, NodeResult, NodeType, PermanentNodeError, Wait
+from .base import (
+    RESUMED_BY_EVENT,
+    ConfigIssue,
+    NodeContext,
+    NodeResult,
+    NodeType,
+    PermanentNodeError,
+    Wait,
+)
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
@@ -241,7 +249,7 @@ class EventWait(NodeType):
     def resume(
         self, ctx: NodeContext, handle: str | None, payload: Mapping[str, Any]
     ) -> NodeResult:
-        if handle == "received":
+        if handle == RESUMED_BY_EVENT:
             return NodeResult(output={"event": dict(payload)}, handle="received")
         return NodeResult(output={"timed_out": True}, handle="timeout")
 

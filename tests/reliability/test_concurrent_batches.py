@@ -15,7 +15,7 @@ from django.db import connection
 
 from automation.models import Contact, Event
 from tests.builder.conftest import key_client
-from tests.builder.factories import WorkspaceFactory, published_workflow
+from tests.builder.factories import WorkspaceFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -37,8 +37,9 @@ def batch(round_: int, order: list[int]) -> dict:
 
 
 def test_batches_in_opposite_orders_are_both_accepted():
+    # No workflow: the conflict is in storing contacts and events; enrolling
+    # 6,000 runs would only leave the shared test worker a backlog.
     workspace = WorkspaceFactory(name="Acme", slug="acme")
-    published_workflow(workspace)
     answers: list[tuple[int, str]] = []
 
     def post(body, barrier):
