@@ -49,7 +49,7 @@ from .nodes.base import (
     PermanentNodeError,
     Wait,
 )
-from .nodes.registry import get_node_type
+from .nodes.registry import get_node_type, resolve_connections
 from .quiet_hours import quiet_until
 from .rules import evaluate
 
@@ -528,13 +528,10 @@ def _begin_outside_call(chunk: _Chunk, node: dict, node_class: type[NodeType]) -
     _record(chunk, step, now=True)
     run.current_step = step
     config = (node.get("data") or {}).get("config") or {}
+    ctx = _context(chunk, node["id"], config, attempt)
+    ctx.connections = resolve_connections(run.workspace_id, node_class.connection_ids(config))
     chunk.calls.append(
-        OutsideCall(
-            step_id=step.pk,
-            attempt=attempt,
-            implementation=node_class(),
-            ctx=_context(chunk, node["id"], config, attempt),
-        )
+        OutsideCall(step_id=step.pk, attempt=attempt, implementation=node_class(), ctx=ctx)
     )
     return Outcome.CALL
 
@@ -762,14 +759,22 @@ def _node_failed(
     )
     step.traceback = "".join(traceback.format_exception(error))[-20000:]
     step.finished_at = timezone.now()
+    if isinstance(error, NodeError) and error.output is not None:
+        step.output = _jsonable(error.output)  # e.g. the response of a 4xx, kept
+    if isinstance(error, NodeError) and not error.counts_as_attempt:
+        run.retry_floor += 1  # nothing was sent (circuit open): the wait costs no attempt
     attempts_this_round = attempt - run.retry_floor
     if _retryable(node_class, error) and attempts_this_round < settings.ACTION_MAX_ATTEMPTS:
         step.status = StepStatus.RETRYING
         _record(chunk, step, now=True)
+        delay = backoff_seconds(max(attempts_this_round, 1))
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after:  # never before the time the service asked for
+            delay = max(delay, min(float(retry_after), settings.ACTION_RETRY_MAX_SECONDS))
         transitions.park(
             run,
             step=step,
-            resume_at=timezone.now() + timedelta(seconds=backoff_seconds(attempts_this_round)),
+            resume_at=timezone.now() + timedelta(seconds=delay),
             error=f"{node['id']}: {step.error} (attempt {attempt}, retrying)",
         )
         log.info("run %s node %s failed, retrying: %s", run.pk, node["id"], step.error)

@@ -179,6 +179,39 @@ vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Cairn <cairn@localhost>")
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 
+# ---------------------------------------------------------------- integrations
+# Outbound HTTP refuses private, loopback, link-local, multicast and metadata
+# addresses after DNS resolution and on every redirect. List host names or
+# networks (CIDR) here to open them, e.g. a self-hosted CRM: "10.1.2.0/24,crm.internal".
+OUTBOUND_ALLOWLIST = env.list("OUTBOUND_ALLOWLIST", default=[])
+OUTBOUND_MAX_REDIRECTS = env.int("OUTBOUND_MAX_REDIRECTS", default=5)
+# A PEM file of CA certificates to trust for outbound HTTPS instead of the
+# default bundle (self-hosted targets behind a private CA).
+OUTBOUND_CA_BUNDLE = env.str("OUTBOUND_CA_BUNDLE", default="")
+OUTBOUND_MAX_RESPONSE_BYTES = env.int("OUTBOUND_MAX_RESPONSE_BYTES", default=1024 * 1024)
+# Transient failures in a row that open a connection's circuit, and for how long.
+CIRCUIT_BREAKER_THRESHOLD = env.int("CIRCUIT_BREAKER_THRESHOLD", default=5)
+CIRCUIT_BREAKER_COOLDOWN_SECONDS = env.float("CIRCUIT_BREAKER_COOLDOWN_SECONDS", default=60.0)
+# Fernet keys (urlsafe base64 of 32 bytes), newest first: connections are
+# encrypted with the first and read with any, so a key can be rotated
+# (`manage.py rotate_connection_keys`). Empty: derived from SECRET_KEY (dev only).
+CONNECTION_ENCRYPTION_KEYS = env.list("CONNECTION_ENCRYPTION_KEYS", default=[])
+# Inbound Standard Webhooks: how far a webhook-timestamp may be from now, and
+# how long a rotated-out signing secret keeps working.
+INBOUND_WEBHOOK_TOLERANCE_SECONDS = env.int("INBOUND_WEBHOOK_TOLERANCE_SECONDS", default=300)
+WEBHOOK_SECRET_OVERLAP_HOURS = env.float("WEBHOOK_SECRET_OVERLAP_HOURS", default=24.0)
+# Where contacts reach Cairn: unsubscribe links, open pixels, click redirects.
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # Circuit breaker state, shared by every worker when Redis is there.
+    "integrations": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "cb"}
+    ),
+}
+
 # ---------------------------------------------------------------- bootstrap
 CAIRN_ADMIN_PASSWORD = env.str("CAIRN_ADMIN_PASSWORD", default="")
 
@@ -213,7 +246,12 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # httpx logs every request's full URL (query strings may carry tokens);
+        # integrations log their calls themselves, redacted (cairn.outbound).
+        "httpx": {"level": "WARNING"},
+    },
 }
 
 # ---------------------------------------------------------------- app pages

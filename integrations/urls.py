@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from .email import views as email
 from .inbound.views import WorkflowWebhookView
 
 urlpatterns = [
@@ -10,4 +11,7 @@ urlpatterns = [
         WorkflowWebhookView.as_view(),
         name="workflow-webhook",
     ),
+    path("email/open/<str:token>.gif", email.open_pixel, name="email-open"),
+    path("email/click/<str:token>", email.click, name="email-click"),
+    path("email/unsubscribe/<str:token>", email.unsubscribe, name="email-unsubscribe"),
 ]

@@ -91,7 +91,27 @@ RESUMED_BY_TIMEOUT = "timeout"
 
 
 class NodeError(Exception):
-    """A node failed in a way worth retrying (network down, 5xx, SMTP refused)."""
+    """A node failed in a way worth retrying (network down, 5xx, SMTP refused).
+
+    `retry_after`: seconds the other side asked us to wait (HTTP Retry-After);
+    the retry is not made before. `output`: what the step keeps of the failed
+    attempt (e.g. the response of a 4xx). A subclass with `counts_as_attempt
+    = False` means nothing was sent (a circuit breaker is open): the run
+    waits `retry_after` without using up an attempt.
+    """
+
+    counts_as_attempt = True
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        retry_after: float | None = None,
+        output: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.output = output
 
 
 class PermanentNodeError(NodeError):
@@ -122,6 +142,9 @@ class NodeContext:
     attempt: int = 1
     dry_run: bool = False
     engagement: Mapping[str, Any] = field(default_factory=dict)
+    # Stored credentials the config names (fields marked "x-widget": "connection"),
+    # decrypted, by connection id: {"id", "provider", "name", "settings", "secrets"}.
+    connections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("cairn.nodes"))
 
     @property
@@ -164,6 +187,9 @@ class NodeType:
     # keys, enum, handles, split; `{a|b}` takes the first that is set); a part in
     # [brackets] is dropped when a field in it is empty. Empty: the label alone.
     summary: ClassVar[str] = ""
+    # Keys of the step output only roles that may read outside answers see
+    # (the response of an HTTP call); viewers get them hidden.
+    private_output: ClassVar[tuple[str, ...]] = ()
 
     # ------------------------------------------------------------ catalogue
     @classmethod
@@ -186,6 +212,18 @@ class NodeType:
             "config_schema": cls.config_schema,
             "summary": cls.summary,
         }
+
+    @classmethod
+    def connection_ids(cls, config: Mapping[str, Any]) -> list[str]:
+        """Connection ids the config names: the values of its `x-widget: connection` fields."""
+        properties = cls.config_schema.get("properties", {})
+        return [
+            str(config[name])
+            for name, schema in properties.items()
+            if isinstance(schema, dict)
+            and schema.get("x-widget") == "connection"
+            and config.get(name) not in (None, "")
+        ]
 
     # ------------------------------------------------------------ validation
     @classmethod

@@ -13,12 +13,14 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from automation.models import ACTIVE_RUN_STATUSES, Run, Step
+from automation.nodes.registry import get_node_type
 from automation.webhooks import webhook_path
-from builder.models import Workflow, WorkflowVersion
+from builder.models import Role, Workflow, WorkflowVersion
 from builder.services import STATUS_TRANSITIONS
 from builder.validation import validate_graph
 
 WEBHOOK_TRIGGER = "trigger.webhook"
+HIDDEN_OUTPUT = "[hidden: the editor role or higher may read what the outside system answered]"
 
 
 # ---------------------------------------------------------------- errors (documentation)
@@ -266,6 +268,22 @@ class StepSerializer(serializers.ModelSerializer):
             "finished_at",
         ]
         read_only_fields = fields
+
+    def to_representation(self, step):
+        data = super().to_representation(step)
+        # What an outside system answered (a webhook's response body) is for
+        # editors and up; a viewer sees that it is there, not what it says.
+        request = self.context.get("request")
+        role = getattr(request, "role", None)
+        node_class = get_node_type(step.node_type)
+        hidden = node_class.private_output if node_class is not None else ()
+        may_read = role is not None and Role.rank(role) >= Role.rank(Role.EDITOR)
+        if hidden and isinstance(data.get("output"), dict) and not may_read:
+            data["output"] = {
+                key: HIDDEN_OUTPUT if key in hidden else value
+                for key, value in data["output"].items()
+            }
+        return data
 
 
 class RunSerializer(serializers.ModelSerializer):

@@ -8,11 +8,13 @@ documented path, `/?` shows as `/`.
 from django.urls import re_path
 
 from .views import NodeTypesView, TemplateViewSet
+from .views_connections import ConnectionViewSet, WebhookSecretViewSet
 from .views_contacts import ContactViewSet
 from .views_events import EventsView
 from .views_fields import FieldsView
 from .views_previews import PreviewViewSet
 from .views_runs import RunViewSet
+from .views_segment import SegmentBatchView, SegmentIdentifyView, SegmentTrackView
 from .views_workflows import WorkflowViewSet
 
 UUID = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
@@ -29,6 +31,7 @@ runs = RunViewSet.as_view
 contacts = ContactViewSet.as_view
 templates = TemplateViewSet.as_view
 previews = PreviewViewSet.as_view
+connections = ConnectionViewSet.as_view
 
 urlpatterns = [
     endpoint("workflows", workflows({"get": "list", "post": "create"}), "workflow-list"),
@@ -83,4 +86,26 @@ urlpatterns = [
         "template-use",
         slash=False,
     ),
+    # Integrations: stored credentials and inbound webhook signing secrets.
+    endpoint("connections", connections({"get": "list", "post": "create"}), "connection-list"),
+    endpoint(
+        r"connections/(?P<pk>[0-9]+)",
+        connections({"get": "retrieve", "patch": "partial_update", "delete": "destroy"}),
+        "connection-detail",
+    ),
+    endpoint(
+        r"connections/(?P<pk>[0-9]+)/test",
+        connections({"post": "test"}),
+        "connection-test",
+        slash=False,
+    ),
+    endpoint(
+        f"{WORKFLOW}/webhook-secrets",
+        WebhookSecretViewSet.as_view({"get": "list", "post": "rotate"}),
+        "workflow-webhook-secrets",
+        slash=False,
+    ),
+    endpoint("segment/track", SegmentTrackView.as_view(), "segment-track", slash=False),
+    endpoint("segment/identify", SegmentIdentifyView.as_view(), "segment-identify", slash=False),
+    endpoint("segment/batch", SegmentBatchView.as_view(), "segment-batch", slash=False),
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import smtplib
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
@@ -16,6 +17,8 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.message import make_msgid
 
 from automation.nodes.base import NodeError, PermanentNodeError
+
+from ..http import guard
 
 IDEMPOTENCY_HEADER = "X-Cairn-Idempotency-Key"
 
@@ -33,6 +36,46 @@ def _smtp_code(error: smtplib.SMTPException) -> int | None:
     return getattr(error, "smtp_code", None)
 
 
+def smtp_backend(connection: Mapping[str, Any] | None):
+    """Django's SMTP backend for a workspace's SMTP connection, or the default one.
+
+    The connection's host goes through the outbound guard first: a workspace
+    cannot point its "mail server" at an internal service.
+    """
+    if not connection:
+        return get_connection(fail_silently=False)
+    options = connection.get("settings") or {}
+    host = str(options.get("host", ""))
+    port = int(options.get("port") or 587)
+    guard.resolve(host, port, where=f"smtp://{host}:{port}")
+    security = options.get("security", "starttls")
+    return get_connection(
+        backend="django.core.mail.backends.smtp.EmailBackend",
+        fail_silently=False,
+        host=host,
+        port=port,
+        username=options.get("username") or "",
+        password=(connection.get("secrets") or {}).get("password") or "",
+        use_tls=security == "starttls",
+        use_ssl=security == "ssl",
+        timeout=settings.EMAIL_TIMEOUT,
+    )
+
+
+def test_connection(connection: Mapping[str, Any]) -> str:
+    """Open a session with the SMTP server and log in (no message is sent)."""
+    backend = smtp_backend(connection)
+    try:
+        backend.open()
+    except smtplib.SMTPException as error:
+        raise PermanentNodeError(f"the mail server refused: {error}") from error
+    except OSError as error:
+        raise NodeError(f"could not reach the mail server: {error}") from error
+    backend.close()
+    options = connection.get("settings") or {}
+    return f"signed in to {options.get('host')}:{options.get('port')}"
+
+
 def send_email(
     to: list[str],
     subject: str,
@@ -41,6 +84,9 @@ def send_email(
     from_email: str | None,
     reply_to: list[str] | None,
     idempotency_key: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    connection: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Send one message; returns {"message_id", "to"}.
 
@@ -48,7 +94,7 @@ def send_email(
     4xx SMTP replies) and PermanentNodeError for 5xx replies and bad headers.
     """
     message_id = message_id_for(idempotency_key)
-    headers = {"Message-ID": message_id}
+    headers = {**dict(headers or {}), "Message-ID": message_id}
     if idempotency_key:
         headers[IDEMPOTENCY_HEADER] = re.sub(r"[\r\n]+", " ", idempotency_key)
     message = EmailMultiAlternatives(
@@ -58,7 +104,7 @@ def send_email(
         to=list(to),
         reply_to=list(reply_to or []),
         headers=headers,
-        connection=get_connection(fail_silently=False),
+        connection=smtp_backend(connection),
     )
     if html:
         message.attach_alternative(html, "text/html")

@@ -19,7 +19,10 @@ from automation.nodes.base import (
 )
 from automation.templating import render_field, template_issues
 
-from . import client
+from ..common import connection_field, connection_of
+from . import client, tracking
+
+UNSUBSCRIBED = "unsubscribed"
 
 
 def parse_addresses(field: str, text: str) -> list[str]:
@@ -51,8 +54,11 @@ class EmailAction(NodeType):
     summary = "Email: {subject}"
     category = "action"
     description = (
-        "Sends an email, by default to the contact, e.g. 'Welcome, {{ contact.first_name }}'."
+        "Sends an email, by default to the contact, e.g. 'Welcome, {{ contact.first_name }}'. "
+        "HTML and text parts, an unsubscribe link (one-click, RFC 8058), open and click "
+        "tracking (email_opened / email_clicked events). Contacts who unsubscribed are skipped."
     )
+    summary = "Email: {subject}"
     handles = ("out",)
     has_side_effects = True
     template_fields = ("to", "subject", "body", "html", "reply_to")
@@ -90,9 +96,26 @@ class EmailAction(NodeType):
             "html": {
                 "type": "string",
                 "title": "HTML version",
-                "description": "Optional. Shown by mail apps that display HTML.",
+                "description": (
+                    "Optional: without it the HTML part is made from the message. "
+                    "Can use templates such as {{ contact.first_name }}."
+                ),
                 "format": "textarea",
             },
+            "connection": connection_field(
+                "Email sender",
+                "smtp",
+                "The workspace's SMTP sender (its From address and server). Leave empty for "
+                "Cairn's default sender.",
+            ),
+            "unsubscribe_link": {
+                "type": "boolean",
+                "title": "Unsubscribe link",
+                "description": "A footer link and one-click List-Unsubscribe headers.",
+                "default": True,
+            },
+            "track_opens": {"type": "boolean", "title": "Track opens", "default": True},
+            "track_clicks": {"type": "boolean", "title": "Track clicks", "default": True},
         },
         "required": ["subject", "body"],
         "additionalProperties": False,
@@ -111,7 +134,7 @@ class EmailAction(NodeType):
                 issues.append(ConfigIssue("from", f"{sender!r} is not one email address", "email"))
         return issues
 
-    def _message(self, ctx: NodeContext) -> dict[str, Any]:
+    def _message(self, ctx: NodeContext, sender: dict[str, Any]) -> dict[str, Any]:
         data = ctx.data
         config = ctx.config
         if config.get("to"):
@@ -123,27 +146,68 @@ class EmailAction(NodeType):
             if not to_text.strip():
                 raise PermanentNodeError("to: the contact has no email address")
         reply_to = render_field("reply_to", config.get("reply_to", ""), data)
+        reply_to = reply_to or sender.get("reply_to", "")
         html = render_field("html", config.get("html", ""), data)
         return {
             "to": parse_addresses("to", to_text),
             "subject": _one_line(render_field("subject", config["subject"], data)),
             "body": render_field("body", config["body"], data),
             "html": html or None,
-            "from_email": config.get("from") or settings.DEFAULT_FROM_EMAIL,
+            "from_email": config.get("from")
+            or sender.get("from_email")
+            or settings.DEFAULT_FROM_EMAIL,
             "reply_to": parse_addresses("reply_to", reply_to) if reply_to.strip() else [],
         }
 
+    def _marketing(self, ctx: NodeContext, message: dict[str, Any]) -> dict[str, Any]:
+        """HTML + text parts with the footer, tracked links, pixel and List-Unsubscribe."""
+        config = ctx.config
+        ref = {
+            "w": ctx.workspace_id,
+            "c": ctx.contact.get("id"),
+            "m": client.message_id_for(ctx.idempotency_key or f"{ctx.run_id}-{ctx.node_id}"),
+            "r": ctx.run_id,
+            "n": ctx.node_id,
+        }
+        html = message["html"] or tracking.html_from_text(message["body"])
+        text = message["body"]
+        headers: dict[str, str] = {}
+        unsubscribe = None
+        if config.get("unsubscribe_link", True):
+            unsubscribe = tracking.unsubscribe_url(ref)
+            text = text.rstrip("\n") + f"\n\n--\nUnsubscribe: {unsubscribe}\n"
+            headers["List-Unsubscribe"] = f"<{unsubscribe}>"
+            headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        if config.get("track_clicks", True):
+            html = tracking.track_links(html, ref)
+        html = tracking.with_footer_and_pixel(
+            html, ref, unsubscribe=unsubscribe, pixel=config.get("track_opens", True)
+        )
+        return {**message, "body": text, "html": html, "headers": headers}
+
     def run(self, ctx: NodeContext) -> NodeResult:
-        message = self._message(ctx)
+        sender = connection_of(ctx, "connection", "smtp") if not ctx.dry_run else None
+        message = self._message(ctx, (sender or {}).get("settings") or {})
+        contact_email = str(ctx.contact.get("email") or "").lower()
+        recipients = {address.rsplit("<", 1)[-1].rstrip(">").lower() for address in message["to"]}
+        properties = ctx.contact.get("properties") or {}
+        if properties.get(UNSUBSCRIBED) and contact_email in recipients:
+            return NodeResult(
+                output={
+                    "skipped": True,
+                    "reason": f"{contact_email} unsubscribed: no email is sent to them",
+                    "subject": message["subject"],
+                }
+            )
+        message = self._marketing(ctx, message)
         if ctx.dry_run:
             would = {
                 "to": ", ".join(message["to"]),
                 "subject": message["subject"],
                 "body": message["body"],
                 "from": message["from_email"],
+                "html": message["html"],
             }
-            if message["html"]:
-                would["html"] = message["html"]
             return NodeResult(output={"dry_run": True, "would": would})
         sent = client.send_email(
             to=message["to"],
@@ -153,6 +217,8 @@ class EmailAction(NodeType):
             from_email=message["from_email"],
             reply_to=message["reply_to"],
             idempotency_key=ctx.idempotency_key or f"{ctx.run_id}-{ctx.node_id}",
+            headers=message["headers"],
+            connection=sender,
         )
         return NodeResult(
             output={

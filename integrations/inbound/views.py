@@ -1,9 +1,16 @@
-"""POST /hooks/workflows/<workflow id>/<signature>: enrol into that workflow.
+"""POST /hooks/workflows/<workflow id>/<token>: enrol into that workflow.
 
-No authentication: the signature (an HMAC of the workflow id, see
-automation.webhooks.webhook_signature) is the secret. A wrong signature is a
-404, exactly like a workflow that does not exist, so the URL space reveals
-nothing. The body names the contact; the rest becomes the event's data:
+Two locks on this door. The URL's token (an HMAC of the workflow id, see
+automation.webhooks.webhook_signature) only finds the workflow: a wrong one is
+a 404, exactly like a workflow that does not exist. Each delivery must then
+be signed per Standard Webhooks with one of the workflow's own signing
+secrets (`webhook-id`, `webhook-timestamp`, `webhook-signature`: an HMAC
+over id, timestamp and the raw body, compared in constant time, within
+INBOUND_WEBHOOK_TOLERANCE_SECONDS of now); a webhook-id already received is
+refused, so a captured request cannot be replayed. A paused workflow answers
+409 and an archived one 410, storing nothing.
+
+The body names the contact; the rest becomes the event's data:
 {"id"?, "contact": {"email" | "external_id", ...}, "data": {...}}.
 """
 
@@ -11,9 +18,10 @@ from __future__ import annotations
 
 import hmac
 import json
+from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
@@ -30,10 +38,17 @@ from automation.ingest import (
     ingest_webhook,
     retrying,
 )
-from automation.models import Deployment
+from automation.models import Deployment, DeploymentStatus
 from automation.rules import is_valid_zone
 from automation.safe_json import SafeJSONParser
 from automation.webhooks import webhook_signature
+
+from .. import standard_webhooks
+from ..models import InboundDelivery, WebhookSecret
+
+# Received webhook-ids are kept this long: well past the timestamp window,
+# after which a replay is refused for its stale timestamp anyway.
+DELIVERY_MEMORY_SECONDS = 3600
 
 
 class InboundContactSerializer(serializers.Serializer):
@@ -77,6 +92,10 @@ class InboundWebhookResultSerializer(serializers.Serializer):
     enrolled = serializers.IntegerField()
 
 
+class InboundRefusalSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
 class WorkflowWebhookView(APIView):
     authentication_classes = ()
     permission_classes = (AllowAny,)
@@ -85,13 +104,53 @@ class WorkflowWebhookView(APIView):
     @extend_schema(
         auth=[],
         request=InboundWebhookSerializer,
-        responses={202: InboundWebhookResultSerializer},
+        responses={
+            202: InboundWebhookResultSerializer,
+            401: InboundRefusalSerializer,
+            409: InboundRefusalSerializer,
+            410: InboundRefusalSerializer,
+        },
         operation_id="workflow_webhook",
-        description="A workflow's own webhook URL (shown on the workflow as webhook_url).",
+        description=(
+            "A workflow's own webhook URL (shown on the workflow as webhook_url). Sign each "
+            "delivery per Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature) "
+            "with a secret from POST /api/v1/workflows/{id}/webhook-secrets. 401: unsigned, "
+            "badly signed or stale; 409: a replayed webhook-id, or the workflow is paused; "
+            "410: the workflow is archived."
+        ),
     )
     def post(self, request, workflow_id, signature: str):
         if not hmac.compare_digest(signature.encode(), webhook_signature(workflow_id).encode()):
             raise Http404("no such webhook")
+        raw_body = request.body  # the exact bytes that were signed, before parsing
+        deployment = Deployment.objects.filter(pk=workflow_id).first()
+        if deployment is None:
+            raise Http404("this workflow has not been published")
+        secrets = [s.secret for s in WebhookSecret.active(workflow_id)]
+        if not secrets:
+            return refuse(
+                status.HTTP_401_UNAUTHORIZED,
+                "this workflow has no signing secret yet: create one with "
+                f"POST /api/v1/workflows/{workflow_id}/webhook-secrets",
+            )
+        try:
+            webhook_id, _timestamp = standard_webhooks.verify(
+                secrets,
+                request.headers,
+                raw_body,
+                tolerance=settings.INBOUND_WEBHOOK_TOLERANCE_SECONDS,
+            )
+        except standard_webhooks.VerificationError as error:
+            return refuse(status.HTTP_401_UNAUTHORIZED, str(error))
+        if deployment.status == DeploymentStatus.PAUSED:
+            return refuse(
+                status.HTTP_409_CONFLICT,
+                "this workflow is paused: it enrols no one until it is resumed",
+            )
+        if deployment.status == DeploymentStatus.ARCHIVED:
+            return refuse(
+                status.HTTP_410_GONE, "this workflow is archived: it no longer takes webhooks"
+            )
         size = len(json.dumps(request.data, default=str).encode())
         if size > settings.EVENT_MAX_BYTES:
             raise serializers.ValidationError(
@@ -112,14 +171,35 @@ class WorkflowWebhookView(APIView):
             occurred_at=timezone.now(),
             client_id=body.validated_data.get("id") or None,
         )
-        deployment = Deployment.objects.filter(pk=workflow_id).first()
-        if deployment is None:
-            raise Http404("this workflow has not been published")
+        forget_old_deliveries()
 
         def ingest():
             with transaction.atomic():
+                # The delivery is remembered in the transaction that stores its
+                # event: both are kept or neither (a failed ingest can be resent).
+                try:
+                    with transaction.atomic():
+                        InboundDelivery.objects.create(
+                            workflow_id=workflow_id, webhook_id=webhook_id
+                        )
+                except IntegrityError:
+                    return None  # a replay
                 link_contact_refs(deployment.workspace_id, [event.contact], field="contact.email")
                 return ingest_webhook(workflow_id, event)
 
         result = retrying(ingest)
+        if result is None:
+            return refuse(
+                status.HTTP_409_CONFLICT,
+                f"webhook-id {webhook_id[:200]} was already received: a replay is refused",
+            )
         return Response(result.as_dict(), status=status.HTTP_202_ACCEPTED)
+
+
+def refuse(code: int, detail: str) -> Response:
+    return Response({"detail": detail}, status=code)
+
+
+def forget_old_deliveries() -> None:
+    cutoff = timezone.now() - timedelta(seconds=DELIVERY_MEMORY_SECONDS)
+    InboundDelivery.objects.filter(received_at__lt=cutoff).delete()

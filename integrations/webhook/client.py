@@ -1,59 +1,46 @@
-"""HTTP transport for action.webhook (httpx).
+"""HTTP transport for action.webhook, through the one guarded client.
 
 Every request carries `Idempotency-Key: <step key>`, stable across retries of
-one visit of one node, so a receiver can drop a repeat after a crash.
+one visit of one node, so a receiver can drop a repeat after a crash. With a
+connection, its auth is added (bearer, basic, a header, or Standard Webhooks
+signing with a `webhook-id` as stable as the idempotency key).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Mapping
 from typing import Any
 
-import httpx
 from django.conf import settings
 
-from automation.nodes.base import NodeError, PermanentNodeError
-
-USER_AGENT = "Cairn/1"
-MAX_READ_BYTES = 1024 * 1024  # read at most this much of a response
-MAX_JSON_BYTES = 64 * 1024  # parse JSON answers up to this size
-MAX_TEXT_CHARS = 10 * 1024  # keep this much of any other answer
+from .. import standard_webhooks
+from ..http import client as http
 
 
 def default_timeout() -> float:
     return float(getattr(settings, "WEBHOOK_TIMEOUT_SECONDS", 10.0))
 
 
-def _where(url: str) -> str:
-    """The URL without its query string (which may carry a token) for error messages."""
-    try:
-        parsed = httpx.URL(url)
-    except Exception:
-        return url
-    return str(parsed.copy_with(query=None, fragment=None))
-
-
-def _read(response: httpx.Response) -> bytes:
-    chunks, size = [], 0
-    for chunk in response.iter_bytes():
-        chunks.append(chunk)
-        size += len(chunk)
-        if size >= MAX_READ_BYTES:
-            break
-    return b"".join(chunks)[:MAX_READ_BYTES]
-
-
-def _decode(response: httpx.Response, raw: bytes) -> Any:
-    """Parsed JSON for a JSON answer of reasonable size; otherwise text cut to 10 KB."""
-    content_type = response.headers.get("content-type", "")
-    if "json" in content_type and len(raw) <= MAX_JSON_BYTES:
-        try:
-            return json.loads(raw)
-        except ValueError:
-            pass
-    text = raw.decode(response.encoding or "utf-8", errors="replace")
-    return text[:MAX_TEXT_CHARS]
+def auth_headers(connection: Mapping[str, Any] | None, body: bytes, key: str) -> dict[str, str]:
+    """The headers a generic HTTP connection adds to a request."""
+    if not connection:
+        return {}
+    secrets = connection.get("secrets") or {}
+    options = connection.get("settings") or {}
+    kind = options.get("auth", "bearer")
+    if kind == "bearer":
+        return {"Authorization": f"Bearer {secrets.get('token', '')}"}
+    if kind == "basic":
+        pair = f"{options.get('username', '')}:{secrets.get('password', '')}".encode()
+        return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
+    if kind == "header":
+        return {options.get("header_name") or "X-API-Key": secrets.get("header_value", "")}
+    if kind == "signing":
+        msg_id = standard_webhooks.message_id(key)
+        return standard_webhooks.sign_headers(secrets.get("signing_secret", ""), msg_id, body)
+    return {}
 
 
 def send_request(
@@ -65,47 +52,79 @@ def send_request(
     json_body: Any = None,
     timeout: float | None = None,
     idempotency_key: str = "",
+    connection: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Send one request; returns {"status", "body", "url", "method"}.
+    """Send one request; returns {"status", "body", "url", "method"} (+ "webhook_id").
 
     Raises NodeError for what a retry may fix (network errors, timeouts, 5xx,
-    429) and PermanentNodeError for the rest of 3xx/4xx and unusable URLs.
+    429 — not before Retry-After) and PermanentNodeError for other 4xx (the
+    response kept on the step), refused destinations and unusable URLs.
     """
-    timeout = default_timeout() if timeout is None else float(timeout)
-    request_headers = {"User-Agent": USER_AGENT, **dict(headers or {})}
+    request_headers = dict(headers or {})
     if idempotency_key:
         request_headers["Idempotency-Key"] = idempotency_key
-    kwargs: dict[str, Any] = {"headers": request_headers}
+    content: bytes | None = None
     if json_body is not None:
-        kwargs["content"] = json.dumps(json_body).encode()
+        content = json.dumps(json_body).encode()
         if not any(name.lower() == "content-type" for name in request_headers):
             request_headers["Content-Type"] = "application/json"
     elif text is not None:
-        kwargs["content"] = text.encode()
-    where = _where(url)
-    try:
-        with (
-            httpx.Client(timeout=timeout, follow_redirects=False) as http,
-            http.stream(method, url, **kwargs) as response,
-        ):
-            raw = _read(response)
-    except httpx.TimeoutException as error:
-        raise NodeError(f"{method} {where} timed out after {timeout:g}s") from error
-    except (httpx.UnsupportedProtocol, httpx.InvalidURL) as error:
-        raise PermanentNodeError(f"url: {where} cannot be called: {error}") from error
-    except httpx.HTTPError as error:
-        raise NodeError(f"{method} {where} failed: {error}") from error
+        content = text.encode()
+    added = auth_headers(connection, content or b"", idempotency_key)
+    request_headers.update(added)
+    secrets = list((connection or {}).get("secrets", {}).values()) if connection else []
+    response = http.request(
+        method,
+        url,
+        headers=request_headers,
+        content=content,
+        timeout=default_timeout() if timeout is None else float(timeout),
+        follow_redirects=True,
+        breaker_key=f"connection:{connection['id']}" if connection else "",
+        secrets=[str(s) for s in secrets],
+    )
+    http.raise_for_status(response)
+    result = {
+        "status": response.status,
+        "body": response.captured()["body"],
+        "url": response.url,
+        "method": response.method,
+    }
+    if "webhook-id" in added:
+        result["webhook_id"] = added["webhook-id"]
+    return result
 
-    status = response.status_code
-    body = _decode(response, raw)
-    answer = f"{method} {where} answered {status} {response.reason_phrase}".rstrip()
-    if status >= 500 or status == 429:
-        raise NodeError(answer)
-    if 300 <= status < 400:
-        location = response.headers.get("location", "")
-        raise PermanentNodeError(f"{answer} (redirect to {location}; use that URL instead)")
-    if status >= 400:
-        snippet = body if isinstance(body, str) else json.dumps(body)
-        snippet = " ".join(snippet.split())[:300]
-        raise PermanentNodeError(f"{answer}: {snippet}" if snippet else answer)
-    return {"status": status, "body": body, "url": url, "method": method}
+
+NEEDED_SECRET = {
+    "bearer": "token",
+    "basic": "password",
+    "header": "header_value",
+    "signing": "signing_secret",
+}
+
+
+def test_connection(connection: Mapping[str, Any]) -> str:
+    """A GET of the connection's test URL with its auth; without one, a check of its shape."""
+    from automation.nodes.base import PermanentNodeError
+
+    options = connection.get("settings") or {}
+    kind = options.get("auth", "bearer")
+    needed = NEEDED_SECRET.get(kind)
+    if needed and not (connection.get("secrets") or {}).get(needed):
+        raise PermanentNodeError(f"secrets.{needed}: {kind} auth needs it")
+    if kind == "signing":
+        try:
+            standard_webhooks.secret_key(connection["secrets"]["signing_secret"])
+        except ValueError as error:
+            raise PermanentNodeError(f"secrets.signing_secret: {error}") from error
+    test_url = options.get("test_url")
+    if not test_url:
+        return f"{kind} credentials are stored; set a test URL to try them against a server"
+    response = http.request(
+        "GET",
+        test_url,
+        headers=auth_headers(connection, b"", "connection-test"),
+        secrets=[str(s) for s in (connection.get("secrets") or {}).values()],
+    )
+    http.raise_for_status(response)
+    return f"GET {response.url} answered {response.status}"

@@ -17,6 +17,9 @@ from automation.nodes.base import (
 )
 from automation.templating import render_field, template_issues
 
+from ..common import connection_of
+from ..http.guard import static_url_issue
+from ..http.redaction import redact, redact_url
 from . import client
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -51,8 +54,11 @@ class WebhookAction(NodeType):
     summary = "{method} {url}"
     category = "action"
     description = "Sends an HTTP request to another tool, e.g. to post the contact to your CRM."
+    summary = "{method} {url}"
     handles = ("out",)
     has_side_effects = True
+    # The answer of an outside system: editors and up read it, viewers do not.
+    private_output = ("body", "response")
     template_fields = ("url", "headers", "body")
     config_schema = {
         "type": "object",
@@ -86,6 +92,17 @@ class WebhookAction(NodeType):
                     "Text, or a JSON object whose text values can use templates (sent as JSON)."
                 ),
             },
+            "connection": {
+                "type": "string",
+                "title": "HTTP connection",
+                "description": (
+                    "Optional. Adds the connection's auth: a bearer token, basic auth, an API "
+                    "key header, or a Standard Webhooks signature (webhook-id, "
+                    "webhook-timestamp, webhook-signature)."
+                ),
+                "x-widget": "connection",
+                "x-provider": "http",
+            },
             "timeout_seconds": {
                 "type": "number",
                 "exclusiveMinimum": 0,
@@ -104,6 +121,11 @@ class WebhookAction(NodeType):
         url = config["url"].strip()
         if "{" not in url and not url.lower().startswith(("http://", "https://")):
             issues.append(ConfigIssue("url", "the URL must start with http:// or https://", "url"))
+        else:
+            host = url.split("/")[2] if url.count("/") >= 2 else ""
+            refused = static_url_issue(url) if "{" not in host else None
+            if refused:
+                issues.append(ConfigIssue("url", refused, "url.refused"))
         return issues
 
     def _request(self, ctx: NodeContext) -> dict[str, Any]:
@@ -143,8 +165,9 @@ class WebhookAction(NodeType):
                     "dry_run": True,
                     "would": {
                         "method": request["method"],
-                        "url": request["url"],
-                        "headers": request["headers"],
+                        "url": redact_url(request["url"]),
+                        # A preview is shown to anyone watching: no credentials in it.
+                        "headers": redact(request["headers"]),
                         "body": body,
                     },
                 }
@@ -157,5 +180,6 @@ class WebhookAction(NodeType):
             json_body=request["json_body"],
             timeout=ctx.config.get("timeout_seconds"),
             idempotency_key=ctx.idempotency_key,
+            connection=connection_of(ctx, "connection", "http"),
         )
         return NodeResult(output=response)

@@ -1,17 +1,18 @@
 """Inbound webhooks: POST /hooks/workflows/<id>/<signature> enrols into that workflow only.
 
 Invariant: only the exact signature opens the door, and a wrong one looks
-exactly like a workflow that does not exist (404).
+exactly like a workflow that does not exist (404). Deliveries are signed per
+Standard Webhooks (tests/integrations/test_inbound_webhooks.py covers that).
 """
 
 from __future__ import annotations
 
 import pytest
-from rest_framework.test import APIClient
 
 from automation.models import Event, Run
 from automation.webhooks import webhook_path
 from tests.builder.factories import published_workflow, signup_graph, trigger_graph
+from tests.integrations.signing import signed_post, workflow_secret
 
 pytestmark = pytest.mark.django_db
 
@@ -21,6 +22,11 @@ def hooked(workspace_a):
     return published_workflow(workspace_a, graph=trigger_graph("trigger.webhook", {}))
 
 
+def post(workflow, path, payload):
+    """A signed delivery (Standard Webhooks) with the workflow's signing secret."""
+    return signed_post(path, payload, workflow_secret(workflow))
+
+
 def body(**overrides) -> dict:
     return {"id": "delivery-1", "contact": {"email": "w@example.com"}, "data": {"paid": True}} | (
         overrides
@@ -28,7 +34,7 @@ def body(**overrides) -> dict:
 
 
 def test_a_signed_post_enrols_into_the_workflow(hooked):
-    response = APIClient().post(webhook_path(hooked.pk), body(), format="json")
+    response = post(hooked, webhook_path(hooked.pk), body())
 
     assert response.status_code == 202, response.data
     assert response.data == {"accepted": 1, "duplicates": 0, "enrolled": 1}
@@ -38,10 +44,9 @@ def test_a_signed_post_enrols_into_the_workflow(hooked):
 
 
 def test_the_same_delivery_twice_is_a_duplicate(hooked):
-    client = APIClient()
-    client.post(webhook_path(hooked.pk), body(), format="json")
+    post(hooked, webhook_path(hooked.pk), body())
 
-    again = client.post(webhook_path(hooked.pk), body(), format="json")
+    again = post(hooked, webhook_path(hooked.pk), body())
 
     assert again.data == {"accepted": 0, "duplicates": 1, "enrolled": 0}
     assert Run.objects.count() == 1
@@ -50,7 +55,7 @@ def test_the_same_delivery_twice_is_a_duplicate(hooked):
 def test_the_webhook_url_shown_on_the_workflow_works(client_a, hooked):
     url = client_a.get(f"/api/v1/workflows/{hooked.pk}/").data["webhook_url"]
 
-    response = APIClient().post(url, body(), format="json")
+    response = post(hooked, url, body())
 
     assert response.status_code == 202
 
@@ -59,7 +64,7 @@ def test_a_wrong_signature_is_a_404(hooked):
     path = webhook_path(hooked.pk)
     wrong = path[:-1] + ("0" if path[-1] != "0" else "1")
 
-    response = APIClient().post(wrong, body(), format="json")
+    response = post(hooked, wrong, body())
 
     assert response.status_code == 404
     assert not Event.objects.exists()
@@ -69,7 +74,7 @@ def test_another_workflows_signature_is_a_404(hooked, workspace_a):
     other = published_workflow(workspace_a, graph=signup_graph())
     signature = webhook_path(other.pk).rsplit("/", 1)[1]
 
-    response = APIClient().post(f"/hooks/workflows/{hooked.pk}/{signature}", body(), format="json")
+    response = post(hooked, f"/hooks/workflows/{hooked.pk}/{signature}", body())
 
     assert response.status_code == 404
 
@@ -79,7 +84,7 @@ def test_an_unpublished_workflow_is_a_404(workspace_a):
 
     draft = WorkflowFactory(workspace=workspace_a, draft=trigger_graph("trigger.webhook", {}))
 
-    response = APIClient().post(webhook_path(draft.pk), body(), format="json")
+    response = post(draft, webhook_path(draft.pk), body())
 
     assert response.status_code == 404
 
@@ -93,7 +98,7 @@ def test_an_unpublished_workflow_is_a_404(workspace_a):
     ],
 )
 def test_bad_bodies_are_refused_naming_the_field(hooked, overrides, field):
-    response = APIClient().post(webhook_path(hooked.pk), body(**overrides), format="json")
+    response = post(hooked, webhook_path(hooked.pk), body(**overrides))
 
     assert response.status_code == 400
     assert response.data["detail"].startswith(f"{field}:")
@@ -103,7 +108,7 @@ def test_bad_bodies_are_refused_naming_the_field(hooked, overrides, field):
 def test_a_workflow_without_a_webhook_trigger_enrols_nobody(workspace_a):
     workflow = published_workflow(workspace_a, graph=signup_graph())
 
-    response = APIClient().post(webhook_path(workflow.pk), body(), format="json")
+    response = post(workflow, webhook_path(workflow.pk), body())
 
     assert response.status_code == 202
     assert response.data["enrolled"] == 0

@@ -99,7 +99,10 @@ def test_client_errors_are_permanent(target, status):
     target.answer(status, b'{"error": "no such contact"}')
     with pytest.raises(PermanentNodeError, match=str(status)) as caught:
         call({"url": target.url + "/missing"})
-    assert "no such contact" in str(caught.value)
+    # The response is kept on the step (its output), not in the error text.
+    assert "no such contact" not in str(caught.value)
+    assert caught.value.output["response"]["status"] == status
+    assert caught.value.output["response"]["body"] == {"error": "no such contact"}
 
 
 def test_redirects_are_not_followed(target):
@@ -172,3 +175,13 @@ def test_config_validation():
     bad_body = {"url": "https://a.example", "body": {"items": ["{% for %}"]}}
     assert "body.items.0" in config_errors(WebhookAction, bad_body)
     assert config_errors(WebhookAction, {"url": "https://a.example", "body": 5})
+
+
+def test_a_preview_shows_no_credentials(target):
+    config = {
+        "url": target.url + "/c?api_key=k-123456&x=1",
+        "headers": {"Authorization": "Bearer t-123456", "X-Plan": "pro"},
+    }
+    would = call(config, dry_run=True).output["would"]
+    assert would["headers"] == {"Authorization": "[redacted]", "X-Plan": "pro"}
+    assert "k-123456" not in would["url"] and "x=1" in would["url"]

@@ -24,6 +24,7 @@ from tests.builder.factories import (
     published_workflow,
     trigger_graph,
 )
+from tests.integrations.signing import signed_post, workflow_secret
 
 pytestmark = pytest.mark.django_db
 
@@ -216,9 +217,11 @@ def test_hostile_inbound_webhook_is_a_400(ws):
     hooked = published_workflow(ws, graph=trigger_graph("trigger.webhook", {}))
     body = f'{{"id": "d1", "contact": {{"email": "w@example.com"}}, "data": {{"x": "{NUL}"}}}}'
 
-    response = post_raw(APIClient(), webhook_path(hooked.pk), body)
+    secret = workflow_secret(hooked)  # deliveries are signed (Standard Webhooks)
+
+    response = signed_post(webhook_path(hooked.pk), None, secret, body=body.encode())
 
     refused(response, "data.x")
     assert not Event.objects.exists()
     deep = '{"contact": {"email": "w@example.com"}, "data": ' + "[" * 5000 + "]" * 5000 + "}"
-    refused(post_raw(APIClient(), webhook_path(hooked.pk), deep), "data")
+    refused(signed_post(webhook_path(hooked.pk), None, secret, body=deep.encode()), "data")

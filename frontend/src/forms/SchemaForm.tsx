@@ -199,7 +199,7 @@ function Field({
       break;
     }
     case "text-or-json":
-      control = <JsonEditor id={id} label={field.title} value={value} allowText onChange={onChange} />;
+      control = <JsonEditor id={id} label={field.title} value={value} allowText variables={context.variables} onChange={onChange} />;
       break;
     case "connection":
       control = (
@@ -216,7 +216,7 @@ function Field({
       control = <JsonEditor id={id} label={field.title} value={value} allowText={false} onChange={onChange} />;
   }
 
-  const labelled = !["rules", "split", "duration", "enum-list", "object-list", "key-value", "text-or-json", "json", "object"].includes(field.kind);
+  const labelled = !["rules", "split", "duration", "enum-list", "object-list", "key-value", "json", "object"].includes(field.kind);
   return (
     <div ref={wrapper} className={`field field-${field.kind} ${problem ? "invalid" : ""} ${focused ? "focused" : ""}`} data-field={path}>
       {labelled ? (

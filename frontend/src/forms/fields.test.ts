@@ -23,7 +23,7 @@ describe("schema → form", () => {
   });
 
   it("gives email and webhook text the template editor", () => {
-    expect(kinds("action.email")).toMatchObject({ subject: "template", body: "template-area", html: "textarea", to: "text" });
+    expect(kinds("action.email")).toMatchObject({ subject: "template", body: "template-area", html: "template-area", to: "text", connection: "connection", track_opens: "boolean" });
     expect(kinds("action.webhook")).toMatchObject({ method: "select", url: "template", headers: "key-value", body: "text-or-json", timeout_seconds: "number" });
   });
 

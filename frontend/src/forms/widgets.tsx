@@ -501,40 +501,67 @@ export function KeyValue({
   );
 }
 
-export function JsonEditor({ id, label, value, allowText, onChange }: { id: string; label: string; value: JsonValue | undefined; allowText: boolean; onChange: Change<JsonValue | undefined> }) {
+/** Text or JSON: what the user typed stays as typed; the value is JSON when it parses as an
+ * object or list, the text otherwise. With `allowText`, `{{` offers variables as you type. */
+export function JsonEditor({
+  id,
+  label,
+  value,
+  allowText,
+  variables = [],
+  onChange,
+}: {
+  id: string;
+  label: string;
+  value: JsonValue | undefined;
+  allowText: boolean;
+  variables?: string[];
+  onChange: Change<JsonValue | undefined>;
+}) {
   const shown = value === undefined ? "" : typeof value === "string" && allowText ? value : JSON.stringify(value, null, 2);
   const [text, setText] = useState(shown);
   const [error, setError] = useState("");
-  useEffect(() => setText(shown), [shown]);
+  const committed = useRef<string>(JSON.stringify(value ?? null));
+  useEffect(() => {
+    // Follow outside changes (undo, restore), never the echo of our own typing.
+    if (JSON.stringify(value ?? null) !== committed.current) {
+      committed.current = JSON.stringify(value ?? null);
+      setText(shown);
+    }
+  }, [value, shown]);
+  const commit = (next: string) => {
+    setText(next);
+    let parsed: JsonValue | undefined = undefined;
+    if (next.trim() !== "") {
+      try {
+        parsed = JSON.parse(next) as JsonValue;
+      } catch {
+        parsed = undefined;
+      }
+    }
+    if (next.trim() === "") {
+      setError("");
+      committed.current = "null";
+      onChange(undefined);
+    } else if (parsed !== undefined && (typeof parsed === "object" || !allowText)) {
+      setError("");
+      committed.current = JSON.stringify(parsed);
+      onChange(parsed);
+    } else if (allowText) {
+      setError("");
+      committed.current = JSON.stringify(next);
+      onChange(next);
+    } else {
+      setError("Not valid JSON.");
+    }
+  };
   return (
     <>
-      <textarea
-        id={id}
-        rows={5}
-        aria-label={label}
-        value={text}
-        aria-invalid={error ? true : undefined}
-        onChange={(event) => setText(event.target.value)}
-        onBlur={() => {
-          if (text.trim() === "") {
-            setError("");
-            onChange(undefined);
-            return;
-          }
-          try {
-            const parsed = JSON.parse(text) as JsonValue;
-            setError("");
-            onChange(allowText && typeof parsed !== "object" ? text : parsed);
-          } catch {
-            if (allowText) {
-              setError("");
-              onChange(text);
-            } else {
-              setError("Not valid JSON.");
-            }
-          }
-        }}
-      />
+      {allowText ? (
+        <TemplateEditor id={id} label={label} value={text} multiline variables={variables} invalid={!!error} onChange={commit} />
+      ) : (
+        <textarea id={id} rows={5} aria-label={label} value={text} aria-invalid={error ? true : undefined} onChange={(event) => commit(event.target.value)} />
+      )}
       {allowText && <p className="hint">Plain text, or JSON (sent as JSON; its text values can use templates).</p>}
       {error && <p className="field-error">{error}</p>}
     </>

@@ -1,0 +1,122 @@
+"""Connections and webhook signing secrets in the Django admin.
+
+Secrets go in through a write-only field and are only ever shown redacted;
+"Test connection" is an action on the list (and the change page's actions).
+"""
+
+from __future__ import annotations
+
+import json
+
+from django import forms
+from django.contrib import admin, messages
+
+from .models import Connection, WebhookSecret
+from .providers import PROVIDERS
+from .services import test_connection
+
+
+class ConnectionForm(forms.ModelForm):
+    new_secrets = forms.CharField(
+        label="Secrets",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "off"}),
+        help_text=(
+            'A JSON object, e.g. {"bot_token": "xoxb-…"}. Leave empty to keep the stored '
+            "secrets; a name given an empty string is removed. Never shown back."
+        ),
+    )
+
+    class Meta:
+        model = Connection
+        fields = ("workspace", "provider", "name", "settings")
+
+    def clean_new_secrets(self):
+        text = self.cleaned_data.get("new_secrets", "").strip()
+        if not text:
+            return None
+        try:
+            value = json.loads(text)
+        except ValueError:
+            raise forms.ValidationError("not valid JSON (the text is not shown back)") from None
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise forms.ValidationError("a JSON object of text values, by secret name")
+        return value
+
+    def clean(self):
+        cleaned = super().clean()
+        provider = PROVIDERS.get(cleaned.get("provider") or "")
+        if provider is None:
+            return cleaned
+        settings = cleaned.get("settings") or {}
+        current = self.instance.secrets if self.instance.pk else {}
+        secrets = {**current, **(cleaned.get("new_secrets") or {})}
+        secrets = {k: v for k, v in secrets.items() if v}
+        for field, message in provider.issues("settings", settings) + provider.issues(
+            "secrets", secrets
+        ):
+            for value in secrets.values():
+                message = message.replace(value, "••••")
+            self.add_error(
+                "settings" if field.startswith("settings") else "new_secrets", f"{field}: {message}"
+            )
+        self._secrets = secrets
+        return cleaned
+
+    def save(self, commit=True):
+        self.instance.set_secrets(getattr(self, "_secrets", {}))
+        return super().save(commit=commit)
+
+
+@admin.register(Connection)
+class ConnectionAdmin(admin.ModelAdmin):
+    form = ConnectionForm
+    list_display = ("name", "provider", "workspace", "last_test_ok", "last_tested_at")
+    list_filter = ("provider", "workspace")
+    search_fields = ("name",)
+    readonly_fields = (
+        "stored_secrets",
+        "created_at",
+        "updated_at",
+        "last_tested_at",
+        "last_test_ok",
+        "last_test_detail",
+    )
+    actions = ("test_connections",)
+
+    def get_fields(self, request, obj=None):
+        return (
+            "workspace",
+            "provider",
+            "name",
+            "settings",
+            "new_secrets",
+            *self.readonly_fields,
+        )
+
+    @admin.display(description="stored secrets")
+    def stored_secrets(self, obj: Connection) -> str:
+        shown = obj.redacted_secrets() if obj.pk else {}
+        return ", ".join(f"{name}: {hint}" for name, hint in shown.items()) or "—"
+
+    @admin.action(description="Test connection")
+    def test_connections(self, request, queryset):
+        for connection in queryset:
+            ok, detail = test_connection(connection)
+            self.message_user(
+                request,
+                f"{connection.name}: {'works' if ok else 'failed'}: {detail}",
+                messages.SUCCESS if ok else messages.ERROR,
+            )
+
+
+@admin.register(WebhookSecret)
+class WebhookSecretAdmin(admin.ModelAdmin):
+    """Listed by hint; a new secret is made (and shown once) through the API's rotate."""
+
+    list_display = ("workflow", "hint", "created_at", "expires_at")
+    fields = ("workflow", "hint", "created_at", "expires_at")
+    readonly_fields = ("workflow", "hint", "created_at")
+
+    def has_add_permission(self, request):
+        return False

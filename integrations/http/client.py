@@ -1,0 +1,291 @@
+"""The one guarded outbound HTTP client (DESIGN.md, "Serving").
+
+Every request to an outside system goes through `request()`:
+
+- the destination is resolved and checked by `guard.resolve` (private,
+  loopback, link-local, multicast, metadata refused unless allow-listed) and
+  the connection is made to the checked address, so a name cannot resolve
+  to one address for the check and another for the call;
+- redirects are followed by hand, each hop checked the same way, and
+  credentials are not carried to another origin;
+- at most `OUTBOUND_MAX_RESPONSE_BYTES` of an answer are read;
+- an optional circuit breaker key (a connection) refuses to call a service
+  that keeps failing, so runs wait instead of hammering it.
+
+`raise_for_status` turns an answer into the engine's vocabulary: 429 and 5xx
+are retryable (honouring `Retry-After`), other 4xx fail the step at once with
+the (redacted) response kept on it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+from django.conf import settings
+from django.utils import timezone
+
+from automation.nodes.base import NodeError, PermanentNodeError
+
+from . import breaker, guard
+from .redaction import redact, redact_url
+
+log = logging.getLogger("cairn.outbound")
+
+USER_AGENT = "Cairn/1"
+MAX_JSON_BYTES = 64 * 1024  # parse JSON answers up to this size
+MAX_TEXT_CHARS = 10 * 1024  # keep this much of any other answer
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+# Headers that carry credentials: dropped when a redirect leaves the origin.
+CREDENTIAL_HEADERS = ("authorization", "cookie", "proxy-authorization", "x-api-key")
+
+
+@dataclass
+class Response:
+    status: int
+    reason: str
+    headers: httpx.Headers
+    body: Any  # parsed JSON, or text cut to MAX_TEXT_CHARS
+    url: str  # the final URL (after redirects), query values redacted
+    method: str
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+
+    def captured(self) -> dict[str, Any]:
+        """What a step keeps: bounded and redacted (credentials, tokens, known secrets)."""
+        return {
+            "status": self.status,
+            "body": redact(self.body, self.secrets),
+            "content_type": self.headers.get("content-type", ""),
+        }
+
+
+def _tls():
+    """Certificate verification: the system's CAs, or OUTBOUND_CA_BUNDLE (a private CA)."""
+    bundle = getattr(settings, "OUTBOUND_CA_BUNDLE", "")
+    if not bundle:
+        return True
+    import ssl
+
+    return ssl.create_default_context(cafile=bundle)
+
+
+def default_timeout() -> float:
+    return float(getattr(settings, "WEBHOOK_TIMEOUT_SECONDS", 10.0))
+
+
+def _max_bytes() -> int:
+    return int(getattr(settings, "OUTBOUND_MAX_RESPONSE_BYTES", 1024 * 1024))
+
+
+def _read(response: httpx.Response) -> bytes:
+    limit = _max_bytes()
+    chunks, size = [], 0
+    for chunk in response.iter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= limit:
+            break
+    return b"".join(chunks)[:limit]
+
+
+def _decode(response: httpx.Response, raw: bytes) -> Any:
+    content_type = response.headers.get("content-type", "")
+    if "json" in content_type and len(raw) <= MAX_JSON_BYTES:
+        try:
+            return json.loads(raw)
+        except ValueError:
+            pass
+    text = raw.decode(response.encoding or "utf-8", errors="replace")
+    return text[:MAX_TEXT_CHARS]
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return (url.scheme, url.host, url.port)
+
+
+def _send(
+    http: httpx.Client,
+    method: str,
+    url: httpx.URL,
+    destination: guard.Destination,
+    headers: Mapping[str, str],
+    body: bytes | None,
+) -> httpx.Response:
+    """Open the request to the checked addresses, in order, until one connects.
+
+    The URL's host stays in the Host header and is the TLS server name, so
+    the certificate is verified against it, not against the address.
+    """
+    host_header = url.netloc.decode("ascii").rsplit("@", 1)[-1]
+    extensions: dict[str, Any] = {"sni_hostname": url.host} if url.scheme == "https" else {}
+    refused: httpx.ConnectError | None = None
+    for address in destination.addresses:
+        request = http.build_request(
+            method,
+            url.copy_with(host=address),
+            headers={**headers, "Host": host_header},
+            content=body,
+            extensions=extensions,
+        )
+        try:
+            return http.send(request, stream=True)
+        except httpx.ConnectError as error:
+            refused = error  # e.g. an IPv6 address on a host without IPv6: try the next
+    assert refused is not None
+    raise refused
+
+
+def request(
+    method: str,
+    url: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    content: bytes | None = None,
+    timeout: float | None = None,
+    follow_redirects: bool = True,
+    breaker_key: str = "",
+    secrets: Iterable[str] = (),
+) -> Response:
+    """Send one request through the guard; returns the answer whatever its status.
+
+    Raises OutboundRefused (nothing sent) for a refused destination, NodeError
+    for network failures and timeouts, CircuitOpen while the breaker is open.
+    """
+    timeout = default_timeout() if timeout is None else float(timeout)
+    secrets = tuple(s for s in secrets if s)
+    try:
+        current = httpx.URL(url.strip())
+    except Exception as error:
+        raise PermanentNodeError(f"url: {url!r} is not a valid URL") from error
+    if current.scheme not in ("http", "https") or not current.host:
+        raise PermanentNodeError(f"url: {redact_url(url)} must start with http:// or https://")
+    if breaker_key:
+        breaker.check(breaker_key)
+    send_headers = {"User-Agent": USER_AGENT, **dict(headers or {})}
+    max_redirects = int(getattr(settings, "OUTBOUND_MAX_REDIRECTS", 5))
+    body = content
+    try:
+        with httpx.Client(
+            timeout=timeout, follow_redirects=False, trust_env=False, verify=_tls()
+        ) as http:
+            for _hop in range(max_redirects + 1):
+                where = redact_url(str(current))
+                destination = guard.resolve(
+                    current.host,
+                    current.port or (443 if current.scheme == "https" else 80),
+                    where=where,
+                )
+                answer = _send(http, method, current, destination, send_headers, body)
+                try:
+                    location = answer.headers.get("location", "")
+                    if follow_redirects and answer.status_code in REDIRECT_STATUSES and location:
+                        following = current.join(location)
+                        if following.scheme not in ("http", "https"):
+                            raise PermanentNodeError(
+                                f"{method} {where} redirects to {redact_url(str(following))}, "
+                                "which is not http(s)"
+                            )
+                        if _origin(following) != _origin(current):
+                            send_headers = {
+                                k: v
+                                for k, v in send_headers.items()
+                                if k.lower() not in CREDENTIAL_HEADERS
+                            }
+                        if answer.status_code == 303 or (
+                            answer.status_code in (301, 302) and method == "POST"
+                        ):
+                            method, body = "GET", None
+                            send_headers = {
+                                k: v for k, v in send_headers.items() if k.lower() != "content-type"
+                            }
+                        current = following
+                        continue
+                    raw = _read(answer)
+                    response = Response(
+                        status=answer.status_code,
+                        reason=answer.reason_phrase,
+                        headers=answer.headers,
+                        body=_decode(answer, raw),
+                        url=redact_url(str(current)),
+                        method=method,
+                        secrets=secrets,
+                    )
+                    break
+                finally:
+                    answer.close()
+            else:
+                raise PermanentNodeError(
+                    f"{method} {redact_url(url)} redirected more than {max_redirects} times"
+                )
+    except httpx.TimeoutException as error:
+        if breaker_key:
+            breaker.failure(breaker_key)
+        raise NodeError(
+            f"{method} {redact_url(str(current))} timed out after {timeout:g}s"
+        ) from error
+    except (httpx.UnsupportedProtocol, httpx.InvalidURL) as error:
+        raise PermanentNodeError(
+            f"url: {redact_url(str(current))} cannot be called: {error}"
+        ) from error
+    except httpx.HTTPError as error:
+        if breaker_key:
+            breaker.failure(breaker_key)
+        message = redact(str(error), secrets)
+        raise NodeError(f"{method} {redact_url(str(current))} failed: {message}") from error
+    if breaker_key:
+        if response.status >= 500:
+            breaker.failure(breaker_key)
+        else:
+            breaker.success(breaker_key)
+    log.info("%s %s answered %s", method, response.url, response.status)
+    return response
+
+
+def retry_after_seconds(headers: httpx.Headers) -> float | None:
+    """`Retry-After` as seconds from now: delta-seconds or an HTTP date."""
+    value = headers.get("retry-after", "").strip()
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, (when - timezone.now()).total_seconds())
+
+
+def raise_for_status(response: Response, *, what: str = "") -> Response:
+    """Return a 2xx answer; raise what the engine should do with any other.
+
+    429 and 5xx: NodeError (retried with backoff, not before Retry-After).
+    3xx left unfollowed and other 4xx: PermanentNodeError; the step keeps
+    the redacted response as its output.
+    """
+    status = response.status
+    if 200 <= status < 300:
+        return response
+    label = what or f"{response.method} {response.url}"
+    answer = f"{label} answered {status} {response.reason}".rstrip()
+    kept = response.captured()
+    if status >= 500 or status == 429:
+        raise NodeError(
+            answer, retry_after=retry_after_seconds(response.headers), output={"response": kept}
+        )
+    if 300 <= status < 400:
+        location = redact_url(response.headers.get("location", ""))
+        raise PermanentNodeError(
+            f"{answer} (redirect to {location or 'nowhere'})", output={"response": kept}
+        )
+    # The answer's body stays on the step's output (for editors), not in
+    # the error text every viewer reads.
+    raise PermanentNodeError(answer, output={"response": kept})

@@ -1,0 +1,65 @@
+"""Linear GraphQL API: create an issue, read the viewer."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from automation.nodes.base import PermanentNodeError
+
+from ..http import api
+
+DEFAULT_BASE_URL = "https://api.linear.app"
+ISSUE_CREATE = (
+    "mutation IssueCreate($input: IssueCreateInput!) { "
+    "issueCreate(input: $input) { success issue { id identifier url } } }"
+)
+VIEWER = "query Viewer { viewer { id name } }"
+
+
+def graphql(connection: Mapping[str, Any], query: str, variables: dict, what: str) -> dict:
+    key = (connection.get("secrets") or {}).get("api_key", "")
+    response = api.call(
+        connection,
+        "POST",
+        f"{api.base_url(connection, DEFAULT_BASE_URL)}/graphql",
+        # Personal API keys go as is; OAuth tokens are given with their "Bearer ".
+        headers={"Authorization": key},
+        json_body={"query": query, "variables": variables},
+        what=what,
+    )
+    answer = response.body if isinstance(response.body, dict) else {}
+    if answer.get("errors"):
+        messages = "; ".join(str(e.get("message", e)) for e in answer["errors"])[:300]
+        raise PermanentNodeError(f"{what}: {messages}", output={"response": response.captured()})
+    return answer.get("data") or {}
+
+
+def create_issue(
+    connection: Mapping[str, Any],
+    *,
+    team_id: str,
+    title: str,
+    description: str,
+    assignee_id: str,
+    priority: int | None,
+) -> dict[str, Any]:
+    issue: dict[str, Any] = {"teamId": team_id, "title": title}
+    if description:
+        issue["description"] = description
+    if assignee_id:
+        issue["assigneeId"] = assignee_id
+    if priority is not None:
+        issue["priority"] = priority
+    data = graphql(connection, ISSUE_CREATE, {"input": issue}, "Linear issueCreate")
+    created = (data.get("issueCreate") or {}).get("issue") or {}
+    return {
+        "id": created.get("id", ""),
+        "identifier": created.get("identifier", ""),
+        "url": created.get("url", ""),
+    }
+
+
+def test_connection(connection: Mapping[str, Any]) -> str:
+    viewer = graphql(connection, VIEWER, {}, "Linear viewer").get("viewer") or {}
+    return f"signed in as {viewer.get('name') or viewer.get('id') or 'a Linear user'}"

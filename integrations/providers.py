@@ -1,0 +1,185 @@
+"""What each provider's connection holds: settings (shown) and secrets (never shown back).
+
+One entry per provider: a label, the JSON Schema of its settings and of its
+secrets, and the client function that tests it ("Test connection").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import import_module
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+
+def _string(title: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "string", "title": title, **extra}
+
+
+URL = {"format": "uri", "pattern": "^https?://"}
+
+
+@dataclass(frozen=True)
+class Provider:
+    key: str
+    label: str
+    settings: dict[str, Any]  # JSON Schema properties of the non-secret settings
+    secrets: dict[str, Any]  # JSON Schema properties of the secrets
+    required_settings: tuple[str, ...] = ()
+    required_secrets: tuple[str, ...] = ()
+    test: str = ""  # "module:function" taking the connection dict, returning a detail
+
+    def schema(self, part: str) -> dict[str, Any]:
+        properties = self.settings if part == "settings" else self.secrets
+        required = self.required_settings if part == "settings" else self.required_secrets
+        return {
+            "type": "object",
+            "properties": properties,
+            "required": list(required),
+            "additionalProperties": False,
+        }
+
+    def issues(self, part: str, value: Any, *, partial: bool = False) -> list[tuple[str, str]]:
+        schema = self.schema(part)
+        if partial:
+            schema = {**schema, "required": []}
+        validator = Draft202012Validator(schema)
+        return [
+            (".".join([part, *(str(p) for p in error.absolute_path)]), error.message)
+            for error in validator.iter_errors(value)
+        ]
+
+    def run_test(self, connection: dict[str, Any]) -> str:
+        module, function = self.test.split(":")
+        return getattr(import_module(module), function)(connection)
+
+
+PROVIDERS: dict[str, Provider] = {
+    provider.key: provider
+    for provider in [
+        Provider(
+            "smtp",
+            "Email sender (SMTP)",
+            settings={
+                "host": _string("SMTP host"),
+                "port": {"type": "integer", "minimum": 1, "maximum": 65535, "title": "Port"},
+                "username": _string("User name"),
+                "security": {"enum": ["starttls", "ssl", "none"], "title": "Security"},
+                "from_email": _string("From", description="e.g. Acme <hello@acme.example>"),
+                "reply_to": _string("Reply to"),
+            },
+            secrets={"password": _string("Password")},
+            required_settings=("host", "port", "from_email"),
+            test="integrations.email.client:test_connection",
+        ),
+        Provider(
+            "slack",
+            "Slack",
+            settings={"base_url": _string("API base URL", default="https://slack.com/api", **URL)},
+            secrets={"bot_token": _string("Bot token", description="xoxb-…")},
+            required_secrets=("bot_token",),
+            test="integrations.slack.client:test_connection",
+        ),
+        Provider(
+            "jira",
+            "Jira",
+            settings={
+                "base_url": _string("Site URL", description="https://acme.atlassian.net", **URL),
+                "email": _string("Account email"),
+                "project_key": _string("Default project key"),
+            },
+            secrets={"api_token": _string("API token")},
+            required_settings=("base_url", "email"),
+            required_secrets=("api_token",),
+            test="integrations.jira.client:test_connection",
+        ),
+        Provider(
+            "github",
+            "GitHub",
+            settings={
+                "base_url": _string("API base URL", default="https://api.github.com", **URL),
+                "owner": _string("Default owner"),
+                "repo": _string("Default repository"),
+            },
+            secrets={"token": _string("Token", description="A fine-grained personal token")},
+            required_secrets=("token",),
+            test="integrations.github.client:test_connection",
+        ),
+        Provider(
+            "linear",
+            "Linear",
+            settings={
+                "base_url": _string("API base URL", default="https://api.linear.app", **URL),
+                "team_id": _string("Default team id"),
+            },
+            secrets={"api_key": _string("API key")},
+            required_secrets=("api_key",),
+            test="integrations.linear.client:test_connection",
+        ),
+        Provider(
+            "mixpanel",
+            "Mixpanel",
+            settings={
+                "base_url": _string("API base URL", default="https://api.mixpanel.com", **URL),
+                "project_id": _string("Project id"),
+                "username": _string("Service account user name"),
+            },
+            secrets={"secret": _string("Service account secret")},
+            required_settings=("project_id", "username"),
+            required_secrets=("secret",),
+            test="integrations.mixpanel.client:test_connection",
+        ),
+        Provider(
+            "sms",
+            "SMS gateway (Twilio-compatible)",
+            settings={
+                "base_url": _string("API base URL", default="https://api.twilio.com", **URL),
+                "account_sid": _string("Account SID"),
+                "from_number": _string("From number", description="E.164, e.g. +15005550006"),
+            },
+            secrets={"auth_token": _string("Auth token")},
+            required_settings=("account_sid", "from_number"),
+            required_secrets=("auth_token",),
+            test="integrations.sms.client:test_connection",
+        ),
+        Provider(
+            "webpush",
+            "Web push (VAPID)",
+            settings={
+                "subject": _string("Contact", description="mailto:ops@acme.example"),
+                "public_key": _string("VAPID public key"),
+            },
+            secrets={"private_key": _string("VAPID private key")},
+            required_settings=("subject",),
+            required_secrets=("private_key",),
+            test="integrations.push.client:test_connection",
+        ),
+        Provider(
+            "http",
+            "HTTP (generic auth)",
+            settings={
+                "auth": {
+                    "enum": ["bearer", "basic", "header", "signing"],
+                    "title": "Auth",
+                    "description": "signing: Standard Webhooks signatures with the secret",
+                },
+                "username": _string("User name (basic)"),
+                "header_name": _string("Header name", description="e.g. X-API-Key"),
+                "test_url": _string("URL to test with (GET)", **URL),
+            },
+            secrets={
+                "token": _string("Bearer token"),
+                "password": _string("Password (basic)"),
+                "header_value": _string("Header value"),
+                "signing_secret": _string("Signing secret", description="whsec_…"),
+            },
+            required_settings=("auth",),
+            test="integrations.webhook.client:test_connection",
+        ),
+    ]
+}
+
+
+def provider_choices() -> list[tuple[str, str]]:
+    return [(p.key, p.label) for p in PROVIDERS.values()]

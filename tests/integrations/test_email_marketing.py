@@ -1,0 +1,204 @@
+"""Email as marketers expect, against a real SMTP server (aiosmtpd on 127.0.0.1).
+
+A published welcome email goes out through the workspace's SMTP connection
+with HTML and text parts, a footer unsubscribe link and RFC 8058 one-click
+List-Unsubscribe headers; loading its pixel and clicking its link come back
+as `email_opened` / `email_clicked` events that move a run waiting for them;
+an unsubscribed contact is never emailed again and the step says so.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+import pytest
+from aiosmtpd.controller import Controller
+from django.test import Client
+
+from automation.engine import Outcome, advance_run
+from automation.models import Contact, Event, Run, RunStatus, Step
+from integrations import services
+from integrations.models import Connection
+from tests.automation.workflows import edge, graph, node, path_of, published, send, workspace
+from tests.integrations.mailbox import Mailbox, free_port
+
+pytestmark = pytest.mark.django_db
+
+PASSWORD = "smtp-pass-never-shown-123"
+
+
+@pytest.fixture(scope="module")
+def smtp():
+    mailbox = Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    mailbox.port = controller.port
+    yield mailbox
+    controller.stop()
+
+
+@pytest.fixture
+def mailbox(smtp):
+    with smtp.lock:
+        smtp.messages.clear()
+    return smtp
+
+
+@pytest.fixture
+def sender(mailbox):
+    made = Connection(
+        workspace=workspace(),
+        provider="smtp",
+        name="Acme sender",
+        settings={
+            "host": "127.0.0.1",
+            "port": mailbox.port,
+            "security": "none",
+            "from_email": "Acme <hello@acme.example>",
+            "reply_to": "support@acme.example",
+        },
+    )
+    made.set_secrets({"password": PASSWORD})
+    made.save()
+    return made
+
+
+def welcome_flow(sender: Connection):
+    start = node("start", "trigger.event", event="signup")
+    welcome = node(
+        "welcome",
+        "action.email",
+        connection=str(sender.pk),
+        subject="Welcome, {{ contact.first_name }}",
+        body="Hi {{ contact.first_name }},\n\nStart here: https://shop.example/start?ref=mail\n",
+    )
+    clicked = node(
+        "clicked", "wait.event", event="email_clicked", timeout={"amount": 3, "unit": "days"}
+    )
+    engaged = node("engaged", "action.tag", add=["engaged"])
+    cold = node("cold", "action.tag", add=["cold"])
+    edges = [
+        edge("start", "welcome"),
+        edge("welcome", "clicked"),
+        edge("clicked", "engaged", "received"),
+        edge("clicked", "cold", "timeout"),
+    ]
+    published(graph([start, welcome, clicked, engaged, cold], edges))
+
+
+def signup(email="ada@example.com") -> Run:
+    send("signup", email, properties={"first_name": "Ada"})
+    return Run.objects.get(contact__email=email)
+
+
+def path_of_url(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.path
+
+
+def test_the_welcome_email_and_its_tracking_move_a_waiting_run(mailbox, sender):
+    welcome_flow(sender)
+    run = signup()
+
+    assert advance_run(run.pk) is Outcome.WAITING  # sent, now waiting for a click
+
+    [delivered] = mailbox.messages
+    message = delivered["message"]
+    assert delivered["to"] == ["ada@example.com"]
+    assert message["from"] == "Acme <hello@acme.example>"
+    assert message["reply-to"] == "support@acme.example"
+    assert message["subject"] == "Welcome, Ada"
+    assert message.get_content_type() == "multipart/alternative"
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    html = message.get_body(preferencelist=("html",)).get_content()
+    assert text.startswith("Hi Ada,")
+    assert "https://shop.example/start?ref=mail" in text
+    # RFC 8058: an https(s) URI in List-Unsubscribe and the one-click POST marker.
+    unsubscribe = re.fullmatch(r"<(http[^>]+)>", message["list-unsubscribe"].strip()).group(1)
+    assert message["list-unsubscribe-post"] == "List-Unsubscribe=One-Click"
+    assert f"Unsubscribe: {unsubscribe}" in text
+    assert unsubscribe in html
+    # The link in the HTML part goes through the click redirect; the pixel is there.
+    [tracked] = re.findall(r'<a href="([^"]+/hooks/email/click/[^"]+)"', html)
+    [pixel] = re.findall(r'<img src="([^"]+/hooks/email/open/[^"]+)"', html)
+    assert "shop.example" not in tracked
+
+    browser = Client()
+    opened = browser.get(path_of_url(pixel))
+    assert opened.status_code == 200
+    assert opened["Content-Type"] == "image/gif"
+    assert Event.objects.filter(type="email_opened").count() == 1
+    browser.get(path_of_url(pixel))  # a second open of the same message counts once
+    assert Event.objects.filter(type="email_opened").count() == 1
+    assert Contact.objects.get(email="ada@example.com").engagement["opens"] == 1
+
+    clicked = browser.get(path_of_url(tracked))
+    assert clicked.status_code == 302
+    assert clicked["Location"] == "https://shop.example/start?ref=mail"
+    event = Event.objects.get(type="email_clicked")
+    assert event.data["url"] == "https://shop.example/start?ref=mail"
+    run.refresh_from_db()
+    assert run.status == RunStatus.RUNNING  # the click woke it
+    assert advance_run(run.pk) is Outcome.COMPLETED
+    assert path_of(run) == ["start", "welcome", "clicked", "engaged"]
+    assert PASSWORD not in str(list(Step.objects.values()))
+
+
+def test_one_click_unsubscribe_and_never_emailed_again(mailbox, sender):
+    welcome_flow(sender)
+    run = signup()
+    advance_run(run.pk)
+    message = mailbox.messages[0]["message"]
+    unsubscribe = re.fullmatch(r"<(http[^>]+)>", message["list-unsubscribe"].strip()).group(1)
+    browser = Client()
+
+    page = browser.get(path_of_url(unsubscribe))  # a link scanner or a preview
+    assert page.status_code == 200
+    assert b'<form method="post"' in page.content
+    assert not Contact.objects.get(email="ada@example.com").properties.get("unsubscribed")
+
+    done = browser.post(
+        path_of_url(unsubscribe),
+        "List-Unsubscribe=One-Click",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert done.status_code == 200
+    contact = Contact.objects.get(email="ada@example.com")
+    assert contact.properties["unsubscribed"] is True
+    assert Event.objects.filter(type="email_unsubscribed").count() == 1
+
+    # A later email to this contact is skipped, and the step says why.
+    start = node("start", "trigger.event", event="promo")
+    promo = node("promo", "action.email", subject="Sale", body="50% off")
+    published(graph([start, promo], [edge("start", "promo")]), name="Promo")
+    send("promo", "ada@example.com")
+    promo_run = Run.objects.get(workflow__name="Promo")
+    assert advance_run(promo_run.pk) is Outcome.COMPLETED
+    step = Step.objects.get(run=promo_run, node_id="promo")
+    assert step.output["skipped"] is True
+    assert "unsubscribed" in step.output["reason"]
+    assert len(mailbox.messages) == 1
+
+
+def test_forged_or_altered_tracking_links_are_404(mailbox, sender):
+    welcome_flow(sender)
+    advance_run(signup().pk)
+    html = mailbox.messages[0]["message"].get_body(preferencelist=("html",)).get_content()
+    [tracked] = re.findall(r'<a href="([^"]+/hooks/email/click/[^"]+)"', html)
+    browser = Client()
+    altered = path_of_url(tracked)[:-3] + "abc"
+    assert browser.get(altered).status_code == 404
+    assert browser.get("/hooks/email/click/.eJyrVkrOz0nVL0stKs7Mz1OyUs").status_code == 404
+    assert browser.post("/hooks/email/unsubscribe/forged").status_code == 404
+    assert not Event.objects.filter(type="email_clicked").exists()
+
+
+def test_testing_an_smtp_connection_signs_in_and_secrets_stay_hidden(mailbox, sender, settings):
+    ok, detail = services.test_connection(sender)
+    assert ok, detail
+    settings.OUTBOUND_ALLOWLIST = []  # production default: an internal host is refused
+    ok, detail = services.test_connection(sender)
+    assert not ok
+    assert "loopback" in detail
+    assert PASSWORD not in detail

@@ -1,0 +1,138 @@
+"""Published workflows with connector nodes on the real Celery worker.
+
+Invariants: the worker resolves a node's connection (decrypted in the
+worker, never stored in a step) and makes the documented request; a welcome
+email goes out through the workspace's SMTP connection, and loading its
+pixel and clicking its link move the run that waits for the click, with no
+test code advancing it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from urllib.parse import urlsplit
+
+import pytest
+from django.test import Client
+
+from automation.models import Run, RunStatus, Step
+from integrations.models import Connection
+from tests.automation.workflows import chain, edge, graph, node, path_of, published, send, workspace
+from tests.conftest import wait_until
+from tests.integrations.mailbox import Mailbox, free_port
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
+
+TOKEN = "xoxb-worker-token-000111222"
+
+
+def connection(provider, settings, secrets, name="c"):
+    made = Connection(workspace=workspace(), provider=provider, name=name, settings=settings)
+    made.set_secrets(secrets)
+    made.save()
+    return made
+
+
+def finished(run_filter):
+    return wait_until(
+        lambda: Run.objects.filter(**run_filter)
+        .exclude(status__in=[RunStatus.RUNNING, RunStatus.WAITING])
+        .first(),
+        timeout=30,
+        what=f"a run {run_filter} finishes",
+    )
+
+
+def test_a_slack_message_from_a_published_workflow(service, celery_worker):
+    slack = connection("slack", {"base_url": service.url}, {"bot_token": TOKEN}, name="Slack")
+    service.answer(200, {"ok": True, "channel": "C1", "ts": "1.2"})
+    start = node("start", "trigger.event", event="upgraded")
+    notify = node(
+        "notify",
+        "action.slack",
+        connection=str(slack.pk),
+        channel="#sales",
+        text="{{ contact.email }} upgraded",
+    )
+    published(graph([start, notify], chain(start, notify)))
+
+    send("upgraded", "ada@example.com")
+
+    run = finished({"contact__email": "ada@example.com"})
+    assert run.status == RunStatus.COMPLETED, run.error
+    [request] = service.requests
+    assert request["path"] == "/chat.postMessage"
+    assert request["headers"]["authorization"] == f"Bearer {TOKEN}"
+    assert json.loads(request["body"]) == {"channel": "#sales", "text": "ada@example.com upgraded"}
+    stored = json.dumps(list(Step.objects.filter(run=run).values()), default=str)
+    assert TOKEN not in stored
+    # The worker decrypted it to make the call, and logged the call without it.
+    worker_log = celery_worker.log_path.read_text()
+    assert "/chat.postMessage answered 200" in worker_log
+    assert TOKEN not in worker_log
+
+
+def test_the_welcome_series_on_the_worker_moves_on_a_click():
+    from aiosmtpd.controller import Controller
+
+    mailbox = Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        sender = connection(
+            "smtp",
+            {
+                "host": "127.0.0.1",
+                "port": controller.port,
+                "security": "none",
+                "from_email": "Acme <hello@acme.example>",
+            },
+            {},
+            name="Sender",
+        )
+        start = node("start", "trigger.event", event="signup")
+        welcome = node(
+            "welcome",
+            "action.email",
+            connection=str(sender.pk),
+            subject="Welcome",
+            body="Start: https://shop.example/start\n",
+        )
+        clicked = node(
+            "clicked", "wait.event", event="email_clicked", timeout={"amount": 3, "unit": "days"}
+        )
+        engaged = node("engaged", "action.tag", add=["engaged"])
+        cold = node("cold", "action.tag", add=["cold"])
+        published(
+            graph(
+                [start, welcome, clicked, engaged, cold],
+                [
+                    edge("start", "welcome"),
+                    edge("welcome", "clicked"),
+                    edge("clicked", "engaged", "received"),
+                    edge("clicked", "cold", "timeout"),
+                ],
+            )
+        )
+
+        send("signup", "ada@example.com")
+
+        wait_until(lambda: mailbox.messages, what="the welcome email arrives")
+        run = wait_until(
+            lambda: Run.objects.filter(status=RunStatus.WAITING, current_node="clicked").first(),
+            what="the run waits for the click",
+        )
+        html = mailbox.messages[0]["message"].get_body(preferencelist=("html",)).get_content()
+        [pixel] = re.findall(r'<img src="([^"]+/hooks/email/open/[^"]+)"', html)
+        [link] = re.findall(r'<a href="([^"]+/hooks/email/click/[^"]+)"', html)
+        browser = Client()
+        assert browser.get(urlsplit(pixel).path).status_code == 200
+        assert browser.get(urlsplit(link).path)["Location"] == "https://shop.example/start"
+
+        done = finished({"pk": run.pk})
+        assert done.status == RunStatus.COMPLETED
+        assert path_of(done) == ["start", "welcome", "clicked", "engaged"]
+        assert done.contact.engagement["opens"] == 1
+    finally:
+        controller.stop()
