@@ -136,3 +136,36 @@ def test_the_welcome_series_on_the_worker_moves_on_a_click():
         assert done.contact.engagement["opens"] == 1
     finally:
         controller.stop()
+
+
+def test_a_preview_of_connector_nodes_calls_no_service(service, celery_worker):
+    """Invariant: preview runs the draft with the dry-run policy; no provider is called."""
+    from builder.models import Role, Workflow
+    from tests.builder.conftest import key_client
+
+    slack = connection("slack", {"base_url": service.url}, {"bot_token": TOKEN}, name="Slack")
+    start = node("start", "trigger.event", event="upgraded")
+    notify = node(
+        "notify",
+        "action.slack",
+        connection=str(slack.pk),
+        channel="#sales",
+        text="{{ contact.email }}",
+    )
+    workflow = Workflow.objects.create(
+        workspace=workspace(), name="Draft", draft=graph([start, notify], chain(start, notify))
+    )
+    api = key_client(workspace(), Role.EDITOR)
+
+    response = api.post(
+        f"/api/v1/workflows/{workflow.pk}/preview",
+        {"contact": {"email": "ada@example.com"}},
+        format="json",
+    )
+
+    assert response.status_code == 201, response.data
+    run = finished({"pk": response.data["id"]})
+    assert run.status == RunStatus.COMPLETED, run.error
+    would = Step.objects.get(run=run, node_id="notify").output["would"]
+    assert would == {"channel": "#sales", "text": "ada@example.com"}
+    assert service.requests == []
