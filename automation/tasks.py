@@ -5,8 +5,9 @@ import signal
 import threading
 
 from billiard.exceptions import SoftTimeLimitExceeded
+from billiard.process import current_process
 from celery import shared_task
-from celery.signals import worker_process_init
+from celery.signals import task_prerun
 
 from . import engine, runs, schedules, timers
 
@@ -16,12 +17,23 @@ log = logging.getLogger("cairn.tasks")
 _stopping = threading.Event()
 
 
-@worker_process_init.connect
+@task_prerun.connect
 def _finish_the_run_in_hand_on_sigterm(**_kwargs) -> None:
     """A warm shutdown signals the pool's children too (honcho and systemd signal
     the whole process group). A child then finishes the run in hand, hands
-    the rest of its message back and exits, instead of dying mid-step."""
-    signal.signal(signal.SIGTERM, lambda *_args: _stopping.set())
+    the rest of its message back and exits, instead of dying mid-step.
+
+    Installed before each task, in the child: billiard installs its own
+    SIGTERM handler (exit at once) after worker_process_init has run.
+    """
+    _stopping.clear()  # a stray SIGTERM affects one message, never the next
+    in_pool_child = current_process().name != "MainProcess"  # never a solo worker's own
+    if in_pool_child and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _stop_after_this_run)
+
+
+def _stop_after_this_run(_signum, _frame) -> None:
+    _stopping.set()
 
 
 @shared_task(name="automation.advance_run", acks_late=True, reject_on_worker_lost=True)

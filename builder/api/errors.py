@@ -3,17 +3,20 @@
 A 400 answers `{"detail": "<one line naming the field>", "errors": {field: [messages]}}`;
 a graph problem adds `"issues"` (GraphIssue.as_dict() each) and `"field"`.
 Field names are paths into the request body: `events[3].data`, `contact.email`.
-Other errors keep DRF's `{"detail": ...}`. A refused state change of a run is a 409.
+Other errors keep DRF's `{"detail": ...}`. A refused state change of a run is a 409;
+a database that cannot answer for now (lock timeout, SQLite busy) is a 503 with Retry-After.
 A draft save whose If-Match names an old revision is a 412 with the draft as
 it is now: `{"detail", "revision", "draft"}`.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import OperationalError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -23,6 +26,8 @@ from rest_framework.views import set_rollback
 from automation.contacts import ContactError
 from automation.runs import RunStateError
 from builder.services import DraftConflict, WorkflowError
+
+log = logging.getLogger("cairn.api")
 
 NON_FIELD = api_settings.NON_FIELD_ERRORS_KEY
 BODY = "body"
@@ -45,6 +50,16 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     elif isinstance(exc, RunStateError):
         set_rollback()
         return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+    elif isinstance(exc, OperationalError):
+        # The database refused for now (a lock held too long; on SQLite
+        # "database is locked"): nothing was kept, and the client may retry.
+        set_rollback()
+        log.warning("API request refused by the database: %s", exc)
+        return Response(
+            {"detail": "the database is busy; try again in a moment"},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": "1"},
+        )
     elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else {NON_FIELD: exc.messages}

@@ -218,3 +218,46 @@ def test_an_email_owned_by_another_external_id_is_refused(client_a, workspace_a)
     assert response.data["detail"].startswith("events[1].contact.email:")
     assert not Event.objects.exists()
     assert Contact.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_that_cannot_answer_in_time_is_a_json_503_not_an_html_500(client_a, workspace_a):
+    # Invariant: when the database refuses for now (a lock held too long; on
+    # SQLite, "database is locked"), the client gets JSON it can act on: 503
+    # with Retry-After, and nothing was stored.
+    import threading
+
+    from django.db import connection, transaction
+
+    contact = ContactFactory(workspace=workspace_a, email="busy@example.com")
+    locked, release = threading.Event(), threading.Event()
+
+    def hold():
+        try:
+            with transaction.atomic():
+                Contact.objects.select_for_update().get(pk=contact.pk)
+                locked.set()
+                release.wait(20)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert locked.wait(10)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '300ms'")
+        response = client_a.post(
+            "/api/v1/events", event(contact={"email": "busy@example.com"}), format="json"
+        )
+    finally:
+        release.set()
+        holder.join()
+        with connection.cursor() as cursor:
+            cursor.execute("RESET lock_timeout")  # this connection serves later tests
+
+    assert response.status_code == 503
+    assert response["Content-Type"] == "application/json"
+    assert response["Retry-After"]
+    assert "try again" in response.json()["detail"]
+    assert not Event.objects.exists()
