@@ -151,8 +151,7 @@ def _start(env, logs: Path) -> list[subprocess.Popen]:
               "config.asgi:application"),
         spawn("worker", str(VENV_BIN / "celery"), "-A", "config", "worker", "--concurrency=2",
               "--loglevel=WARNING", "--without-gossip", "--without-mingle"),
-        spawn("beat", str(VENV_BIN / "celery"), "-A", "config", "beat", "--loglevel=WARNING",
-              f"--schedule={logs / 'beat-schedule'}"),
+        spawn("beat", str(VENV_BIN / "celery"), "-A", "config", "beat", "--loglevel=WARNING"),
     ]  # fmt: skip
 
 
