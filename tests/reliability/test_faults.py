@@ -76,3 +76,77 @@ def test_runs_survive_workers_killed_mid_call(http_target):
     assert set(keys) == {f"{step.run_id}:{step.seq}" for step in hook_steps}
     # Only the interrupted visits were called more than once.
     assert sum(keys.values()) - CONTACTS <= KILLS * 2
+
+
+def worker_backends(database: str) -> list[int]:
+    """PostgreSQL backends of this test database that are not this test's own connection."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            [database],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def test_runs_survive_the_database_cutting_every_worker_connection(http_target):
+    """Invariant: with the workers' database connections cut again and again while runs
+    wait, wake, call out and branch on events, every run still ends where it should,
+    each visit has one Step row, and no run is left running once the cuts stop."""
+    from django.db import connection
+
+    contacts = 150
+    start = node("start", "trigger.event", event="cart")
+    hook = node("hook", "action.webhook", method="POST", url=f"{http_target.url}/sink")
+    pause = node("pause", "wait.delay", amount=1, unit="seconds")
+    order = node("order", "wait.event", event="order", timeout={"amount": 3, "unit": "seconds"})
+    bought = node("bought", "action.tag", add=["bought"])
+    lost = node("lost", "action.tag", add=["lost"])
+    edges = [
+        *chain(start, hook, pause, order),
+        {"id": "r", "source": "order", "sourceHandle": "received", "target": "bought"},
+        {"id": "t", "source": "order", "sourceHandle": "timeout", "target": "lost"},
+    ]
+    published(graph([start, hook, pause, order, bought, lost], edges))
+    for n in range(contacts):
+        send("cart", f"c{n}@example.com")
+    # Half the contacts order while their runs are busy, queued or waiting.
+    for n in range(0, contacts, 2):
+        send("order", f"c{n}@example.com")
+
+    database = connection.settings_dict["NAME"]
+    cuts, terminated = 0, 0
+    deadline = time.monotonic() + 8
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            for pid in worker_backends(database):
+                cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+                terminated += 1
+        cuts += 1
+        time.sleep(0.7)
+
+    def ended() -> bool:
+        return not Run.objects.filter(status__in=[RunStatus.RUNNING, RunStatus.WAITING]).exists()
+
+    # No run is left running or waiting 30 s after the last cut.
+    wait_until(
+        ended,
+        timeout=30,
+        interval=0.5,
+        what="every run ends within 30 s of the last cut "
+        f"({dict(collections.Counter(Run.objects.values_list('status', flat=True)))})",
+    )
+    assert cuts >= 8 and terminated >= cuts, (cuts, terminated)
+    statuses = collections.Counter(Run.objects.values_list("status", flat=True))
+    assert statuses == {RunStatus.COMPLETED: contacts}, statuses
+    visits = collections.Counter(Step.objects.values_list("run_id", "node_id"))
+    assert max(visits.values()) == 1  # one row per visit
+    assert not Step.objects.filter(status="failed").exists()
+    ends = collections.Counter(
+        Step.objects.filter(node_id__in=["bought", "lost"]).values_list("node_id", flat=True)
+    )
+    assert ends == {"bought": contacts // 2, "lost": contacts // 2}
+    # Every visit's call arrived at least once, repeats with the same key.
+    keys = collections.Counter(r["headers"]["idempotency-key"] for r in http_target.requests)
+    assert set(keys) == {f"{s.run_id}:{s.seq}" for s in Step.objects.filter(node_id="hook")}
