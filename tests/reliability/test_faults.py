@@ -18,7 +18,9 @@ import subprocess
 import time
 
 import pytest
+from django.utils import timezone
 
+from automation.ingest import ContactRef, IncomingEvent, ingest_events
 from automation.models import Run, RunStatus, Step
 from tests.automation.workflows import chain, graph, node, published, send
 from tests.conftest import wait_until
@@ -96,7 +98,7 @@ def test_runs_survive_the_database_cutting_every_worker_connection(http_target):
     each visit has one Step row, and no run is left running once the cuts stop."""
     from django.db import connection
 
-    contacts = 150
+    contacts = 300
     start = node("start", "trigger.event", event="cart")
     hook = node("hook", "action.webhook", method="POST", url=f"{http_target.url}/sink")
     pause = node("pause", "wait.delay", amount=1, unit="seconds")
@@ -108,12 +110,22 @@ def test_runs_survive_the_database_cutting_every_worker_connection(http_target):
         {"id": "r", "source": "order", "sourceHandle": "received", "target": "bought"},
         {"id": "t", "source": "order", "sourceHandle": "timeout", "target": "lost"},
     ]
-    published(graph([start, hook, pause, order, bought, lost], edges))
+    workflow = published(graph([start, hook, pause, order, bought, lost], edges))
+
+    # Half the contacts order right after their cart, before their run reaches
+    # the wait: the wait must still see the order (it arrived since enrolment).
+    def event(kind: str, n: int) -> IncomingEvent:
+        return IncomingEvent(
+            type=kind, contact=ContactRef(email=f"c{n}@x.io"), data={}, occurred_at=timezone.now()
+        )
+
+    events = []
     for n in range(contacts):
-        send("cart", f"c{n}@example.com")
-    # Half the contacts order while their runs are busy, queued or waiting.
-    for n in range(0, contacts, 2):
-        send("order", f"c{n}@example.com")
+        events.append(event("cart", n))
+        if n % 2 == 0:
+            events.append(event("order", n))
+    for first in range(0, len(events), 150):
+        ingest_events(workflow.workspace_id, events[first : first + 150])
 
     database = connection.settings_dict["NAME"]
     cuts, terminated = 0, 0
