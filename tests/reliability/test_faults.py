@@ -92,13 +92,22 @@ def worker_backends(database: str) -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
-def test_runs_survive_the_database_cutting_every_worker_connection(http_target):
+# (contacts, seconds after the last cut by which every run has ended). 2,000
+# contacts take about 50 s to drain on a 2-core machine with or without the
+# cuts (measured: 53 s without, 48 s after the last of 12 cuts): the bound
+# there is throughput, so it is generous; 300 contacts hold the 30 s bound.
+SCALES = [(300, 30), (2000, 120)]
+
+
+@pytest.mark.parametrize(("contacts", "end_within"), SCALES, ids=["300", "2000"])
+def test_runs_survive_the_database_cutting_every_worker_connection(
+    http_target, contacts, end_within
+):
     """Invariant: with the workers' database connections cut again and again while runs
     wait, wake, call out and branch on events, every run still ends where it should,
     each visit has one Step row, and no run is left running once the cuts stop."""
     from django.db import connection
 
-    contacts = 300
     start = node("start", "trigger.event", event="cart")
     hook = node("hook", "action.webhook", method="POST", url=f"{http_target.url}/sink")
     pause = node("pause", "wait.delay", amount=1, unit="seconds")
@@ -141,12 +150,11 @@ def test_runs_survive_the_database_cutting_every_worker_connection(http_target):
     def ended() -> bool:
         return not Run.objects.filter(status__in=[RunStatus.RUNNING, RunStatus.WAITING]).exists()
 
-    # No run is left running or waiting 30 s after the last cut.
     wait_until(
         ended,
-        timeout=30,
+        timeout=end_within,
         interval=0.5,
-        what="every run ends within 30 s of the last cut "
+        what=f"every run ends within {end_within} s of the last cut "
         f"({dict(collections.Counter(Run.objects.values_list('status', flat=True)))})",
     )
     assert cuts >= 8 and terminated >= cuts, (cuts, terminated)
