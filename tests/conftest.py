@@ -2,9 +2,9 @@
 
 - PostgreSQL and Redis must be up: a test that needs one fails (never skips)
   with the command that starts it.
-- `celery_worker`: a real `celery worker -B` process (2 prefork children and
-  the beat that drives the timer sweep), on the test database and a Redis
-  database of its own.
+- `celery_worker`: a real `celery worker` process (2 prefork children) and a
+  `celery beat` process beside it (`celery_worker.beat`, which tests may kill),
+  on the test database and a Redis database of its own.
 - `smtp_server`: a real SMTP server on 127.0.0.1 the worker sends mail to.
 - `http_target`: a real HTTP server on 127.0.0.1 for webhook actions.
 """
@@ -198,7 +198,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def celery_worker(django_db_setup, django_db_blocker, smtp_server, tmp_path_factory):
-    """A real Celery worker with embedded beat, on the test database."""
+    """A real Celery worker and its beat (`.beat`, a process of its own), on the test database."""
     from django.conf import settings
     from django.db import connection
 
@@ -233,10 +233,8 @@ def celery_worker(django_db_setup, django_db_blocker, smtp_server, tmp_path_fact
             "-A",
             "config",
             "worker",
-            "-B",
             "--concurrency=2",
             "--loglevel=INFO",
-            f"--schedule={workdir / 'beat-schedule'}",
             "--without-gossip",
             "--without-mingle",
             f"--hostname=tests-{os.getpid()}@%h",
@@ -252,10 +250,47 @@ def celery_worker(django_db_setup, django_db_blocker, smtp_server, tmp_path_fact
             log_file.flush()
             pytest.fail(f"the Celery worker did not start:\n{log_path.read_text()[-4000:]}")
     process.log_path = log_path
+    # Beat in a process of its own, as the Procfile runs it, so a test can kill it.
+    process.beat = Beat(env, workdir / "beat.log")
+    process.beat.start()
     yield process
+    process.beat.stop()
     process.terminate()
     try:
         process.wait(timeout=20)
     except subprocess.TimeoutExpired:
         process.kill()
     log_file.close()
+
+
+class Beat:
+    """`celery beat` for the test worker: the timer sweep, the reaper, schedules."""
+
+    def __init__(self, env: dict, log_path: Path):
+        self.env = env
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        log = open(self.log_path, "a")  # noqa: SIM115 (the process keeps it)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel=INFO"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def kill(self) -> None:
+        """kill -9: no goodbye, no cleanup."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()

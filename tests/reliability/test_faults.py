@@ -170,3 +170,55 @@ def test_runs_survive_the_database_cutting_every_worker_connection(
     # Every visit's call arrived at least once, repeats with the same key.
     keys = collections.Counter(r["headers"]["idempotency-key"] for r in http_target.requests)
     assert set(keys) == {f"{s.run_id}:{s.seq}" for s in Step.objects.filter(node_id="hook")}
+
+
+def test_timers_fire_after_beat_is_killed_and_started_again(celery_worker):
+    """Invariant: beat holds no state a run needs. Killed with runs waiting on
+    timers, nothing wakes them; started again, every timer that fell due fires
+    once and every run ends on its path, one Step row per visit."""
+    contacts = 200
+    start = node("start", "trigger.event", event="cart")
+    pause = node("pause", "wait.delay", amount=2, unit="seconds")
+    order = node("order", "wait.event", event="order", timeout={"amount": 2, "unit": "seconds"})
+    order["data"]["open_handles"] = ["received"]  # nobody orders here
+    lost = node("lost", "action.tag", add=["lost"])
+    edges = [
+        *chain(start, pause, order),
+        {"id": "t", "source": "order", "sourceHandle": "timeout", "target": "lost"},
+    ]
+    workflow = published(graph([start, pause, order, lost], edges))
+    ingest_events(
+        workflow.workspace_id,
+        [
+            IncomingEvent(
+                type="cart",
+                contact=ContactRef(email=f"b{n}@x.io"),
+                data={},
+                occurred_at=timezone.now(),
+            )
+            for n in range(contacts)
+        ],
+    )
+    wait_until(
+        lambda: Run.objects.filter(status=RunStatus.WAITING, current_node="pause").count()
+        == contacts,
+        what="every run waits on its delay",
+    )
+    celery_worker.beat.kill()
+    try:
+        time.sleep(5)  # every delay (2 s) falls due with no beat to sweep it
+        assert Run.objects.filter(status=RunStatus.WAITING, current_node="pause").count() == (
+            contacts
+        ), "something other than beat woke the runs: this test would prove nothing"
+    finally:
+        celery_worker.beat.start()
+    wait_until(
+        lambda: Run.objects.filter(status=RunStatus.COMPLETED).count() == contacts,
+        timeout=30,
+        interval=0.5,
+        what="every run ends within 30 s of beat's restart "
+        f"({dict(collections.Counter(Run.objects.values_list('status', flat=True)))})",
+    )
+    visits = collections.Counter(Step.objects.values_list("run_id", "node_id"))
+    assert max(visits.values()) == 1
+    assert Step.objects.filter(node_id="lost").count() == contacts
