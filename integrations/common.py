@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
-from automation.nodes.base import NodeContext, PermanentNodeError
+from automation.nodes.base import (
+    ConfigIssue,
+    NodeContext,
+    NodeResult,
+    NodeType,
+    PermanentNodeError,
+)
+from automation.templating import template_issues
 
 TEMPLATE_HINT = "Can use templates such as {{ contact.first_name }}."
 
@@ -102,3 +110,37 @@ def issue_schema(provider: str, title: str, assignee_help: str, extra: dict) -> 
         "required": ["connection", "title"],
         "additionalProperties": False,
     }
+
+
+class IssueNode(NodeType):
+    """A task or issue in an outside tracker, assigned directly or by escalation level.
+
+    A subclass says which provider it needs, how the tracker names the issue's
+    fields (`issue`) and where it files it (`create`); the rest is shared.
+    """
+
+    category = "action"
+    has_side_effects = True
+    template_fields = ("title", "description", "assignee", "level")
+    provider: ClassVar[str]
+
+    @classmethod
+    def check_config(cls, config: Mapping[str, Any]) -> list[ConfigIssue]:
+        return template_issues(config, cls.template_fields)
+
+    def issue(self, ctx: NodeContext, level: str, assignee: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def create(
+        self, ctx: NodeContext, connection: dict[str, Any], issue: dict[str, Any]
+    ) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def run(self, ctx: NodeContext) -> NodeResult:
+        level, assignee = assignee_for(ctx)
+        issue = self.issue(ctx, level, assignee)
+        if ctx.dry_run:
+            return NodeResult(output={"dry_run": True, "would": {**issue, "level": level}})
+        connection = required_connection(ctx, "connection", self.provider)
+        created = self.create(ctx, connection, issue)
+        return NodeResult(output={**created, "assignee": assignee, "level": level})

@@ -2,30 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-from automation.nodes.base import (
-    ConfigIssue,
-    NodeContext,
-    NodeResult,
-    NodeType,
-    PermanentNodeError,
-)
-from automation.templating import render_field, template_issues
+from automation.nodes.base import NodeContext, PermanentNodeError
+from automation.templating import render_field
 
-from ..common import assignee_for, issue_schema, one_line, required_connection
+from ..common import IssueNode, issue_schema, one_line
 from . import client
 
 
-class JiraIssue(NodeType):
+class JiraIssue(IssueNode):
     type = "action.jira"
     label = "Create a Jira issue"
-    category = "action"
     description = "Opens a Jira issue, e.g. an L2 escalation for a customer stuck in onboarding."
     summary = "Jira: {title}"
-    has_side_effects = True
-    template_fields = ("title", "description", "assignee", "level")
+    provider = "jira"
     config_schema = issue_schema(
         "jira",
         "Jira connection",
@@ -40,25 +31,18 @@ class JiraIssue(NodeType):
         },
     )
 
-    @classmethod
-    def check_config(cls, config: Mapping[str, Any]) -> list[ConfigIssue]:
-        return template_issues(config, cls.template_fields)
-
-    def run(self, ctx: NodeContext) -> NodeResult:
+    def issue(self, ctx: NodeContext, level: str, assignee: str) -> dict[str, Any]:
         data = ctx.data
-        level, assignee = assignee_for(ctx)
-        issue = {
+        return {
             "summary": one_line(render_field("title", ctx.config["title"], data)),
             "description": render_field("description", ctx.config.get("description", ""), data),
             "issue_type": ctx.config.get("issue_type") or "Task",
             "assignee": assignee,
             "labels": list(ctx.config.get("labels") or []),
         }
-        if ctx.dry_run:
-            return NodeResult(output={"dry_run": True, "would": {**issue, "level": level}})
-        connection = required_connection(ctx, "connection", "jira")
+
+    def create(self, ctx: NodeContext, connection: dict, issue: dict) -> dict[str, Any]:
         project = ctx.config.get("project") or connection["settings"].get("project_key")
         if not project:
             raise PermanentNodeError("project: name a project key (or set one on the connection)")
-        created = client.create_issue(connection, project=project, **issue)
-        return NodeResult(output={**created, "assignee": assignee, "level": level})
+        return client.create_issue(connection, project=project, **issue)
