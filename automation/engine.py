@@ -209,14 +209,7 @@ def _fail_poisoned(run_id: Any, error: Exception) -> Outcome:
         step = run.current_step
         if step is None:
             node = _graph_node(run)
-            step = Step(
-                run=run,
-                seq=run.step_count + 1,
-                node_id=run.current_node,
-                node_type=str(node.get("type", ""))[:50],
-                started_at=now,
-            )
-            run.step_count += 1
+            step = _new_visit(run, run.current_node, str(node.get("type", ""))[:50], now)
         step.status = StepStatus.FAILED
         step.error = f"{type(error).__name__}: {error}"[:5000]
         step.traceback = "".join(traceback.format_exception(error))[-20000:]
@@ -481,6 +474,19 @@ def _context(chunk: _Chunk, node_id: str, config: Any, attempt: int) -> NodeCont
     )
 
 
+def _new_visit(run: Run, node_id: str, node_type: str, started_at, **fields) -> Step:
+    """The Step row of the run's next visit (not saved yet); the visit is counted."""
+    run.step_count += 1
+    return Step(
+        run=run,
+        seq=run.step_count,
+        node_id=node_id,
+        node_type=node_type,
+        started_at=started_at,
+        **fields,
+    )
+
+
 def _visit_seq(run: Run) -> int:
     """The seq of the step the current visit writes (or has written)."""
     return run.current_step.seq if run.current_step else run.step_count + 1
@@ -503,15 +509,7 @@ def _begin_outside_call(chunk: _Chunk, node: dict, node_class: type[NodeType]) -
     now = timezone.now()
     step = run.current_step
     if step is None:
-        step = Step(
-            run=run,
-            seq=run.step_count + 1,
-            node_id=node["id"],
-            node_type=node_class.type,
-            started_at=now,
-            attempt=0,
-        )
-        run.step_count += 1
+        step = _new_visit(run, node["id"], node_class.type, now, attempt=0)
     attempt = step.attempt + 1
     if attempt - run.retry_floor > settings.ACTION_MAX_ATTEMPTS:
         step.status = StepStatus.FAILED
@@ -591,14 +589,7 @@ def _record_result(
     run = chunk.run
     node_id = node["id"]
     if step is None:
-        step = Step(
-            run=run,
-            seq=run.step_count + 1,
-            node_id=node_id,
-            node_type=node_class.type,
-            started_at=started,
-        )
-        run.step_count += 1
+        step = _new_visit(run, node_id, node_class.type, started)
     step.attempt = attempt
     step.error = ""
     step.traceback = ""
@@ -745,14 +736,7 @@ def _node_failed(
 ) -> Outcome:
     run = chunk.run
     if step is None:
-        step = Step(
-            run=run,
-            seq=run.step_count + 1,
-            node_id=node["id"],
-            node_type=node_class.type,
-            started_at=started,
-        )
-        run.step_count += 1
+        step = _new_visit(run, node["id"], node_class.type, started)
     step.attempt = attempt
     step.error = (
         f"{type(error).__name__}: {error}" if not isinstance(error, NodeError) else str(error)
