@@ -122,6 +122,26 @@ export function createEditorStore(catalogue: Catalogue, clipboard: Clipboard | n
         saveState: state.saveState === "conflict" ? "conflict" : "dirty",
       }));
     const selectedIds = () => new Set(get().nodes.filter((node) => node.selected).map((node) => node.id));
+    /** Add re-keyed copies of these nodes (and the edges between them), selected; one undo step. */
+    const insertCopies = (nodes: Graph["nodes"], edges: Graph["edges"], offset: { x: number; y: number }) => {
+      const state = get();
+      const copies = cloneSelection(
+        nodes,
+        edges,
+        new Set(state.nodes.map((node) => node.id)),
+        new Set(state.edges.map((edge) => edge.id)),
+        offset,
+      );
+      checkpoint();
+      edited({
+        nodes: [
+          ...state.nodes.map((node) => ({ ...node, selected: false })),
+          ...copies.nodes.map((node) => ({ ...toCanvasNode(node), selected: true })),
+        ],
+        edges: [...state.edges, ...copies.edges.map(toCanvasEdge)],
+      });
+      return copies.nodes.length;
+    };
 
     return {
       workflow: null,
@@ -271,21 +291,7 @@ export function createEditorStore(catalogue: Catalogue, clipboard: Clipboard | n
         if (!ids.size) return;
         const chosen = state.nodes.filter((node) => ids.has(node.id)).map(fromCanvasNode);
         const inner = state.edges.filter((edge) => ids.has(edge.source) && ids.has(edge.target)).map(fromCanvasEdge);
-        const copies = cloneSelection(
-          chosen,
-          inner,
-          new Set(state.nodes.map((node) => node.id)),
-          new Set(state.edges.map((edge) => edge.id)),
-          { x: 40, y: 40 },
-        );
-        checkpoint();
-        edited({
-          nodes: [
-            ...state.nodes.map((node) => ({ ...node, selected: false })),
-            ...copies.nodes.map((node) => ({ ...toCanvasNode(node), selected: true })),
-          ],
-          edges: [...state.edges, ...copies.edges.map(toCanvasEdge)],
-        });
+        insertCopies(chosen, inner, { x: 40, y: 40 });
       },
 
       copySelected() {
@@ -311,23 +317,7 @@ export function createEditorStore(catalogue: Catalogue, clipboard: Clipboard | n
         if (payload.cairn !== 1 || !Array.isArray(payload.nodes)) return 0;
         const known = payload.nodes.filter((node) => catalogue.has(node.type));
         if (!known.length) return 0;
-        const state = get();
-        const copies = cloneSelection(
-          known,
-          payload.edges ?? [],
-          new Set(state.nodes.map((node) => node.id)),
-          new Set(state.edges.map((edge) => edge.id)),
-          { x: 60, y: 60 },
-        );
-        checkpoint();
-        edited({
-          nodes: [
-            ...state.nodes.map((node) => ({ ...node, selected: false })),
-            ...copies.nodes.map((node) => ({ ...toCanvasNode(node), selected: true })),
-          ],
-          edges: [...state.edges, ...copies.edges.map(toCanvasEdge)],
-        });
-        return copies.nodes.length;
+        return insertCopies(known, payload.edges ?? [], { x: 60, y: 60 });
       },
 
       selectAll() {
