@@ -159,35 +159,6 @@ def _iso(moment) -> str | None:
     return moment.isoformat() if moment else None
 
 
-def step_message(run, step, *, output: bool = False) -> dict[str, Any]:
-    """One step as watchers see it. `seq` numbers a run's steps without gaps;
-    a step that changes (waiting, then completed) is sent again with its seq."""
-    message = {
-        "kind": "step",
-        "run": str(run.pk),
-        "workflow": str(run.workflow_id),
-        "contact": run.contact_id,
-        "run_status": run.status,
-        "current_node": run.current_node,
-        "run_error": run.error,
-        "seq": step.seq,
-        "node_id": step.node_id,
-        "node_type": step.node_type,
-        "status": step.status,
-        "handle": step.handle,
-        "error": step.error,
-        "attempt": step.attempt,
-        "started_at": _iso(step.started_at),
-        "finished_at": _iso(step.finished_at),
-        "sent_at": time.time(),
-    }
-    if output:
-        message["output"] = step.output
-    if run.is_preview:
-        message["paused_before"] = run.preview.get("paused_before")
-    return message
-
-
 def run_message(run) -> dict[str, Any]:
     """A run that changed without a step (paused before a node, held, cancelled)."""
     message = {
@@ -202,6 +173,28 @@ def run_message(run) -> dict[str, Any]:
     }
     if run.is_preview:
         message["paused_before"] = run.preview.get("paused_before")
+    return message
+
+
+def step_message(run, step, *, output: bool = False) -> dict[str, Any]:
+    """One step as watchers see it, with its run's state. `seq` numbers a run's
+    steps without gaps; a step that changes (waiting, then completed) is sent
+    again with its seq."""
+    message = {
+        **run_message(run),
+        "kind": "step",
+        "seq": step.seq,
+        "node_id": step.node_id,
+        "node_type": step.node_type,
+        "status": step.status,
+        "handle": step.handle,
+        "error": step.error,
+        "attempt": step.attempt,
+        "started_at": _iso(step.started_at),
+        "finished_at": _iso(step.finished_at),
+    }
+    if output:
+        message["output"] = step.output
     return message
 
 

@@ -28,17 +28,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.e2e.graphs import big_graph  # noqa: E402
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SETUP = """
 import json, sys
 from django.contrib.auth.models import User
@@ -127,9 +119,7 @@ def main() -> None:
                     raise SystemExit("the server did not start") from None
                 time.sleep(0.2)
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-            )
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1280, "height": 800})
             page.goto(f"{base}/login/")
             page.get_by_label("Username").fill("bench")
@@ -164,7 +154,7 @@ def main() -> None:
         server.terminate()
         server.wait(10)
 
-    print(f"canvas: {options.nodes}-node workflow, Chromium {CHROMIUM_ARGS[0]} headless, 1280x800")
+    print(f"canvas: {options.nodes}-node workflow, {CHROMIUM} headless, 1280x800")
     print(
         f"  time to interactive: {min(loads):.0f} ms best, "
         f"{statistics.median(loads):.0f} ms median of {len(loads)} loads; "

@@ -54,6 +54,18 @@ def _real_services_are_up():
         pytest.fail(f"Redis is not reachable at {redis_url}. Start it: {START_REDIS}")
 
 
+def the_test_database_url() -> str:
+    """DATABASE_URL of the pytest test database, for the processes tests start."""
+    from django.db import connection
+
+    database = connection.settings_dict
+    credentials = database["USER"] + (f":{database['PASSWORD']}" if database["PASSWORD"] else "")
+    return (
+        f"postgres://{credentials}@{database['HOST'] or '127.0.0.1'}:"
+        f"{database['PORT'] or 5432}/{database['NAME']}"
+    )
+
+
 def wait_until(
     predicate: Callable[[], object], *, timeout: float = 30.0, interval: float = 0.1, what: str = ""
 ):
@@ -200,18 +212,13 @@ def _free_port() -> int:
 def celery_worker(django_db_setup, django_db_blocker, smtp_server, tmp_path_factory):
     """A real Celery worker and its beat (`.beat`, a process of its own), on the test database."""
     from django.conf import settings
-    from django.db import connection
 
     from config.celery import app
 
     workdir = tmp_path_factory.mktemp("celery")
-    database = connection.settings_dict
     env = {
         **os.environ,
-        "DATABASE_URL": (
-            f"postgres://{database['USER']}@{database['HOST'] or '127.0.0.1'}:"
-            f"{database['PORT'] or 5432}/{database['NAME']}"
-        ),
+        "DATABASE_URL": the_test_database_url(),
         "REDIS_URL": settings.REDIS_URL,
         "CAIRN_EXECUTION": "celery",
         "EMAIL_URL": f"smtp://127.0.0.1:{smtp_server.port}",

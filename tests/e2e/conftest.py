@@ -34,6 +34,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import the_test_database_url
+
 ROOT = Path(__file__).resolve().parents[2]
 E2E_DIR = Path(__file__).resolve().parent
 ARTIFACTS = ROOT / "test-results" / "e2e"
@@ -86,23 +88,17 @@ def live_server_url(
     """http://127.0.0.1:<port> of a real Daphne serving Cairn on the test database."""
     global _server_log
     from django.conf import settings
-    from django.db import connection
 
     if not BUNDLE_MANIFEST.exists():
         pytest.fail(
             f"the canvas bundle is not built ({BUNDLE_MANIFEST.relative_to(ROOT)} is missing): "
             "run `make bundle` or `npm --prefix frontend run build`"
         )
-    database = connection.settings_dict
-    credentials = database["USER"] + (f":{database['PASSWORD']}" if database["PASSWORD"] else "")
     port = _free_port()
     origin = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
-        "DATABASE_URL": (
-            f"postgres://{credentials}@{database['HOST'] or '127.0.0.1'}:"
-            f"{database['PORT'] or 5432}/{database['NAME']}"
-        ),
+        "DATABASE_URL": the_test_database_url(),
         "REDIS_URL": settings.REDIS_URL,
         "CAIRN_EXECUTION": "celery",
         "EMAIL_URL": f"smtp://127.0.0.1:{smtp_server.port}",

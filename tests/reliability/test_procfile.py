@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from tests.conftest import ROOT, _free_port, wait_until
+from tests.conftest import ROOT, _free_port, the_test_database_url, wait_until
 
 
 def children(pid: int) -> list[int]:
@@ -46,15 +46,10 @@ def celery_beat_pids(root: int) -> list[int]:
 @pytest.mark.django_db(transaction=True)
 def test_killing_beat_restarts_beat_and_leaves_the_stack_running(tmp_path):
     from django.conf import settings
-    from django.db import connection
 
-    database = connection.settings_dict
     env = {
         **os.environ,
-        "DATABASE_URL": (
-            f"postgres://{database['USER']}@{database['HOST'] or '127.0.0.1'}:"
-            f"{database['PORT'] or 5432}/{database['NAME']}"
-        ),
+        "DATABASE_URL": the_test_database_url(),
         "REDIS_URL": settings.REDIS_URL,
         "PORT": str(_free_port()),
         "CELERY_CONCURRENCY": "1",

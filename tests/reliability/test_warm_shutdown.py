@@ -17,7 +17,7 @@ import pytest
 from automation.models import Run, RunStatus, Step, StepStatus
 from automation.tasks import advance_runs_task
 from tests.automation.workflows import chain, graph, node, published, send
-from tests.conftest import ROOT, wait_until
+from tests.conftest import ROOT, the_test_database_url, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,15 +28,10 @@ QUEUE = "cairn-test-warm-shutdown"
 def own_worker(tmp_path):
     """A worker of this test's own, on a queue of its own, in a process group of its own."""
     from django.conf import settings
-    from django.db import connection
 
-    database = connection.settings_dict
     env = {
         **os.environ,
-        "DATABASE_URL": (
-            f"postgres://{database['USER']}@{database['HOST'] or '127.0.0.1'}:"
-            f"{database['PORT'] or 5432}/{database['NAME']}"
-        ),
+        "DATABASE_URL": the_test_database_url(),
         "REDIS_URL": settings.REDIS_URL,
         "CAIRN_EXECUTION": "celery",
     }
