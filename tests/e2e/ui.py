@@ -61,9 +61,6 @@ class Ui:
     def panel(self) -> Locator:
         return self.page.locator("aside.side-panel")
 
-    def edge_count(self) -> int:
-        return self.page.locator(".react-flow__edge").count()
-
     def saved(self, timeout: float = 10_000) -> None:
         expect(self.page.locator(".save-state")).to_have_attribute(
             "data-state", "saved", timeout=timeout
