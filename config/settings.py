@@ -81,6 +81,27 @@ TEMPLATES = [
 DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool(
+    "DATABASE_POOL", default=True
+):
+    # A bounded pool per process (Django's psycopg pool): under ASGI every
+    # request runs in a thread of its own, and a persistent connection per
+    # thread exhausts the server's max_connections under load. A request
+    # borrows a connection and gives it back when it ends (CONN_MAX_AGE=0 is
+    # what Django requires with a pool); past DATABASE_POOL_MAX_SIZE, requests
+    # wait up to DATABASE_POOL_TIMEOUT seconds for one (then a JSON 503).
+    # The whole production shape holds at most
+    #   (web processes + worker processes + beat) x DATABASE_POOL_MAX_SIZE
+    # connections: docs/operations.md ("Database connections").
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=1),
+        "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=4),
+        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
+        # Idle connections above min_size close after this many seconds.
+        "max_idle": env.float("DATABASE_POOL_MAX_IDLE", default=60.0),
+    }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The embedded server writes from its request threads and its executor
     # thread. WAL lets readers go on while one writes; IMMEDIATE transactions
