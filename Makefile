@@ -62,7 +62,7 @@ run: install bundle
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py bootstrap --url http://$(HOST):$(PORT)
 	@if [ -n "$$DATABASE_URL" ] && [ -n "$$REDIS_URL" ]; then \
-		echo "Production shape: Daphne + Celery worker + beat (Procfile)"; \
+		echo "Production shape: $${WEB_CONCURRENCY:-$$(nproc)} web processes (uvicorn) + Celery worker + beat (Procfile)"; \
 		HOST=$(HOST) $(VENV)/bin/honcho start --port $(PORT); \
 	else \
 		echo "Embedded: SQLite, in-memory channel layer, in-process execution"; \

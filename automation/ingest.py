@@ -51,9 +51,10 @@ class IncomingEvent:
 class IngestResult:
     accepted: int
     duplicates: int
-    enrolled: int
+    # None: enrolment happens after the answer (the queued intake, automation/intake.py).
+    enrolled: int | None
 
-    def as_dict(self) -> dict[str, int]:
+    def as_dict(self) -> dict[str, int | None]:
         return {"accepted": self.accepted, "duplicates": self.duplicates, "enrolled": self.enrolled}
 
 

@@ -97,6 +97,41 @@ class Event(models.Model):
         }
 
 
+class PendingEvent(models.Model):
+    """An event accepted by the API and not yet ingested (automation/intake.py).
+
+    The queued intake stores the event here, as sent, inside the request and
+    answers 202; a Celery task ingests pending events in batches, in the order
+    they were stored, and deletes them in the same transaction. An event that
+    cannot be ingested (its contact's email now belongs to another external
+    id) keeps its row with `error` set.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    workspace = models.ForeignKey("builder.Workspace", on_delete=models.CASCADE, related_name="+")
+    client_id = models.CharField(max_length=200, null=True, blank=True)
+    # {"type", "contact": {...}, "data", "occurred_at"}: the validated event.
+    payload = models.JSONField()
+    received_at = models.DateTimeField(auto_now_add=True)
+    error = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "client_id"],
+                condition=Q(client_id__isnull=False),
+                name="one_pending_event_per_client_id",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["id"], condition=Q(error=""), name="pending_event_todo"),
+        ]
+
+    def __str__(self) -> str:
+        return f"pending {self.payload.get('type')} ({self.client_id or self.pk})"
+
+
 class DeploymentStatus(models.TextChoices):
     ACTIVE = "active", "Active"
     PAUSED = "paused", "Paused"

@@ -9,7 +9,7 @@ from billiard.process import current_process
 from celery import shared_task
 from celery.signals import task_prerun
 
-from . import engine, runs, schedules, timers
+from . import engine, intake, runs, schedules, timers
 
 log = logging.getLogger("cairn.tasks")
 
@@ -111,3 +111,15 @@ def check_inactivity() -> int:
 @shared_task(name="automation.cancel_workflow_runs", acks_late=True, reject_on_worker_lost=True)
 def cancel_workflow_runs(workflow_id: str) -> int:
     return runs.cancel_workflow_runs(workflow_id)
+
+
+@shared_task(name=intake.TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def drain_events() -> int:
+    """Ingest pending events (automation/intake.py) in batches, oldest first."""
+    intake.clear_kick()  # events stored from now on queue another drain
+    result = intake.drain()
+    if result.busy:
+        intake.kick(countdown=intake.BUSY_RETRY_SECONDS)
+    elif result.more:
+        intake.kick(countdown=0)
+    return result.ingested

@@ -9,6 +9,7 @@ shape: PostgreSQL, Redis, Daphne, Celery workers and beat.
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -143,6 +144,22 @@ REDIS_URL = env.str("REDIS_URL", default="")
 # "embedded": runs execute in a thread of the web process (the `make run` default).
 CAIRN_EXECUTION = env.str("CAIRN_EXECUTION", default="celery" if REDIS_URL else "embedded")
 
+# How POST /api/v1/events stores events. "queued": the request stores the
+# events (deduplicated) and answers 202 at once; a Celery task ingests them in
+# batches right after (automation/intake.py), and `enrolled` in the answer is
+# null. "inline": the request ingests and enrols itself and `enrolled` is exact.
+EVENT_INTAKE = env.str(
+    "EVENT_INTAKE", default="queued" if CAIRN_EXECUTION == "celery" else "inline"
+)
+if EVENT_INTAKE not in ("queued", "inline") or (
+    EVENT_INTAKE == "queued" and CAIRN_EXECUTION != "celery"
+):
+    raise ImproperlyConfigured(
+        f"EVENT_INTAKE={EVENT_INTAKE!r}: use 'inline', or 'queued' with Celery (REDIS_URL)"
+    )
+# Pending events ingested per transaction by the queued intake.
+EVENT_DRAIN_BATCH = env.int("EVENT_DRAIN_BATCH", default=500)
+
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_SERIALIZER = "json"
@@ -163,6 +180,8 @@ CELERY_BEAT_SCHEDULER = "celery.beat:Scheduler"
 CELERY_BEAT_SCHEDULE = {
     "sweep-due-runs": {"task": "automation.sweep_due_runs", "schedule": 1.0},
     "reap-stale-runs": {"task": "automation.reap_stale_runs", "schedule": 5.0},
+    # The queued intake's safety net: events a lost message left pending.
+    "drain-events": {"task": "automation.drain_events", "schedule": 1.0},
     "fire-schedules": {"task": "automation.fire_schedules", "schedule": 15.0},
     "check-inactivity": {"task": "automation.check_inactivity", "schedule": 300.0},
 }

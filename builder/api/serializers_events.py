@@ -95,7 +95,12 @@ class EventBatchSerializer(serializers.Serializer):
 class IngestResultSerializer(serializers.Serializer):
     accepted = serializers.IntegerField(help_text="Events stored.")
     duplicates = serializers.IntegerField(help_text="Events whose id was already received.")
-    enrolled = serializers.IntegerField(help_text="Runs started by these events.")
+    enrolled = serializers.IntegerField(
+        allow_null=True,
+        help_text="Runs started by these events; null when they are enrolled after the "
+        "answer (EVENT_INTAKE=queued, the production default): the events are stored and "
+        "enrolment follows within moments.",
+    )
 
 
 def incoming_event(validated: dict) -> IncomingEvent:

@@ -8,6 +8,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from automation import intake
 from automation.contacts import link_contact_refs
 from automation.ingest import ingest_events, retrying
 from builder.models import Role
@@ -43,6 +44,8 @@ class EventsView(ApiViewMixin, APIView):
 
         A batch is all or nothing: one invalid event refuses it whole and nothing
         is stored. An event whose id was already received counts as a duplicate.
+        In the production shape (EVENT_INTAKE=queued) the 202 means the events are
+        stored durably; contacts are enrolled right after, and `enrolled` is null.
         """
         if isinstance(request.data, dict) and "events" in request.data:
             events = self.validated(EventBatchSerializer, request.data)["events"]
@@ -52,6 +55,13 @@ class EventsView(ApiViewMixin, APIView):
             email_field = "contact.email"
         incoming = [incoming_event(event) for event in events]
         workspace_id = request.workspace.pk
+        if intake.queued():
+            # Store and answer; enrolment follows in batches (automation/intake.py).
+            intake.check_contact_refs(
+                workspace_id, [e.contact for e in incoming], field=email_field
+            )
+            stored = intake.store_events(workspace_id, incoming)
+            return Response(stored.as_dict(), status=status.HTTP_202_ACCEPTED)
 
         def ingest():
             with transaction.atomic():

@@ -1,0 +1,291 @@
+"""Queued event intake: the request stores events, a task ingests them in batches.
+
+With EVENT_INTAKE = "queued" (the production shape's default), POST
+/api/v1/events does the minimum inside the request: one INSERT of the
+validated events into `PendingEvent` (deduplicated by the sender's id against
+pending and ingested events alike) and a 202. Nothing else happens in the
+request: no contact lock, no trigger match, no run.
+
+Right after, `automation.drain_events` (a Celery task, woken once per burst
+through a Redis flag, and by beat every second as a safety net) ingests the
+pending events with the same `ingest.ingest_events` the inline path uses, up
+to EVENT_DRAIN_BATCH events per transaction, and deletes them in that same
+transaction. So a thousand single requests cost about what one batch costs,
+and:
+
+- durability: the event is committed before the 202; a worker killed while
+  draining rolls its transaction back and the rows stay pending for the next
+  drain (a redelivered message, the next kick, or beat);
+- order per contact: one drainer at a time (a PostgreSQL advisory lock held
+  by each batch's transaction) takes pending events in the order they were
+  stored, so events a client sent one after the other are ingested in that
+  order;
+- dedupe: a pending row and an ingested event share the sender's id space:
+  the INSERT skips an id still pending (unique constraint), and an id
+  already ingested is answered as a duplicate and dropped by the drain.
+
+The price is the answer's `enrolled`: the runs do not exist yet when the
+request answers, so it is null (docs/api.md, "Events").
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from .contacts import ContactError, ContactRef, link_contact_refs
+from .ingest import IncomingEvent, IngestResult, ingest_events, retrying
+from .models import Contact, Event, PendingEvent
+
+log = logging.getLogger("cairn.intake")
+
+# pg_advisory_xact_lock key of the one drainer ("cairn" + "drain" in spirit).
+DRAIN_LOCK_KEY = 0x6361_6972_6E00_0001 & 0x7FFF_FFFF_FFFF_FFFF
+# Redis flag: a drain is queued and has not started yet; one message per burst.
+KICK_KEY = "cairn:intake:kicked"
+KICK_TTL_MS = 5000
+# One drain message works this long, then hands over to a fresh message so
+# run messages queued meanwhile get a worker too.
+DRAIN_SLICE_SECONDS = 2.0
+# A drain that finds another draining comes back this much later.
+BUSY_RETRY_SECONDS = 0.2
+TASK = "automation.drain_events"
+
+
+@dataclass(frozen=True)
+class StoreResult:
+    accepted: int
+    duplicates: int
+
+    def as_dict(self) -> dict[str, int | None]:
+        return IngestResult(self.accepted, self.duplicates, None).as_dict()
+
+
+def queued() -> bool:
+    return settings.EVENT_INTAKE == "queued"
+
+
+# ------------------------------------------------------------------ the request
+
+
+def check_contact_refs(
+    workspace_id: int, refs: Sequence[ContactRef], *, field: str = "contact.email"
+) -> None:
+    """Refuse, inside the request, what `link_contact_refs` would refuse at ingest:
+    an email that belongs to a contact with another external_id (ContactError
+    naming `field`, formatted with the ref's index). Reads only; events
+    naming one identity (the usual case) cost no query."""
+    both = [(index, ref) for index, ref in enumerate(refs) if ref.external_id and ref.email]
+    if not both:
+        return
+    contacts = Contact.objects.filter(workspace_id=workspace_id)
+    known = set(
+        contacts.filter(external_id__in={ref.external_id for _, ref in both}).values_list(
+            "external_id", flat=True
+        )
+    )
+    owners = dict(
+        contacts.filter(
+            email__in={ref.email.lower() for _, ref in both}, external_id__isnull=False
+        ).values_list("email", "external_id")
+    )
+    for index, ref in both:
+        owner = owners.get(ref.email.lower())
+        if ref.external_id in known or owner is None or owner == ref.external_id:
+            continue
+        raise ContactError(
+            f"{ref.email} belongs to the contact with external_id '{owner}'",
+            field=field.format(index=index),
+        )
+
+
+def store_events(workspace_id: int, events: Sequence[IncomingEvent]) -> StoreResult:
+    """Store validated events as pending, in one statement (all or nothing), and
+    wake the drain. Returns how many were new and how many were duplicates."""
+    field = PendingEvent._meta.get_field("payload")
+    now = timezone.now()
+    params: list = []
+    for event in events:
+        params += [
+            workspace_id,
+            event.client_id or None,
+            field.get_db_prep_value(payload(event), connection),
+            now,
+            "",
+        ]
+    values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(events))
+    table = connection.ops.quote_name(PendingEvent._meta.db_table)
+    with connection.cursor() as cursor:
+        # A pending twin (same sender id, not drained yet) is skipped by the
+        # unique constraint, a twin inside the batch too.
+        cursor.execute(
+            f"INSERT INTO {table} (workspace_id, client_id, payload, received_at, error) "
+            f"VALUES {values} ON CONFLICT DO NOTHING RETURNING client_id",
+            params,
+        )
+        stored = [row[0] for row in cursor.fetchall()]
+    # An id already ingested (its pending row drained) is a duplicate too; the
+    # drain drops its new pending row. Checked after the insert committed: a
+    # drain that ingested the twin committed before the insert could go on.
+    ids = [client_id for client_id in stored if client_id]
+    ingested = (
+        set(
+            Event.objects.filter(workspace_id=workspace_id, client_id__in=ids).values_list(
+                "client_id", flat=True
+            )
+        )
+        if ids
+        else set()
+    )
+    accepted = len(stored) - len(ingested)
+    if accepted:
+        transaction.on_commit(kick)
+    return StoreResult(accepted=accepted, duplicates=len(events) - accepted)
+
+
+def payload(event: IncomingEvent) -> dict:
+    ref = event.contact
+    return {
+        "type": event.type,
+        "contact": {
+            "email": ref.email,
+            "external_id": ref.external_id,
+            "properties": ref.properties,
+            "time_zone": ref.time_zone,
+        },
+        "data": dict(event.data),
+        "occurred_at": event.occurred_at.isoformat(),
+    }
+
+
+def incoming(row: PendingEvent) -> IncomingEvent:
+    body = row.payload
+    contact = body["contact"]
+    return IncomingEvent(
+        type=body["type"],
+        contact=ContactRef(
+            email=contact.get("email"),
+            external_id=contact.get("external_id"),
+            properties=contact.get("properties"),
+            time_zone=contact.get("time_zone"),
+        ),
+        data=body.get("data") or {},
+        occurred_at=datetime.fromisoformat(body["occurred_at"]),
+        client_id=row.client_id,
+    )
+
+
+def kick(countdown: float | None = None) -> None:
+    """Queue a drain: at most one message per burst of requests (a Redis flag
+    that the drain clears when it starts). A broker that cannot be reached
+    loses nothing: the events are stored and beat's drain picks them up."""
+    try:
+        if countdown is None and not _redis().set(KICK_KEY, 1, nx=True, px=KICK_TTL_MS):
+            return
+        from celery import current_app
+
+        current_app.send_task(TASK, countdown=countdown)
+    except Exception:
+        log.warning(
+            "could not queue the event drain; beat's drain will pick them up", exc_info=True
+        )
+
+
+def clear_kick() -> None:
+    try:
+        _redis().delete(KICK_KEY)
+    except Exception:
+        log.warning("could not clear the drain flag", exc_info=True)
+
+
+_client = None
+
+
+def _redis():
+    global _client
+    if _client is None:
+        import redis
+
+        _client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2)
+    return _client
+
+
+# ------------------------------------------------------------------ the drain
+
+
+@dataclass(frozen=True)
+class DrainResult:
+    ingested: int
+    # Pending events may be left: another drainer held the lock, or the slice ended.
+    busy: bool = False
+    more: bool = False
+
+
+def drain(*, seconds: float = DRAIN_SLICE_SECONDS, batch: int | None = None) -> DrainResult:
+    """Ingest pending events, oldest first, batch after batch, for up to `seconds`."""
+    deadline = time.monotonic() + seconds
+    total = 0
+    while True:
+        done = retrying(lambda: _drain_batch(batch or settings.EVENT_DRAIN_BATCH))
+        if done is None:
+            return DrainResult(total, busy=True)
+        total += done
+        if done == 0:
+            return DrainResult(total)
+        if time.monotonic() >= deadline:
+            return DrainResult(total, more=True)
+
+
+def _drain_batch(size: int) -> int | None:
+    """One transaction: the oldest pending events, ingested per workspace, deleted.
+    None when another drainer holds the lock."""
+    with transaction.atomic():
+        if not _lock():
+            return None
+        rows = list(PendingEvent.objects.filter(error="").order_by("id")[:size])
+        if not rows:
+            return 0
+        by_workspace: dict[int, list[PendingEvent]] = {}
+        for row in rows:
+            by_workspace.setdefault(row.workspace_id, []).append(row)
+        for workspace_id, pending in by_workspace.items():
+            _ingest(workspace_id, pending)
+        PendingEvent.objects.filter(pk__in=[row.pk for row in rows], error="").delete()
+    return len(rows)
+
+
+def _ingest(workspace_id: int, rows: list[PendingEvent]) -> None:
+    events = [incoming(row) for row in rows]
+    try:
+        with transaction.atomic():
+            link_contact_refs(workspace_id, [e.contact for e in events], field="contact.email")
+            ingest_events(workspace_id, events)
+        return
+    except ContactError:
+        pass
+    # One event of the batch cannot be ingested (its email was given to another
+    # external id after the request was checked): ingest them one by one and
+    # keep the ones refused, with why, instead of holding up the rest.
+    for row, event in zip(rows, events, strict=True):
+        try:
+            with transaction.atomic():
+                link_contact_refs(workspace_id, [event.contact], field="contact.email")
+                ingest_events(workspace_id, [event])
+        except ContactError as error:
+            log.warning("pending event %s refused at ingest: %s", row.pk, error)
+            PendingEvent.objects.filter(pk=row.pk).update(error=f"{error.field}: {error}")
+
+
+def _lock() -> bool:
+    if connection.vendor != "postgresql":
+        return True  # SQLite: one writer at a time anyway
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [DRAIN_LOCK_KEY])
+        return bool(cursor.fetchone()[0])
