@@ -36,7 +36,7 @@ import httpx
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import run as base  # noqa: E402  (bench/run.py: database reset, setup, loaders)
+import run as base
 
 ROOT = base.ROOT
 PEERS = ROOT.parent / "shared" / "peers"

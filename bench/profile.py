@@ -1,0 +1,101 @@
+"""Profile the single-event path in one process with pyinstrument.
+
+Needs the database bench/peer.py leaves behind (`cairn_bench`, with the peer
+workflow published). Three phases, each printed as pyinstrument's top lines:
+
+1. the request: N single POST /api/v1/events through Django's test client
+   (queued intake: store + 202);
+2. the drain: automation.intake.drain() of those N pending events;
+3. execution: engine.advance_run of every run they enrolled.
+
+Usage: .venv/bin/python bench/profile.py [--events 500] [--phase request,drain,run]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.update(
+    {
+        "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/cairn_bench",
+        "REDIS_URL": "redis://127.0.0.1:6379/14",
+        "CAIRN_EXECUTION": "celery",
+        "EVENT_INTAKE": "queued",
+        "LOG_LEVEL": "WARNING",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
+    }
+)
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=500)
+    parser.add_argument("--phase", default="request,drain,run")
+    args = parser.parse_args()
+    phases = args.phase.split(",")
+
+    import django
+
+    django.setup()
+    from django.db import connection
+    from pyinstrument import Profiler
+    from rest_framework.test import APIClient
+
+    from automation import engine, intake
+    from automation.models import PendingEvent, Run, RunStatus
+    from builder.models import ApiKey, Workspace
+
+    workspace = Workspace.objects.get(slug="default")
+    _key, raw = ApiKey.objects.create_key(workspace, name="profile")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    before = set(Run.objects.values_list("pk", flat=True))
+
+    def show(title, profiler):
+        print(f"\n===== {title} =====")
+        print(profiler.output_text(unicode=False, color=False, show_all=False)[:6000])
+
+    if "request" in phases:
+        profiler = Profiler(interval=0.0005)
+        profiler.start()
+        for n in range(args.events):
+            response = client.post(
+                "/api/v1/events",
+                {"id": f"p{uuid.uuid4()}", "type": "bench",
+                 "contact": {"email": f"profile{n}@example.test"}, "data": {"score": n % 101}},
+                format="json",
+            )  # fmt: skip
+            assert response.status_code == 202, response.content
+        profiler.stop()
+        show(f"{args.events} single POST /api/v1/events (queued intake)", profiler)
+    if "drain" in phases:
+        print("pending:", PendingEvent.objects.count())
+        profiler = Profiler(interval=0.0005)
+        profiler.start()
+        result = intake.drain(seconds=600)
+        profiler.stop()
+        show(f"drain: {result.ingested} events ingested", profiler)
+    if "run" in phases:
+        ids = [
+            pk
+            for pk in Run.objects.filter(status=RunStatus.RUNNING).values_list("pk", flat=True)
+            if pk not in before
+        ]
+        profiler = Profiler(interval=0.0005)
+        profiler.start()
+        for run_id in ids:
+            engine.advance_run(run_id)
+            connection.close()
+        profiler.stop()
+        show(f"advance_run of {len(ids)} runs", profiler)
+
+
+if __name__ == "__main__":
+    main()
