@@ -120,31 +120,27 @@ def store_events(workspace_id: int, events: Sequence[IncomingEvent]) -> StoreRes
             now,
             "",
         ]
-    values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(events))
+    values = ", ".join(
+        ["(%s::bigint, %s::text, %s::jsonb, %s::timestamptz, %s::text)"] * len(events)
+    )
     table = connection.ops.quote_name(PendingEvent._meta.db_table)
+    ingested = connection.ops.quote_name(Event._meta.db_table)
     with connection.cursor() as cursor:
-        # A pending twin (same sender id, not drained yet) is skipped by the
-        # unique constraint, a twin inside the batch too.
+        # One round trip. An id already ingested (its pending row drained) is
+        # left out; a pending twin (not drained yet), a twin inside the batch
+        # too, is skipped by the unique constraint. A resend racing the very
+        # drain of its first copy may be counted as accepted: the drain still
+        # stores it once (ingest deduplicates against stored events).
         cursor.execute(
             f"INSERT INTO {table} (workspace_id, client_id, payload, received_at, error) "
-            f"VALUES {values} ON CONFLICT DO NOTHING RETURNING client_id",
+            f"SELECT v.* FROM (VALUES {values}) AS v (workspace_id, client_id, payload, "
+            "received_at, error) WHERE v.client_id IS NULL OR NOT EXISTS (SELECT 1 FROM "
+            f"{ingested} e WHERE e.workspace_id = v.workspace_id AND e.client_id = v.client_id) "
+            "ON CONFLICT DO NOTHING RETURNING id",
             params,
         )
-        stored = [row[0] for row in cursor.fetchall()]
-    # An id already ingested (its pending row drained) is a duplicate too; the
-    # drain drops its new pending row. Checked after the insert committed: a
-    # drain that ingested the twin committed before the insert could go on.
-    ids = [client_id for client_id in stored if client_id]
-    ingested = (
-        set(
-            Event.objects.filter(workspace_id=workspace_id, client_id__in=ids).values_list(
-                "client_id", flat=True
-            )
-        )
-        if ids
-        else set()
-    )
-    accepted = len(stored) - len(ingested)
+        stored = cursor.fetchall()
+    accepted = len(stored)
     if accepted:
         transaction.on_commit(kick)
     return StoreResult(accepted=accepted, duplicates=len(events) - accepted)

@@ -152,10 +152,15 @@ EVENT_INTAKE = env.str(
     "EVENT_INTAKE", default="queued" if CAIRN_EXECUTION == "celery" else "inline"
 )
 if EVENT_INTAKE not in ("queued", "inline") or (
-    EVENT_INTAKE == "queued" and CAIRN_EXECUTION != "celery"
+    EVENT_INTAKE == "queued"
+    and (
+        CAIRN_EXECUTION != "celery"
+        or DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql"
+    )
 ):
     raise ImproperlyConfigured(
-        f"EVENT_INTAKE={EVENT_INTAKE!r}: use 'inline', or 'queued' with Celery (REDIS_URL)"
+        f"EVENT_INTAKE={EVENT_INTAKE!r}: use 'inline', or 'queued' with Celery and "
+        "PostgreSQL (DATABASE_URL and REDIS_URL)"
     )
 # Pending events ingested per transaction by the queued intake.
 EVENT_DRAIN_BATCH = env.int("EVENT_DRAIN_BATCH", default=500)
