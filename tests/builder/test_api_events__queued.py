@@ -250,3 +250,15 @@ def test_single_events_reach_the_worker_without_a_push(celery_worker, client_a, 
     )
     assert Event.objects.count() == 20
     assert not PendingEvent.objects.exists()
+
+
+def test_the_openapi_schema_says_enrolled_may_be_null(client_a):
+    # The contract changed deliberately: clients generated from the schema
+    # must accept `"enrolled": null`.
+    response = client_a.get("/api/schema/", {"format": "json"})
+
+    assert response.status_code == 200
+    schema = response.json() if hasattr(response, "json") else response.data
+    enrolled = schema["components"]["schemas"]["IngestResult"]["properties"]["enrolled"]
+    assert enrolled["type"] == "integer"
+    assert enrolled["nullable"] is True
