@@ -110,34 +110,27 @@ def store_events(workspace_id: int, events: Sequence[IncomingEvent]) -> StoreRes
     """Store validated events as pending, in one statement (all or nothing), and
     wake the drain. Returns how many were new and how many were duplicates."""
     field = PendingEvent._meta.get_field("payload")
-    now = timezone.now()
-    params: list = []
-    for event in events:
-        params += [
-            workspace_id,
-            event.client_id or None,
-            field.get_db_prep_value(payload(event), connection),
-            now,
-            "",
-        ]
-    values = ", ".join(
-        ["(%s::bigint, %s::text, %s::jsonb, %s::timestamptz, %s::text)"] * len(events)
-    )
+    client_ids = [event.client_id or None for event in events]
+    payloads = [field.get_db_prep_value(payload(event), connection) for event in events]
     table = connection.ops.quote_name(PendingEvent._meta.db_table)
     ingested = connection.ops.quote_name(Event._meta.db_table)
     with connection.cursor() as cursor:
-        # One round trip. An id already ingested (its pending row drained) is
-        # left out; a pending twin (not drained yet), a twin inside the batch
-        # too, is skipped by the unique constraint. A resend racing the very
-        # drain of its first copy may be counted as accepted: the drain still
-        # stores it once (ingest deduplicates against stored events).
+        # One round trip, and one statement text whatever the batch size (the
+        # events travel as arrays), so psycopg parses it once per process.
+        # An id already ingested (its pending row drained) is left out; a
+        # pending twin (not drained yet), a twin inside the batch too, is
+        # skipped by the unique constraint. A resend racing the very drain of
+        # its first copy may be counted as accepted: the drain still stores
+        # it once (ingest deduplicates against stored events). Rows are
+        # inserted in the order sent, so their ids keep that order.
         cursor.execute(
             f"INSERT INTO {table} (workspace_id, client_id, payload, received_at, error) "
-            f"SELECT v.* FROM (VALUES {values}) AS v (workspace_id, client_id, payload, "
-            "received_at, error) WHERE v.client_id IS NULL OR NOT EXISTS (SELECT 1 FROM "
-            f"{ingested} e WHERE e.workspace_id = v.workspace_id AND e.client_id = v.client_id) "
-            "ON CONFLICT DO NOTHING RETURNING id",
-            params,
+            "SELECT %s, v.client_id, v.payload, %s, '' "
+            "FROM unnest(%s::text[], %s::jsonb[]) WITH ORDINALITY AS v (client_id, payload, n) "
+            "WHERE v.client_id IS NULL OR NOT EXISTS (SELECT 1 FROM "
+            f"{ingested} e WHERE e.workspace_id = %s AND e.client_id = v.client_id) "
+            "ORDER BY v.n ON CONFLICT DO NOTHING RETURNING id",
+            [workspace_id, timezone.now(), client_ids, payloads, workspace_id],
         )
         stored = cursor.fetchall()
     accepted = len(stored)
