@@ -162,6 +162,9 @@ if EVENT_INTAKE not in ("queued", "inline") or (
         f"EVENT_INTAKE={EVENT_INTAKE!r}: use 'inline', or 'queued' with Celery and "
         "PostgreSQL (DATABASE_URL and REDIS_URL)"
     )
+# Seconds the queued intake's drain waits after the first event of a burst,
+# gathering the events that follow into one batch.
+EVENT_DRAIN_DELAY = env.float("EVENT_DRAIN_DELAY", default=0.1)
 # Pending events ingested per transaction by the queued intake.
 EVENT_DRAIN_BATCH = env.int("EVENT_DRAIN_BATCH", default=500)
 
