@@ -6,6 +6,7 @@ in-process execution. With DATABASE_URL and REDIS_URL it runs the production
 shape: PostgreSQL, Redis, Daphne, Celery workers and beat.
 """
 
+import sys
 from pathlib import Path
 
 import environ
@@ -82,8 +83,13 @@ TEMPLATES = [
 DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A Celery process (worker child, beat) runs one task at a time in one
+# thread: it keeps its one persistent connection (two during an outside
+# call, for the lease heartbeat), which bounds it already. Threads multiply
+# connections only under ASGI, so the pool is the web tier's by default.
+IN_CELERY = "celery" in (Path(sys.argv[0]).name, Path(sys.argv[0]).parent.name)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool(
-    "DATABASE_POOL", default=True
+    "DATABASE_POOL", default=not IN_CELERY
 ):
     # A bounded pool per process (Django's psycopg pool): under ASGI every
     # request runs in a thread of its own, and a persistent connection per
@@ -92,10 +98,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.boo
     # what Django requires with a pool); past DATABASE_POOL_MAX_SIZE, requests
     # wait up to DATABASE_POOL_TIMEOUT seconds for one (then a JSON 503).
     # The whole production shape holds at most
-    #   (web processes + worker processes + beat) x DATABASE_POOL_MAX_SIZE
+    #   web processes x DATABASE_POOL_MAX_SIZE + 2 x worker processes + 2
     # connections: docs/operations.md ("Database connections").
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
+    # Health checks: the pool tests a connection as it lends it out, so one
+    # the server dropped (a restart, pg_terminate_backend) is replaced, never
+    # handed to a request or a task.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=1),
         "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=4),

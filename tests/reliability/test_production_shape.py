@@ -3,8 +3,8 @@
 
 Invariants: 64 concurrent single events all get a 202 (never "too many
 clients"), the whole shape never holds more database connections than its
-pools allow — (web processes + worker processes + worker main + beat) x
-DATABASE_POOL_MAX_SIZE — and every event becomes a completed run; a
+bound — DATABASE_POOL_MAX_SIZE per web process, plus two per Celery process
+and two more — and every event becomes a completed run; a
 WebSocket watcher connected to one web process sees steps the worker wrote.
 """
 
@@ -39,9 +39,9 @@ from tests.conftest import ROOT, _free_port, the_test_database_url, wait_until
 WEB_PROCESSES = 2
 WORKER_PROCESSES = 2
 POOL_MAX = 3
-# Each process has its own pool: web processes, worker children, the
-# worker's main process, beat.
-BOUND = (WEB_PROCESSES + WORKER_PROCESSES + 1 + 1) * POOL_MAX
+# A pool per web process; one persistent connection per Celery process (two
+# during an outside call: the lease heartbeat), beat's one, and one spare.
+BOUND = WEB_PROCESSES * POOL_MAX + 2 * WORKER_PROCESSES + 2
 APPLICATION = "cairn-shape-under-test"
 CONCURRENT = 64
 
