@@ -43,6 +43,7 @@ LOCAL_APPS = [
     "automation",
     "builder",
     "integrations",
+    "products",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
@@ -144,6 +145,18 @@ CELERY_BEAT_SCHEDULE = {
     "reap-stale-runs": {"task": "automation.reap_stale_runs", "schedule": 5.0},
     "fire-schedules": {"task": "automation.fire_schedules", "schedule": 15.0},
     "check-inactivity": {"task": "automation.check_inactivity", "schedule": 300.0},
+    # products/: metrics of products with new usage, every product (the window
+    # moves), escalations not acknowledged in time, product schedules.
+    "products-refresh-dirty": {
+        "task": "products.refresh_dirty",
+        "schedule": env.float("PRODUCT_METRICS_DIRTY_SECONDS", default=2.0),
+    },
+    "products-refresh-all": {
+        "task": "products.refresh_all",
+        "schedule": env.float("PRODUCT_METRICS_ALL_SECONDS", default=900.0),
+    },
+    "products-raise-escalations": {"task": "products.raise_escalations", "schedule": 1.0},
+    "products-fire-schedules": {"task": "products.fire_schedules", "schedule": 15.0},
 }
 
 CHANNEL_LAYERS = {
