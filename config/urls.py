@@ -8,6 +8,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("builder.api.urls")),
+    path("api/v1/", include("products.urls")),
     path("hooks/", include("integrations.urls")),
 ]
 

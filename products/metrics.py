@@ -165,7 +165,7 @@ def next_band(
 
     The plain band of `value` is entered only when `value` is at least
     `margin` past every edge between it and the current band: rising past
-    edge e needs value ≥ e + margin, falling below it needs value < e − margin.
+    edge e needs value ≥ e + margin, falling below it needs value < e - margin.
     A value wobbling within `margin` of an edge stays in the band it was in.
     """
     plain = band_of(value, edges, names)

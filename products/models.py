@@ -112,6 +112,9 @@ class MetricPoint(models.Model):
         ordering = ["product", "day"]
         constraints = [models.UniqueConstraint(fields=["product", "day"], name="one_point_per_day")]
 
+    def __str__(self) -> str:
+        return f"{self.product} on {self.day}"
+
 
 class BandState(models.Model):
     """The band a metric is in now; `feature_key` is empty for product health."""
@@ -129,6 +132,9 @@ class BandState(models.Model):
                 fields=["product", "metric", "feature_key"], name="one_band_state"
             )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.product} {self.metric}:{self.feature_key} in {self.band}"
 
 
 class BandCrossing(models.Model):
