@@ -144,7 +144,8 @@ def compute(product: Product, now: datetime) -> dict[str, Any]:
         else None,
         "nps": nps_score,
         "components": {k: (round(v, 1) if v is not None else None) for k, v in parts.items()},
-        "health_score": health_score(parts, config["weights"]),
+        # No usage at all in the window: nothing to score (and no health band entered).
+        "health_score": health_score(parts, config["weights"]) if totals["usage"] else None,
         "features": features,
     }
 
