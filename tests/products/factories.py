@@ -3,6 +3,8 @@ its subject contact), with features."""
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import factory
 
 from products import services
@@ -38,7 +40,7 @@ def graph(*nodes: dict, reenrollment: str = "never") -> dict:
         ],
         "edges": [
             {"id": f"e{index}", "source": a["id"], "target": b["id"]}
-            for index, (a, b) in enumerate(zip(nodes, nodes[1:], strict=False))
+            for index, (a, b) in enumerate(pairwise(nodes))
         ],
         "settings": {"reenrollment": reenrollment},
     }
