@@ -2,8 +2,12 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from products.views import products_page
+
 urlpatterns = [
     path("", include("builder.urls")),
+    path("products/", products_page, name="products"),
+    path("products/<int:product_id>/", products_page, name="product-page"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
