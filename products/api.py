@@ -18,7 +18,6 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from automation.contacts import link_contact_refs
 from automation.models import Run
 from builder.api.serializers import ErrorSerializer
 from builder.api.serializers_events import IngestResultSerializer, incoming_event
@@ -176,11 +175,7 @@ class ProductViewSet(ApiViewMixin, viewsets.GenericViewSet):
             events = [self.validated_with(UsageEventSerializer, request.data, feature_keys=keys)]
             email_field = "contact.email"
         incoming = [incoming_event(event) for event in events]
-        with transaction.atomic():
-            link_contact_refs(
-                product.workspace_id, [e.contact for e in incoming], field=email_field
-            )
-            result = services.record_usage(product, incoming)
+        result = services.record_usage(product, incoming, email_field=email_field)
         return Response(result.as_dict(), status=status.HTTP_202_ACCEPTED)
 
     # ------------------------------------------------------------ metrics out

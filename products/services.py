@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from automation.contacts import link_contact_refs
 from automation.dispatch import enqueue_runs
 from automation.enrolment import Enrolment, enrol
 from automation.ingest import IncomingEvent, IngestResult, ingest_events, retrying
@@ -120,14 +121,18 @@ def mark_dirty(product_ids: Sequence[int]) -> None:
 # ---------------------------------------------------------------- usage in
 
 
-def record_usage(product: Product, events: Sequence[IncomingEvent]) -> IngestResult:
+def record_usage(
+    product: Product, events: Sequence[IncomingEvent], *, email_field: str = "contact.email"
+) -> IngestResult:
     """Store usage events through automation's ingest (deduplicated by id, and
     ordinary events for contact workflows), tagged with the product; the
-    metrics follow on the next refresh, not per event."""
+    metrics follow on the next refresh, not per event. Like POST /events, a
+    deadlock is retried inside the request (one transaction per attempt)."""
     tagged = [replace(event, data={**dict(event.data), "product": product.pk}) for event in events]
 
     def ingest() -> IngestResult:
         with transaction.atomic():
+            link_contact_refs(product.workspace_id, [e.contact for e in tagged], field=email_field)
             result = ingest_events(product.workspace_id, tagged)
             if result.accepted:
                 mark_dirty([product.pk])
