@@ -221,6 +221,13 @@ def _point(figures: dict) -> dict:
 
 
 def _move_bands(product: Product, figures: dict, now: datetime) -> list[BandCrossing]:
+    """Move each metric's band (with hysteresis); a band entered is a crossing.
+
+    A product with no usage at all in the window enters no band: a new
+    product does not start "low adoption" workflows before anyone used it.
+    """
+    if not figures["usage_events"]:
+        return []
     config = product.config
     margin = float(config["hysteresis"])
     watched = [

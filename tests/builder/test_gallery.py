@@ -415,7 +415,10 @@ def test_feature_adoption_uses_the_real_band_trigger() -> None:
     assert walk(t, adoption_band="high") == [*head, "notify_adopted"]
     assert walk(t, adoption_band="default") == [*head, "growth_email"]
     assert config_of(t, "plan_onboarding")["assignee"] == "{{ event.data.product.manager_email }}"
-    assert config_of(t, "growth_email")["to"] == "{{ event.data.product.manager_email }}"
+    # The product manager; in a preview (no product) the sample contact.
+    assert config_of(t, "growth_email")["to"] == (
+        '{{ event.data.product.manager_email or contact.email or "" }}'
+    )
 
 
 def test_product_health_uses_the_real_trigger_and_escalation_levels() -> None:
@@ -429,7 +432,7 @@ def test_product_health_uses_the_real_trigger_and_escalation_levels() -> None:
     assert walk(t, health_band="critical") == [*head, "escalate_critical"]
     assert walk(t, health_band="declining") == [*head, "guide_declining"]
     assert walk(t, health_band="stable") == [*head, "notify_stable"]
-    assert walk(t, health_band="default") == [*head, "notify_optimal"]
+    assert walk(t, health_band="default") == [*head, "optimal_email"]
     critical = config_of(t, "escalate_critical")
     assert (critical["level"], critical["max_level"]) == (2, 3)
     assert critical["acknowledge_within"] == {"amount": 4, "unit": "hours"}
