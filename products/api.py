@@ -1,9 +1,9 @@
 """/api/v1/products…, /api/v1/escalations/{id}/acknowledge and
 /api/v1/automation/triggers/{kind}: thin views over products/services.py.
 
-Roles: viewer reads; editor creates and changes products, features,
-configuration and sends usage; publisher fires triggers from outside (it
-starts runs) and acknowledges escalations too; admin deletes products.
+Roles: viewer reads; editor creates and changes products, features and
+configuration, sends usage and acknowledges escalations; publisher fires
+triggers from outside (it starts runs); admin deletes products.
 """
 
 from __future__ import annotations

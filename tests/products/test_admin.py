@@ -44,6 +44,9 @@ def test_adding_a_product_in_the_admin_gives_it_a_subject_and_features(admin_cli
 def test_pages_and_actions(admin_client):
     product = ProductFactory(features=[{"key": "reports", "target_size": 10}])
     services.refresh_product(product.pk)
+    services.fire_from_api(
+        product, "product_health", band="critical", feature_key="", value=30.0, payload={}
+    )
     escalation = services.open_escalation(
         product_id=product.pk,
         workspace_id=product.workspace_id,

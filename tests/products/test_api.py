@@ -97,6 +97,24 @@ def test_roles(product, client_for):
     url = "/api/v1/automation/triggers/product-health"
     assert editor.post(url, fire, format="json").status_code == 403
     assert publisher.post(url, fire, format="json").status_code == 202
+    assert viewer.patch(f"{base}/features/reports", {"name": "R"}, format="json").status_code == 403
+    escalation = services.open_escalation(
+        product_id=product.pk,
+        workspace_id=product.workspace_id,
+        idempotency_key="roles",
+        run_id="",
+        title="t",
+        message="",
+        guidance="",
+        level=2,
+        max_level=3,
+        acknowledge_within=60,
+    )
+    acknowledge = f"/api/v1/escalations/{escalation.pk}/acknowledge"
+    assert viewer.post(acknowledge, {}, format="json").status_code == 403
+    assert "by" in field_errors(editor.post(acknowledge, {"by": "x" * 201}, format="json"))
+    assert Escalation.objects.get().status == "open"
+    assert editor.post(acknowledge, {}, format="json").status_code == 200
     assert publisher.delete(base).status_code == 403
     assert client_for(Role.ADMIN).delete(base).status_code == 204
     assert not Product.objects.exists()
@@ -127,7 +145,14 @@ def test_create_and_update_refuse_bad_input(product, client_a):
         f"/api/v1/products/{product.pk}/features", {"key": "has space"}, format="json"
     )
     assert "key" in field_errors(response)
+    response = client_a.patch(
+        f"/api/v1/products/{product.pk}/features/reports", {"target_size": -1}, format="json"
+    )
+    assert "target_size" in field_errors(response)
+    response = client_a.patch(f"/api/v1/products/{product.pk}", {"name": ""}, format="json")
+    assert "name" in field_errors(response)
     assert Product.objects.count() == 1 and Feature.objects.count() == 1
+    assert Feature.objects.get().target_size == 10 and Product.objects.get().name == "Atlas"
 
     created = client_a.post(
         "/api/v1/products",
