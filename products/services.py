@@ -7,6 +7,7 @@ Views, tasks, nodes and the admin call these; they hold the domain logic.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -393,6 +394,10 @@ def enrol_product_contacts(
     product = Product.objects.filter(pk=product_id, workspace_id=workspace_id).first()
     if product is None:
         raise LookupError(f"product {product_id} does not exist in this workspace")
+    try:
+        workflow_id = uuid.UUID(str(workflow_id))
+    except ValueError as error:
+        raise LookupError(f"workflow {workflow_id!r} is not a workflow id") from error
     deployment = Deployment.objects.filter(pk=workflow_id, workspace_id=workspace_id).first()
     if deployment is None or deployment.status != DeploymentStatus.ACTIVE:
         raise LookupError(f"workflow {workflow_id} is not published and active")
