@@ -10,11 +10,14 @@ from pathlib import Path
 
 import environ
 
+from config import env as env_sources
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
+# The process environment, then `.env` (or CAIRN_ENV_FILE): config/env.py is
+# the one reader, shared with `make run` (manage.py runmode).
+env_sources.load()
 env = environ.Env()
-if (BASE_DIR / ".env").exists():
-    environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 # ---------------------------------------------------------------- core
 SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-secret-key-change-me")
@@ -43,6 +46,7 @@ LOCAL_APPS = [
     "automation",
     "builder",
     "integrations",
+    "ops",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
@@ -241,12 +245,20 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# Celery's line per task received / succeeded and beat's per task sent: six
+# lines a second for the timer sweep alone, more per run. WARNING keeps only
+# failures; INFO brings them all back.
+TASK_LOG_LEVEL = env.str("TASK_LOG_LEVEL", default="WARNING")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        "celery.app.trace": {"level": TASK_LOG_LEVEL},
+        "celery.worker.strategy": {"level": TASK_LOG_LEVEL},
+        "celery.beat": {"level": TASK_LOG_LEVEL},
         "django.db.backends": {"level": "WARNING"},
         # httpx logs every request's full URL (query strings may carry tokens);
         # integrations log their calls themselves, redacted (cairn.outbound).
