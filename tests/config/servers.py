@@ -34,8 +34,10 @@ def daphne(tmp_path: Path, **env_overrides: str) -> Iterator[str]:
     log_path = tmp_path / f"daphne-{port}.log"
     log = open(log_path, "w")  # noqa: SIM115 (kept open for the server's lifetime)
     process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("daphne")), "-b", "127.0.0.1", "-p", str(port)]
-        + ["config.asgi:application"],
+        [
+            str(Path(sys.executable).with_name("daphne")),
+            *("-b", "127.0.0.1", "-p", str(port), "config.asgi:application"),
+        ],
         cwd=ROOT,
         env=env,
         stdout=log,

@@ -97,7 +97,7 @@ def test_a_chunked_body_over_the_limit_is_refused_at_the_limit_with_a_json_413(s
 def test_a_chunked_body_under_the_limit_is_read_as_sent(server, key):
     event = {"id": "chunked-1", "type": "signup", "contact": {"email": "ada@example.com"}}
     body = json.dumps(event).encode()
-    sent, status, answer = _send_chunked(server, key, [body[:20], body[20:]])
+    _sent, status, answer = _send_chunked(server, key, [body[:20], body[20:]])
 
     assert status == 202, answer
     assert answer["accepted"] == 1
