@@ -233,6 +233,9 @@ REST_FRAMEWORK = {
 }
 # `?page_size=` may ask for up to this many rows of any list.
 API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=200)
+# /api/schema/ and /api/docs/ for anyone (true) or only for workspace members
+# and API keys (false). Default: public while DEBUG is on, private in production.
+API_DOCS_PUBLIC = env.bool("API_DOCS_PUBLIC", default=DEBUG)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Cairn API",
     "DESCRIPTION": "Define, publish and run workflows. Authenticate with a browser "
