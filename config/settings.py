@@ -248,6 +248,10 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
+# ---------------------------------------------------------------- operations
+# GET /metrics (Prometheus text format) answers a request carrying
+# `Authorization: Bearer <METRICS_TOKEN>`, or a logged-in staff user. Empty: staff only.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 # Celery's line per task received / succeeded and beat's per task sent: six
 # lines a second for the timer sweep alone, more per run. WARNING keeps only

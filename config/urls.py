@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from config.api_docs import DocsView, SchemaView
+from ops.views import metrics
 
 urlpatterns = [
     path("", include("builder.urls")),
@@ -10,6 +11,7 @@ urlpatterns = [
     path("api/docs/", DocsView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("builder.api.urls")),
     path("hooks/", include("integrations.urls")),
+    path("metrics", metrics, name="metrics"),
 ]
 
 admin.site.site_header = "Cairn administration"
