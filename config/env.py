@@ -7,8 +7,10 @@ processes) all call `load()`. A variable set in the process environment wins
 over the same line in the file.
 
 The file is `.env` in the project folder, or the one `CAIRN_ENV_FILE` names.
-It is parsed by django-environ: `KEY=value`, optional `export `, single or
-double quotes, `#` comments (quote a value that contains `#`).
+It is parsed by python-dotenv: `KEY=value`, optional `export `, single or
+double quotes, `#` comments (a value with ` #` in it must be quoted); values
+are taken literally (no `${VAR}` expansion). Settings are then read from the
+environment by django-environ's typed accessors (config/settings.py).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import environ
+from dotenv import dotenv_values
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 ENV_FILE_VARIABLE = "CAIRN_ENV_FILE"
@@ -28,20 +30,12 @@ def env_file() -> Path:
     return Path(named) if named else BASE_DIR / ".env"
 
 
-class _FileOnly(environ.Env):
-    # read_env() writes into cls.ENVIRON; this keeps the file's values apart
-    # from os.environ so the caller decides who wins.
-    ENVIRON: dict[str, str] = {}
-
-
 def read_env_file(path: Path) -> dict[str, str]:
-    """The variables a settings file sets (empty if there is no file)."""
+    """The variables a settings file sets (empty if there is no file). Values are literal."""
     if not path.is_file():
         return {}
-    _FileOnly.ENVIRON = {}
-    _FileOnly.read_env(path, overwrite=True, parse_comments=True)
-    # An inline comment leaves the spaces before it on the value.
-    return {key: value.strip() for key, value in _FileOnly.ENVIRON.items()}
+    values = dotenv_values(path, interpolate=False, encoding="utf-8")
+    return {key: value for key, value in values.items() if value is not None}
 
 
 def load() -> dict[str, str]:
@@ -50,3 +44,17 @@ def load() -> dict[str, str]:
     for key, value in values.items():
         os.environ.setdefault(key, value)
     return values
+
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+# Bind addresses a browser cannot open: links and hints use loopback instead.
+WILDCARD_HOSTS = {"0.0.0.0", "::", "[::]", ""}
+
+
+def browser_url(host: str, port: int | str) -> str:
+    """Where a browser on this machine reaches a server bound to host:port."""
+    shown = DEFAULT_HOST if host in WILDCARD_HOSTS else host
+    if ":" in shown and not shown.startswith("["):
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}"

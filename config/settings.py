@@ -205,7 +205,14 @@ CONNECTION_ENCRYPTION_KEYS = env.list("CONNECTION_ENCRYPTION_KEYS", default=[])
 INBOUND_WEBHOOK_TOLERANCE_SECONDS = env.int("INBOUND_WEBHOOK_TOLERANCE_SECONDS", default=300)
 WEBHOOK_SECRET_OVERLAP_HOURS = env.float("WEBHOOK_SECRET_OVERLAP_HOURS", default=24.0)
 # Where contacts reach Cairn: unsubscribe links, open pixels, click redirects.
-PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+# Default: the address HOST and PORT (as for `make run`) give.
+PUBLIC_BASE_URL = env.str(
+    "PUBLIC_BASE_URL",
+    default=env_sources.browser_url(
+        env.str("HOST", default=env_sources.DEFAULT_HOST),
+        env.int("PORT", default=env_sources.DEFAULT_PORT),
+    ),
+)
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     # Circuit breaker state, shared by every worker when Redis is there.

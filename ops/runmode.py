@@ -16,10 +16,8 @@ from django.conf import settings
 
 from config import env as env_sources
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8000
-# Bind addresses a browser cannot open: the hints show loopback instead.
-WILDCARD_HOSTS = {"0.0.0.0", "::", "[::]", ""}
+DEFAULT_HOST = env_sources.DEFAULT_HOST
+DEFAULT_PORT = env_sources.DEFAULT_PORT
 
 
 @dataclass
@@ -61,19 +59,12 @@ def _database() -> str:
     return f"PostgreSQL {user}{db.get('HOST') or 'localhost'}:{db.get('PORT') or 5432}/{db['NAME']}"
 
 
-def browser_url(host: str, port: int) -> str:
-    shown = DEFAULT_HOST if host in WILDCARD_HOSTS else host
-    if ":" in shown and not shown.startswith("["):
-        shown = f"[{shown}]"
-    return f"http://{shown}:{port}"
-
-
 def describe(host: str | None = None, port: int | None = None) -> RunMode:
     """The mode, address and environment `make run` uses. `host`/`port` win when given."""
     file_values = env_sources.read_env_file(env_sources.env_file())
     host = host or os.environ.get("HOST") or DEFAULT_HOST
     port = int(port or os.environ.get("PORT") or DEFAULT_PORT)
-    url = browser_url(host, port)
+    url = env_sources.browser_url(host, port)
     mode = "production" if settings.CAIRN_EXECUTION == "celery" else "embedded"
     warnings = []
     if mode == "production" and settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
