@@ -7,9 +7,11 @@ import hmac
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
-from prometheus_client import CONTENT_TYPE_LATEST
 
 from ops.metrics import render
+
+# The classic text exposition format, which every Prometheus version reads.
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 def _allowed(request: HttpRequest) -> bool:
@@ -32,4 +34,4 @@ def metrics(request: HttpRequest) -> HttpResponse:
         response = JsonResponse({"detail": f"metrics are private: {how}"}, status=401)
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
-    return HttpResponse(render(), content_type=CONTENT_TYPE_LATEST)
+    return HttpResponse(render(), content_type=CONTENT_TYPE)
