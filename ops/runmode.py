@@ -8,6 +8,7 @@ the Procfile's processes and every `manage.py` command see the same values.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
@@ -18,6 +19,7 @@ from config import env as env_sources
 
 DEFAULT_HOST = env_sources.DEFAULT_HOST
 DEFAULT_PORT = env_sources.DEFAULT_PORT
+SHELL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass
@@ -72,7 +74,12 @@ def describe(host: str | None = None, port: int | None = None) -> RunMode:
             "REDIS_URL is set but DATABASE_URL is not: Celery workers will share a SQLite "
             "file. Set DATABASE_URL to a PostgreSQL database for the production shape."
         )
-    exports = {key: os.environ.get(key, value) for key, value in file_values.items()}
+    exports = {}
+    for key, value in file_values.items():
+        if SHELL_NAME.fullmatch(key):
+            exports[key] = os.environ.get(key, value)
+        else:
+            warnings.append(f"{key} in {env_sources.env_file()} is not a variable name; ignored")
     exports.update(HOST=host, PORT=str(port))
     if "PUBLIC_BASE_URL" not in os.environ:
         # Links in emails (unsubscribe, tracking) point at the real address.
