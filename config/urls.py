@@ -1,14 +1,17 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from config.api_docs import DocsView, SchemaView
+from ops.views import metrics
 
 urlpatterns = [
     path("", include("builder.urls")),
     path("admin/", admin.site.urls),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/schema/", SchemaView.as_view(), name="api-schema"),
+    path("api/docs/", DocsView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("builder.api.urls")),
     path("hooks/", include("integrations.urls")),
+    path("metrics", metrics, name="metrics"),
 ]
 
 admin.site.site_header = "Cairn administration"
