@@ -3,7 +3,6 @@ from django.urls import include, path
 
 from config.api_docs import DocsView, SchemaView
 from ops.views import metrics
-
 from products.views import products_page
 
 urlpatterns = [
