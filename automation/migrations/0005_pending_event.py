@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('automation', '0003_preview'),
+        ('automation', '0004_run_product'),
         ('builder', '0002_workflow_draft_revision'),
     ]
 
