@@ -10,6 +10,7 @@ from celery import shared_task
 from celery.signals import task_prerun
 
 from . import engine, runs, schedules, timers
+from .dispatch import DEFAULT_PRIORITY, by_priority
 
 log = logging.getLogger("cairn.tasks")
 
@@ -67,9 +68,10 @@ def advance_runs_task(run_ids: list[str]) -> None:
 
 
 def hand_back(run_ids: list[str]) -> None:
-    """Queue runs again, as a message of their own."""
+    """Queue runs again, as messages of their own, each at its workflow's priority."""
     if run_ids:
-        advance_runs_task.delay(list(run_ids))
+        for priority, group in by_priority(list(run_ids)).items():
+            submit(group, priority)
 
 
 # Runs per Celery message. A batch of events that enrols hundreds of contacts
@@ -78,10 +80,13 @@ def hand_back(run_ids: list[str]) -> None:
 RUNS_PER_MESSAGE = 10
 
 
-def submit(run_ids: list[str]) -> None:
-    """The executor's side of dispatch.enqueue_runs (called after commit)."""
+def submit(run_ids: list[str], priority: str = DEFAULT_PRIORITY) -> None:
+    """The executor's side of dispatch.enqueue_runs (called after commit): the
+    runs go to the Celery queue named by their priority (high, normal, low)."""
     for start in range(0, len(run_ids), RUNS_PER_MESSAGE):
-        advance_runs_task.delay(run_ids[start : start + RUNS_PER_MESSAGE])
+        advance_runs_task.apply_async(
+            args=[run_ids[start : start + RUNS_PER_MESSAGE]], queue=priority
+        )
 
 
 def submit_cleanup(workflow_id: str) -> None:

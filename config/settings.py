@@ -131,7 +131,21 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER", default=1)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=120)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=150)
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 3600,
+    # Workers take high before normal before low (config/celery.py).
+    "queue_order_strategy": "config.celery:QueuesInPriorityOrder",
+}
+# Priority queues: a run goes to its workflow's priority (automation/dispatch.py).
+# A worker started without -Q consumes all three; the Procfile names them.
+CELERY_TASK_QUEUES = {"high": {}, "normal": {}, "low": {}}
+CELERY_TASK_DEFAULT_QUEUE = "normal"
+# The timer sweep and the reaper wake runs of every priority: they never wait
+# behind a backlog.
+CELERY_TASK_ROUTES = {
+    "automation.sweep_due_runs": {"queue": "high"},
+    "automation.reap_stale_runs": {"queue": "high"},
+}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
