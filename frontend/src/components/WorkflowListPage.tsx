@@ -231,6 +231,8 @@ export function AppHeader({ app }: { app: AppConfig }) {
           Switch workspace
         </a>
       )}
+      <a href="/workflows/">Workflows</a>
+      {app.urls.failedRuns && <a href={app.urls.failedRuns}>Failed runs</a>}
       <span className="spacer" />
       {app.urls.admin && <a href={app.urls.admin}>Admin</a>}
       <a href={app.urls.apiDocs}>API docs</a>
