@@ -291,7 +291,6 @@ class StepInline(ReadOnlyAdminMixin, admin.TabularInline):
         return compact_json(obj.output)
 
 
-@admin.register(Run)
 class DeadLetterFilter(admin.SimpleListFilter):
     """Dead letters: runs that failed after their retries (runs.dead_letters), to retry
     or discard in bulk with the actions."""
@@ -308,6 +307,7 @@ class DeadLetterFilter(admin.SimpleListFilter):
         return queryset
 
 
+@admin.register(Run)
 class RunAdmin(admin.ModelAdmin):
     """Runs are the engine's: every field is read-only; retry, cancel and discard are an
     operator's verbs. The dead letters are the list filtered "failed after their retries"
