@@ -72,7 +72,9 @@ urlpatterns = [
     endpoint(rf"runs/(?P<pk>{UUID})/retry", runs({"post": "retry"}), "run-retry", slash=False),
     endpoint(rf"runs/(?P<pk>{UUID})/cancel", runs({"post": "cancel"}), "run-cancel", slash=False),
     # Dead letters: failed runs, listed together, retried or discarded in bulk.
-    endpoint("dead-letters", DeadLetterViewSet.as_view({"get": "list"}), "dead-letters"),
+    endpoint(
+        "dead-letters", DeadLetterViewSet.as_view({"get": "list"}), "dead-letters", slash=False
+    ),
     endpoint(
         "dead-letters/retry",
         DeadLetterViewSet.as_view({"post": "retry"}),

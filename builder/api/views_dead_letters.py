@@ -18,7 +18,7 @@ from automation.runs import (
 )
 from builder.models import Role
 
-from .serializers import ErrorSerializer, RunSerializer
+from .serializers import ErrorSerializer, RunSerializer, same_status_as
 from .views import ApiViewMixin, acting_user
 from .views_workflows import date_param
 
@@ -26,6 +26,7 @@ FIELD = "runs"
 
 
 class DeadLetterSerializer(RunSerializer):
+    status = same_status_as("Run")
     workflow_name = serializers.CharField(source="workflow.name")
     failed_node_type = serializers.CharField(
         source="current_step.node_type", allow_null=True, default=None
