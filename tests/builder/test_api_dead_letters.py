@@ -13,38 +13,14 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from automation.models import Run, RunStatus, StepStatus
+from automation.models import Run, RunStatus
 from builder.models import Role
-from tests.builder.factories import ContactFactory, RunFactory, StepFactory, published_workflow
+from tests.builder.factories import ContactFactory, RunFactory, published_workflow
+from tests.builder.factories import dead_letter_run as dead_letter
 
 pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/dead-letters"
-
-
-def dead_letter(workflow, *, error="HTTP 500 from the CRM", node="tag", failed_ago=0, **extra):
-    """A run that failed at `node` after 3 attempts, as the engine leaves it."""
-    finished = timezone.now() - timedelta(minutes=failed_ago)
-    run = RunFactory(
-        workflow=workflow,
-        status=RunStatus.FAILED,
-        error=error,
-        current_node=node,
-        finished_at=finished,
-        **extra,
-    )
-    StepFactory(run=run, seq=1, node_id="start", node_type="trigger.event")
-    failed = StepFactory(
-        run=run,
-        seq=2,
-        node_id=node,
-        node_type="action.tag",
-        status=StepStatus.FAILED,
-        error=error,
-        attempt=3,
-    )
-    Run.objects.filter(pk=run.pk).update(current_step=failed)
-    return run
 
 
 def ids(response) -> list[str]:
