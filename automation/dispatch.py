@@ -54,8 +54,10 @@ def by_priority(run_ids: list[str]) -> dict[str, list[str]]:
     """
     found: dict[str, str] = {}
     for start in range(0, len(run_ids), LOOKUP_BATCH):
-        rows = Run.objects.filter(pk__in=run_ids[start : start + LOOKUP_BATCH]).values_list(
-            "pk", "is_preview", "workflow__priority"
+        rows = (
+            Run.objects.filter(pk__in=run_ids[start : start + LOOKUP_BATCH])
+            .order_by()
+            .values_list("pk", "is_preview", "workflow__priority")
         )
         for pk, is_preview, priority in rows:
             found[str(pk)] = PREVIEW_PRIORITY if is_preview else priority
