@@ -8,6 +8,7 @@ from billiard.exceptions import SoftTimeLimitExceeded
 from billiard.process import current_process
 from celery import shared_task
 from celery.signals import task_prerun
+from django.db import DatabaseError
 
 from . import engine, runs, schedules, timers
 from .dispatch import DEFAULT_PRIORITY, by_priority
@@ -68,10 +69,17 @@ def advance_runs_task(run_ids: list[str]) -> None:
 
 
 def hand_back(run_ids: list[str]) -> None:
-    """Queue runs again, as messages of their own, each at its workflow's priority."""
-    if run_ids:
-        for priority, group in by_priority(list(run_ids)).items():
-            submit(group, priority)
+    """Queue runs again, as messages of their own, each at its workflow's priority
+    (or, when the database cannot say, on the queue the message came from)."""
+    if not run_ids:
+        return
+    try:
+        groups = by_priority(list(run_ids))
+    except DatabaseError:
+        delivery = advance_runs_task.request.delivery_info or {}
+        groups = {delivery.get("routing_key") or DEFAULT_PRIORITY: list(run_ids)}
+    for priority, group in groups.items():
+        submit(group, priority)
 
 
 # Runs per Celery message. A batch of events that enrols hundreds of contacts
