@@ -140,11 +140,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 # A worker started without -Q consumes all three; the Procfile names them.
 CELERY_TASK_QUEUES = {"high": {}, "normal": {}, "low": {}}
 CELERY_TASK_DEFAULT_QUEUE = "normal"
-# The timer sweep and the reaper wake runs of every priority: they never wait
-# behind a backlog.
+# The timer sweep wakes runs of every priority: it never waits behind a backlog
+# (a woken run is a compare-and-set, so an early sweep never queues a run twice).
+# The reaper goes last: a run still waiting in a long queue outlives its lease
+# and looks orphaned, so a reaper that overtook the backlog would queue every
+# such run again and again; behind it, it only finds the runs of dead workers.
 CELERY_TASK_ROUTES = {
     "automation.sweep_due_runs": {"queue": "high"},
-    "automation.reap_stale_runs": {"queue": "high"},
+    "automation.reap_stale_runs": {"queue": "low"},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True
