@@ -23,6 +23,7 @@ from collections.abc import Iterable
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils.module_loading import import_string
 
 from .models import Run
@@ -68,6 +69,15 @@ def by_priority(run_ids: list[str]) -> dict[str, list[str]]:
             run_id
         )
     return groups
+
+
+def at_priority(priority: str | None) -> Q:
+    """The runs by_priority sends to `priority`'s queue (None: every run)."""
+    if priority is None:
+        return Q()
+    if priority == PREVIEW_PRIORITY:
+        return Q(is_preview=True) | Q(workflow__priority=priority)
+    return Q(is_preview=False, workflow__priority=priority)
 
 
 def enqueue_workflow_cleanup(workflow_id) -> None:

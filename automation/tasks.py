@@ -107,8 +107,8 @@ def sweep_due_runs() -> int:
 
 
 @shared_task(name="automation.reap_stale_runs", ignore_result=True, expires=30)
-def reap_stale_runs() -> int:
-    return timers.reap_stale_runs()
+def reap_stale_runs(priority: str | None = None) -> int:
+    return timers.reap_stale_runs(priority)
 
 
 @shared_task(name="automation.fire_schedules", ignore_result=True, expires=30)

@@ -142,13 +142,14 @@ CELERY_TASK_QUEUES = {"high": {}, "normal": {}, "low": {}}
 CELERY_TASK_DEFAULT_QUEUE = "normal"
 # The timer sweep wakes runs of every priority: it never waits behind a backlog
 # (a woken run is a compare-and-set, so an early sweep never queues a run twice).
-# The reaper goes last: a run still waiting in a long queue outlives its lease
-# and looks orphaned, so a reaper that overtook the backlog would queue every
-# such run again and again; behind it, it only finds the runs of dead workers.
-CELERY_TASK_ROUTES = {
-    "automation.sweep_due_runs": {"queue": "high"},
-    "automation.reap_stale_runs": {"queue": "low"},
-}
+CELERY_TASK_ROUTES = {"automation.sweep_due_runs": {"queue": "high"}}
+# The reaper runs once per priority, in that priority's queue, over its runs
+# only (CELERY_BEAT_SCHEDULE): a run still waiting its turn in a long queue
+# outlives its lease and looks orphaned, so a reaper that overtook its queue
+# would queue it again and again; behind it, as in one FIFO queue, it finds
+# only the runs of dead workers, and a low-priority backlog never holds up
+# the reaping of high-priority runs.
+REAPER_PRIORITIES = ("high", "normal", "low")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
@@ -158,7 +159,15 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULER = "celery.beat:Scheduler"
 CELERY_BEAT_SCHEDULE = {
     "sweep-due-runs": {"task": "automation.sweep_due_runs", "schedule": 1.0},
-    "reap-stale-runs": {"task": "automation.reap_stale_runs", "schedule": 5.0},
+    **{
+        f"reap-stale-runs-{priority}": {
+            "task": "automation.reap_stale_runs",
+            "schedule": 5.0,
+            "args": (priority,),
+            "options": {"queue": priority},
+        }
+        for priority in REAPER_PRIORITIES
+    },
     "fire-schedules": {"task": "automation.fire_schedules", "schedule": 15.0},
     "check-inactivity": {"task": "automation.check_inactivity", "schedule": 300.0},
 }

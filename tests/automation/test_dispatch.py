@@ -35,3 +35,40 @@ def test_runs_are_grouped_by_their_workflows_priority_in_the_order_given():
     }
     services.update_workflow(high, priority="normal")
     assert by_priority([str(b.pk)]) == {"normal": [str(b.pk)]}
+
+
+def test_each_priority_has_its_own_reaper():
+    """Beat sends one reaper per priority, through that priority's queue: each takes
+    only its own runs, so it never overtakes runs still queued at another priority."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from automation import timers
+    from automation.models import Run, RunStatus
+
+    workspace = WorkspaceFactory()
+    expired = timezone.now() - timedelta(minutes=1)
+    runs = {}
+    for priority in ("high", "normal", "low"):
+        workflow = published_workflow(workspace, priority=priority)
+        runs[priority] = RunFactory(
+            workflow=workflow, status=RunStatus.RUNNING, lease_until=expired
+        )
+    preview = RunFactory(
+        workflow=runs["low"].workflow,
+        status=RunStatus.RUNNING,
+        lease_until=expired,
+        is_preview=True,
+    )
+
+    def reaped() -> set:
+        fresh = Run.objects.filter(lease_until__gt=timezone.now())
+        return set(fresh.values_list("pk", flat=True))
+
+    assert timers.reap_stale_runs("low") == 1
+    assert reaped() == {runs["low"].pk}
+    assert timers.reap_stale_runs("high") == 2
+    assert reaped() == {runs["low"].pk, runs["high"].pk, preview.pk}
+    assert timers.reap_stale_runs() == 1  # the embedded executor: every priority
+    assert reaped() == {run.pk for run in runs.values()} | {preview.pk}
