@@ -102,8 +102,8 @@ def submit_cleanup(workflow_id: str) -> None:
 
 
 @shared_task(name="automation.sweep_due_runs", ignore_result=True, expires=5)
-def sweep_due_runs() -> int:
-    return timers.sweep_due_runs()
+def sweep_due_runs(priority: str | None = None) -> int:
+    return timers.sweep_due_runs(priority)
 
 
 @shared_task(name="automation.reap_stale_runs", ignore_result=True, expires=30)

@@ -55,11 +55,17 @@ def wake_runs(run_filter: Q, *, limit: int = SWEEP_BATCH) -> int:
     return woken
 
 
-def sweep_due_runs() -> int:
-    """Wake every run whose timer (delay, timeout, retry backoff, hold) is due."""
+def sweep_due_runs(priority: str | None = None) -> int:
+    """Wake every run whose timer (delay, timeout, retry backoff, hold) is due.
+
+    With a `priority`, only the runs queued at that priority: beat sends one
+    sweep per priority through that priority's queue (as the reaper), so a
+    sweep comes after the runs queued ahead of it and never wakes runs that
+    would only wait in a long queue until their lease runs out.
+    """
     total = 0
     while True:
-        woken = wake_runs(Q(resume_at__lte=timezone.now()))
+        woken = wake_runs(Q(resume_at__lte=timezone.now()) & at_priority(priority))
         total += woken
         if woken < SWEEP_BATCH:
             return total

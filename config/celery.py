@@ -1,9 +1,9 @@
 """The Celery app. Workers and beat start from here: `celery -A config worker`.
 
 Queues: runs go to `high`, `normal` or `low` by their workflow's priority
-(automation/dispatch.py); the timer sweep goes to `high`, one reaper per
-priority to that priority's queue (config/settings.py says why), the rest to
-`normal`. A worker consuming several queues takes from the first non-empty
+(automation/dispatch.py); beat sends one timer sweep and one reaper per
+priority through that priority's queue (config/settings.py says why), the
+rest goes to `normal`. A worker consuming several queues takes from the first non-empty
 one in the order of QUEUE_ORDER (see QueuesInPriorityOrder).
 """
 

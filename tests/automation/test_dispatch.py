@@ -72,3 +72,33 @@ def test_each_priority_has_its_own_reaper():
     assert reaped() == {runs["low"].pk, runs["high"].pk, preview.pk}
     assert timers.reap_stale_runs() == 1  # the embedded executor: every priority
     assert reaped() == {run.pk for run in runs.values()} | {preview.pk}
+
+
+def test_each_priority_has_its_own_timer_sweep():
+    """A sweep through the low queue wakes low runs only: it never wakes a run of another
+    priority that would then wait behind that priority's queue until its lease ran out."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from automation import timers
+    from automation.models import Run, RunStatus
+
+    workspace = WorkspaceFactory()
+    due = timezone.now() - timedelta(seconds=1)
+    runs = {
+        priority: RunFactory(
+            workflow=published_workflow(workspace, priority=priority),
+            status=RunStatus.WAITING,
+            resume_at=due,
+        )
+        for priority in ("high", "normal", "low")
+    }
+
+    def woken() -> set:
+        return set(Run.objects.filter(status=RunStatus.RUNNING).values_list("pk", flat=True))
+
+    assert timers.sweep_due_runs("low") == 1
+    assert woken() == {runs["low"].pk}
+    assert timers.sweep_due_runs() == 2  # the embedded executor: every priority
+    assert woken() == {run.pk for run in runs.values()}
