@@ -10,8 +10,8 @@ UV_VERSION := 0.13.8
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON_DOWNLOADS := never
 
-HOST ?= 127.0.0.1
-PORT ?= 8000
+# `make run HOST=0.0.0.0 PORT=9000`; else HOST/PORT from the environment or .env,
+# else 127.0.0.1:8000 (ops/runmode.py decides, like every other setting).
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/cairn
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
@@ -57,16 +57,20 @@ $(CHROMIUM):
 
 browser: $(CHROMIUM)
 
+# The mode and every value come from `manage.py runmode`, which reads the
+# environment and .env exactly as the server does; honcho gets them through the
+# environment (-e /dev/null: its own .env reading would override the environment).
 run: install bundle
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py collectstatic --noinput --verbosity 0
-	$(PY) manage.py bootstrap --url http://$(HOST):$(PORT)
-	@if [ -n "$$DATABASE_URL" ] && [ -n "$$REDIS_URL" ]; then \
-		echo "Production shape: Daphne + Celery worker + beat (Procfile)"; \
-		HOST=$(HOST) $(VENV)/bin/honcho start --port $(PORT); \
+	@resolved="$$($(PY) manage.py runmode --shell --host '$(HOST)' --port '$(PORT)')" && \
+	eval "$$resolved" && \
+	$(PY) manage.py migrate --noinput && \
+	$(PY) manage.py collectstatic --noinput --verbosity 0 && \
+	$(PY) manage.py bootstrap --url "$$CAIRN_URL" && \
+	echo "$$CAIRN_SUMMARY" && \
+	if [ "$$CAIRN_MODE" = production ]; then \
+		exec $(VENV)/bin/honcho start -e /dev/null --port "$$PORT"; \
 	else \
-		echo "Embedded: SQLite, in-memory channel layer, in-process execution"; \
-		$(VENV)/bin/daphne -b $(HOST) -p $(PORT) config.asgi:application; \
+		exec $(VENV)/bin/daphne -b "$$HOST" -p "$$PORT" config.asgi:application; \
 	fi
 
 test: install bundle browser

@@ -399,20 +399,17 @@ def _execute_nodes(chunk: _Chunk) -> Outcome:
                 "the workflow loops without end",
             )
             return Outcome.FAILED
-        if (
-            node_class.has_side_effects
-            and run.current_step is None
-            and _hold_for_quiet_hours(chunk)
-        ):
+        outside = node_class.reaches_outside((node.get("data") or {}).get("config") or {})
+        if outside and run.current_step is None and _hold_for_quiet_hours(chunk):
             return Outcome.WAITING
-        if node_class.has_side_effects and not chunk.dry_run and chunk.answer is None:
+        if outside and not chunk.dry_run and chunk.answer is None:
             return _begin_outside_call(chunk, node, node_class)
         if run.is_preview and run.current_step is None and preview.pause_before(run, node["id"]):
             return Outcome.WAITING
         outcome = _visit(chunk, node, node_class)
         if outcome is not Outcome.CONTINUE:
             return outcome
-        if node_class.has_side_effects:
+        if outside:
             return Outcome.CONTINUE  # commit now, so the effect is never repeated
     return Outcome.CONTINUE
 
@@ -748,7 +745,8 @@ def _node_failed(
     if isinstance(error, NodeError) and not error.counts_as_attempt:
         run.retry_floor += 1  # nothing was sent (circuit open): the wait costs no attempt
     attempts_this_round = attempt - run.retry_floor
-    if _retryable(node_class, error) and attempts_this_round < settings.ACTION_MAX_ATTEMPTS:
+    outside = node_class.reaches_outside((node.get("data") or {}).get("config") or {})
+    if _retryable(outside, error) and attempts_this_round < settings.ACTION_MAX_ATTEMPTS:
         step.status = StepStatus.RETRYING
         _record(chunk, step, now=True)
         delay = backoff_seconds(max(attempts_this_round, 1))
@@ -770,14 +768,14 @@ def _node_failed(
     return Outcome.FAILED
 
 
-def _retryable(node_class: type[NodeType], error: Exception) -> bool:
+def _retryable(outside: bool, error: Exception) -> bool:
     if isinstance(error, PermanentNodeError):
         return False
     if isinstance(error, NodeError):
         return True
     # An unexpected exception in a node that reaches outside may be transient;
     # in a pure node it would fail the same way again.
-    return node_class.has_side_effects
+    return outside
 
 
 def backoff_seconds(attempt: int) -> float:

@@ -183,6 +183,11 @@ class Run(models.Model):
         "builder.WorkflowVersion", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="runs")
+    # A product-level run (products/): its subject is this product, and `contact`
+    # is the product's subject contact, a row no audience ever reaches.
+    product = models.ForeignKey(
+        "products.Product", null=True, blank=True, on_delete=models.CASCADE, related_name="runs"
+    )
     trigger_event = models.ForeignKey(
         Event, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -51,6 +51,12 @@ NODE_TYPE_TAGS = {
     "action.notify": "team-notification",
     "action.task": "task",
     "action.enroll": "chaining",
+    "trigger.feature_adoption": "product-trigger",
+    "trigger.product_health": "product-trigger",
+    "trigger.product_signal": "product-trigger",
+    "trigger.product_schedule": "scheduled",
+    "action.escalate": "escalation",
+    "action.enroll_product_contacts": "chaining",
 }
 
 

@@ -16,6 +16,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from config.bodylimit import BodySizeLimit, guard_daphne  # noqa: E402
 from config.routing import websocket_urlpatterns  # noqa: E402
 
 if settings.CAIRN_EXECUTION == "embedded":
@@ -23,9 +24,12 @@ if settings.CAIRN_EXECUTION == "embedded":
 
     embedded.start()
 
+# REQUEST_MAX_BYTES also for bodies with no Content-Length (chunked).
+guard_daphne()
+
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": BodySizeLimit(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),

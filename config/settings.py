@@ -10,11 +10,14 @@ from pathlib import Path
 
 import environ
 
+from config import env as env_sources
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
+# The process environment, then `.env` (or CAIRN_ENV_FILE): config/env.py is
+# the one reader, shared with `make run` (manage.py runmode).
+env_sources.load()
 env = environ.Env()
-if (BASE_DIR / ".env").exists():
-    environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 # ---------------------------------------------------------------- core
 SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-secret-key-change-me")
@@ -43,6 +46,8 @@ LOCAL_APPS = [
     "automation",
     "builder",
     "integrations",
+    "ops",
+    "products",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
@@ -172,6 +177,18 @@ CELERY_BEAT_SCHEDULE = {
     },
     "fire-schedules": {"task": "automation.fire_schedules", "schedule": 15.0},
     "check-inactivity": {"task": "automation.check_inactivity", "schedule": 300.0},
+    # products/: metrics of products with new usage, every product (the window
+    # moves), escalations not acknowledged in time, product schedules.
+    "products-refresh-dirty": {
+        "task": "products.refresh_dirty",
+        "schedule": env.float("PRODUCT_METRICS_DIRTY_SECONDS", default=2.0),
+    },
+    "products-refresh-all": {
+        "task": "products.refresh_all",
+        "schedule": env.float("PRODUCT_METRICS_ALL_SECONDS", default=900.0),
+    },
+    "products-raise-escalations": {"task": "products.raise_escalations", "schedule": 1.0},
+    "products-fire-schedules": {"task": "products.fire_schedules", "schedule": 15.0},
 }
 
 CHANNEL_LAYERS = {
@@ -229,7 +246,14 @@ CONNECTION_ENCRYPTION_KEYS = env.list("CONNECTION_ENCRYPTION_KEYS", default=[])
 INBOUND_WEBHOOK_TOLERANCE_SECONDS = env.int("INBOUND_WEBHOOK_TOLERANCE_SECONDS", default=300)
 WEBHOOK_SECRET_OVERLAP_HOURS = env.float("WEBHOOK_SECRET_OVERLAP_HOURS", default=24.0)
 # Where contacts reach Cairn: unsubscribe links, open pixels, click redirects.
-PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+# Default: the address HOST and PORT (as for `make run`) give.
+PUBLIC_BASE_URL = env.str(
+    "PUBLIC_BASE_URL",
+    default=env_sources.browser_url(
+        env.str("HOST", default=env_sources.DEFAULT_HOST),
+        env.int("PORT", default=env_sources.DEFAULT_PORT),
+    ),
+)
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     # Circuit breaker state, shared by every worker when Redis is there.
@@ -257,6 +281,9 @@ REST_FRAMEWORK = {
 }
 # `?page_size=` may ask for up to this many rows of any list.
 API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=200)
+# /api/schema/ and /api/docs/ for anyone (true) or only for workspace members
+# and API keys (false). Default: public while DEBUG is on, private in production.
+API_DOCS_PUBLIC = env.bool("API_DOCS_PUBLIC", default=DEBUG)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Cairn API",
     "DESCRIPTION": "Define, publish and run workflows. Authenticate with a browser "
@@ -269,12 +296,24 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
+# ---------------------------------------------------------------- operations
+# GET /metrics (Prometheus text format) answers a request carrying
+# `Authorization: Bearer <METRICS_TOKEN>`, or a logged-in staff user. Empty: staff only.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# Celery's line per task received / succeeded and beat's per task sent: six
+# lines a second for the timer sweep alone, more per run. WARNING keeps only
+# failures; INFO brings them all back.
+TASK_LOG_LEVEL = env.str("TASK_LOG_LEVEL", default="WARNING")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        "celery.app.trace": {"level": TASK_LOG_LEVEL},
+        "celery.worker.strategy": {"level": TASK_LOG_LEVEL},
+        "celery.beat": {"level": TASK_LOG_LEVEL},
         "django.db.backends": {"level": "WARNING"},
         # httpx logs every request's full URL (query strings may carry tokens);
         # integrations log their calls themselves, redacted (cairn.outbound).

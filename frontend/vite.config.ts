@@ -17,6 +17,7 @@ export default defineConfig({
       input: {
         main: "src/main.tsx",
         readonly: "src/readonly.tsx",
+        products: "src/products/main.tsx",
       },
     },
   },

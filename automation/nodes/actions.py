@@ -119,20 +119,55 @@ def _first_line(text: str, limit: int = 120) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
+INBOX = "inbox"
+INTERNAL = "internal"
+# action.task's trackers: the connector node type each delegates to.
+TASK_SYSTEMS = {"jira": "action.jira", "linear": "action.linear", "github": "action.github"}
+
+
+def _delegate(type_key: str, ctx: NodeContext, config: dict[str, Any]) -> NodeResult:
+    """Run a connector's node type with `config`: one client per outside service.
+
+    automation/ does not import integrations/; the connector registered its
+    node type into the catalogue, and the engine resolved the connection the
+    delegating node's config names, so the connector finds it in ctx.
+    """
+    from dataclasses import replace
+
+    from .registry import get_node_type
+
+    connector = get_node_type(type_key)
+    if connector is None:
+        raise PermanentNodeError(f"{type_key} is not installed in this Cairn")
+    return connector().run(replace(ctx, config=config))
+
+
 class NotifyAction(ActionNode):
     type = "action.notify"
     label = "Notify the team"
     summary = "Notify: {title|message}"
-    description = "Posts a message to the team inbox, e.g. 'Big order from {{ contact.email }}'."
-    template_fields = ("title", "message")
+    description = (
+        "Tells the team, in the Cairn inbox or in Slack, e.g. 'Big order from {{ contact.email }}'."
+    )
+    template_fields = ("title", "message", "slack_channel")
     config_schema = {
         "type": "object",
         "properties": {
             "channel": {
-                "enum": ["inbox"],
-                "enumNames": ["Team inbox"],
+                "type": "string",
                 "title": "Where",
-                "default": "inbox",
+                "description": "The team inbox, or a Slack connection.",
+                "default": INBOX,
+                "pattern": "^(inbox|[0-9]+)$",
+                "x-widget": "connection",
+                "x-provider": "slack",
+                "x-builtin-options": [{"value": INBOX, "label": "Team inbox"}],
+            },
+            "slack_channel": {
+                "type": "string",
+                "title": "Slack channel",
+                "description": "A channel name (#sales) or id (C0123456789).",
+                "x-show-when": {"field": "channel", "not_in": [INBOX]},
             },
             "title": {
                 "type": "string",
@@ -151,11 +186,32 @@ class NotifyAction(ActionNode):
         "additionalProperties": False,
     }
 
+    @classmethod
+    def reaches_outside(cls, config: Mapping[str, Any]) -> bool:
+        return config.get("channel", INBOX) != INBOX
+
+    @classmethod
+    def connection_ids(cls, config: Mapping[str, Any]) -> list[str]:
+        return [str(config["channel"])] if cls.reaches_outside(config) else []
+
+    @classmethod
+    def check_config(cls, config: Mapping[str, Any]) -> list[ConfigIssue]:
+        issues = super().check_config(config)
+        if cls.reaches_outside(config) and not str(config.get("slack_channel", "")).strip():
+            issues.append(
+                ConfigIssue("slack_channel", "name the Slack channel to post to", "required")
+            )
+        return issues
+
     def run(self, ctx: NodeContext) -> NodeResult:
         data = ctx.data
-        channel = ctx.config.get("channel", "inbox")
+        channel = ctx.config.get("channel", INBOX)
         message = render_field("message", ctx.config["message"], data)
         title = render_field("title", ctx.config.get("title", ""), data).strip()
+        if channel != INBOX:
+            text = f"*{title}*\n{message}" if title else message
+            config = {"connection": channel, "channel": ctx.config["slack_channel"], "text": text}
+            return _delegate("action.slack", ctx, config)
         title = title or _first_line(message) or "Workflow notification"
         if ctx.dry_run:
             return dry_run_result({"channel": channel, "title": title, "message": message})
@@ -169,7 +225,10 @@ class TaskAction(ActionNode):
     type = "action.task"
     label = "Create a task"
     summary = "Task: {title}"
-    description = "Creates a task for someone on the team, e.g. 'Call {{ contact.email }}'."
+    description = (
+        "Creates a task for someone on the team, in Cairn or as a Jira, Linear or GitHub issue, "
+        "e.g. 'Call {{ contact.email }}'."
+    )
     template_fields = ("title", "description", "assignee")
     config_schema = {
         "type": "object",
@@ -188,27 +247,70 @@ class TaskAction(ActionNode):
             "assignee": {
                 "type": "string",
                 "title": "Assign to",
-                "description": "A teammate's email or username; leave empty for anyone.",
+                "description": (
+                    "A teammate's email or username (Cairn), Jira accountId, Linear user id "
+                    "or GitHub login; leave empty for anyone."
+                ),
             },
             "system": {
-                "enum": ["internal"],
-                "enumNames": ["Cairn inbox"],
+                "enum": [INTERNAL, *TASK_SYSTEMS],
+                "enumNames": ["Cairn inbox", "Jira", "Linear", "GitHub"],
                 "title": "Create it in",
-                "default": "internal",
+                "default": INTERNAL,
+            },
+            "connection": {
+                "type": "string",
+                "title": "Connection",
+                "pattern": "^[0-9]+$",
+                "x-widget": "connection",
+                "x-provider-from": "system",
+                "x-show-when": {"field": "system", "in": list(TASK_SYSTEMS)},
+            },
+            "project": {
+                "type": "string",
+                "title": "Project",
+                "description": (
+                    "Jira project key (OPS), GitHub repository (owner/name) or Linear team id; "
+                    "empty: the connection's default."
+                ),
+                "x-show-when": {"field": "system", "in": list(TASK_SYSTEMS)},
             },
         },
         "required": ["title"],
         "additionalProperties": False,
     }
 
+    @classmethod
+    def reaches_outside(cls, config: Mapping[str, Any]) -> bool:
+        return config.get("system", INTERNAL) != INTERNAL
+
+    @classmethod
+    def connection_ids(cls, config: Mapping[str, Any]) -> list[str]:
+        wanted = config.get("connection")
+        return [str(wanted)] if cls.reaches_outside(config) and wanted else []
+
+    @classmethod
+    def check_config(cls, config: Mapping[str, Any]) -> list[ConfigIssue]:
+        issues = super().check_config(config)
+        if cls.reaches_outside(config) and not config.get("connection"):
+            system = config.get("system")
+            issues.append(ConfigIssue("connection", f"pick a {system} connection", "required"))
+        project = str(config.get("project", ""))
+        if config.get("system") == "github" and project and project.count("/") != 1:
+            issues.append(ConfigIssue("project", "a GitHub repository is owner/name", "format"))
+        return issues
+
     def run(self, ctx: NodeContext) -> NodeResult:
         data = ctx.data
+        system = ctx.config.get("system", INTERNAL)
+        if system != INTERNAL:
+            result = _delegate(TASK_SYSTEMS[system], ctx, _tracker_config(system, ctx.config))
+            return NodeResult(output={"system": system, **result.output}, handle=result.handle)
         title = render_field("title", ctx.config["title"], data).strip()
         if not title:
             raise PermanentNodeError("title: the task title rendered empty")
         description = render_field("description", ctx.config.get("description", ""), data)
         assignee = render_field("assignee", ctx.config.get("assignee", ""), data).strip()
-        system = ctx.config.get("system", "internal")
         task = {"system": system, "title": title, "description": description, "assignee": assignee}
         if ctx.dry_run:
             return dry_run_result(task)
@@ -216,6 +318,24 @@ class TaskAction(ActionNode):
             output={"system": system, "title": title, "assignee": assignee},
             inbox=(InboxItemSpec(kind="task", title=title, body=description, assignee=assignee),),
         )
+
+
+def _tracker_config(system: str, config: Mapping[str, Any]) -> dict[str, Any]:
+    """action.task's config in the words of the tracker's own node type."""
+    shared = {
+        key: config[key]
+        for key in ("connection", "title", "description", "assignee")
+        if config.get(key)
+    }
+    project = str(config.get("project", "")).strip()
+    if not project:
+        return shared
+    if system == "jira":
+        return {**shared, "project": project}
+    if system == "linear":
+        return {**shared, "team_id": project}
+    owner, _, repo = project.partition("/")
+    return {**shared, "owner": owner, "repo": repo}
 
 
 class EnrollAction(ActionNode):

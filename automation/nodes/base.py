@@ -193,6 +193,15 @@ class NodeType:
 
     # ------------------------------------------------------------ catalogue
     @classmethod
+    def reaches_outside(cls, config: Mapping[str, Any]) -> bool:
+        """Whether run() with this config calls outside Cairn.
+
+        Most nodes always do or never do (`has_side_effects`); a node that
+        can post to the inbox or to Slack decides by its config.
+        """
+        return cls.has_side_effects
+
+    @classmethod
     def output_handles(cls, config: Mapping[str, Any]) -> list[str]:
         """The handles for this config; switch and split derive theirs from config."""
         return list(cls.handles)

@@ -36,6 +36,8 @@ connections = ConnectionViewSet.as_view
 
 urlpatterns = [
     endpoint("workflows", workflows({"get": "list", "post": "create"}), "workflow-list"),
+    # The seed's name for creating a workflow: an alias of POST /workflows.
+    endpoint("workflows/create", workflows({"post": "create"}), "workflow-create", slash=False),
     endpoint("workflows/active", workflows({"get": "active"}), "workflow-active", slash=False),
     endpoint(
         WORKFLOW,

@@ -90,6 +90,24 @@ def test_notify_config():
     assert "channel" in config_errors(NotifyAction, {"message": "hi", "channel": "slack"})
     assert "message" in config_errors(NotifyAction, {"message": "{% if %}"})
     assert "title" in config_errors(NotifyAction, {"message": "ok", "title": "{{ x"})
+    # A Slack connection as the channel needs the Slack channel to post to.
+    to_slack = {"message": "hi", "channel": "12"}
+    assert "slack_channel" in config_errors(NotifyAction, to_slack)
+    assert config_errors(NotifyAction, {**to_slack, "slack_channel": "#sales"}) == {}
+
+
+def test_notify_reaches_outside_only_when_it_posts_to_slack():
+    inbox = {"message": "hi"}
+    slack = {"message": "hi", "channel": "12", "slack_channel": "#sales"}
+    assert not NotifyAction.reaches_outside(inbox) and NotifyAction.connection_ids(inbox) == []
+    assert NotifyAction.reaches_outside(slack) and NotifyAction.connection_ids(slack) == ["12"]
+
+
+def test_notify_to_slack_in_preview_says_what_it_would_post():
+    config = {"message": "Hi {{ contact.first_name }}", "channel": "12", "slack_channel": "#x"}
+    result = NotifyAction().run(make_ctx(config, dry_run=True))
+    assert result.output == {"dry_run": True, "would": {"channel": "#x", "text": "Hi Ada"}}
+    assert result.inbox == ()
 
 
 # ---------------------------------------------------------------- task
@@ -110,8 +128,19 @@ def test_task_creates_an_inbox_task():
 
 def test_task_config():
     assert config_errors(TaskAction, {"title": "Call"}) == {}
-    assert "system" in config_errors(TaskAction, {"title": "Call", "system": "jira"})
+    assert "system" in config_errors(TaskAction, {"title": "Call", "system": "asana"})
     assert "description" in config_errors(TaskAction, {"title": "Call", "description": "{{"})
+    # An outside tracker needs its connection; a GitHub project is owner/name.
+    assert "connection" in config_errors(TaskAction, {"title": "Call", "system": "jira"})
+    github = {"title": "Call", "system": "github", "connection": "3"}
+    assert config_errors(TaskAction, {**github, "project": "acme/app"}) == {}
+    assert "project" in config_errors(TaskAction, {**github, "project": "acme"})
+
+
+def test_task_reaches_outside_only_for_an_outside_tracker():
+    assert not TaskAction.reaches_outside({"title": "Call"})
+    linear = {"title": "Call", "system": "linear", "connection": "4"}
+    assert TaskAction.reaches_outside(linear) and TaskAction.connection_ids(linear) == ["4"]
 
 
 # ---------------------------------------------------------------- enroll, end

@@ -31,6 +31,8 @@ SLUGS = (
     "pricing-intent",
     "feature-adoption",
     "product-health",
+    "weekly-product-summary",
+    "feature-launch",
 )
 
 
@@ -75,15 +77,6 @@ def trigger_of(template: Mapping[str, Any]) -> dict[str, Any]:
     return triggers[0]
 
 
-def switch_case(config: Mapping[str, Any], value: Any) -> str:
-    """Which handle a condition.switch takes for a contact property value."""
-    contact = {"properties": {"adoption": value, "health_score": value}}
-    for case in config["cases"]:
-        if evaluate(case.get("match", "all"), case["rules"], {"contact": contact}):
-            return case["handle"]
-    return "default"
-
-
 @pytest.fixture(params=SLUGS)
 def template(request: pytest.FixtureRequest) -> dict[str, Any]:
     found = get_template(request.param)
@@ -94,7 +87,7 @@ def template(request: pytest.FixtureRequest) -> dict[str, Any]:
 # ---------------------------------------------------------------- the gallery
 
 
-def test_all_eight_templates_are_listed() -> None:
+def test_every_template_is_listed() -> None:
     assert sorted(t["slug"] for t in list_templates()) == sorted(SLUGS)
 
 
@@ -166,7 +159,8 @@ def test_template_fields(template: dict[str, Any]) -> None:
     assert template["name"].strip()
     assert len(template["description"]) > 80
     assert template["category"] in CATEGORIES
-    assert "email" in template["tags"]
+    # Every template emails someone, or escalates (which emails the product's owners).
+    assert "email" in template["tags"] or "escalation" in template["tags"]
     assert set(template["graph"]) == {"nodes", "edges", "settings"}
     assert set(template["graph"]["settings"]) == {"reenrollment", "exit_when", "quiet_hours"}
     assert template["graph"]["settings"]["quiet_hours"] is None
@@ -233,8 +227,8 @@ def test_waits_use_real_durations(template: dict[str, Any]) -> None:
 def test_emails_greet_by_first_name_with_a_fallback(template: dict[str, Any]) -> None:
     scope = {"contact": {"email": "ann@example.com", "properties": {}}, "event": {"data": {}}}
     for node in template["graph"]["nodes"]:
-        if node["type"] != "action.email":
-            continue
+        if node["type"] != "action.email" or node["data"]["config"].get("to"):
+            continue  # an email to someone else than the contact (a product's owner)
         body = node["data"]["config"]["body"]
         assert 'contact.first_name | default("there")' in body, node["id"]
         assert render_field("body", body, scope).startswith("Hi there,"), node["id"]
@@ -399,53 +393,90 @@ def test_pricing_intent() -> None:
     assert walk(t, wait_reply="timeout") == [*head, "offer_email"]
 
 
-def test_feature_adoption_has_three_bands() -> None:
+def band_case(config: Mapping[str, Any], band: str) -> str:
+    """Which handle a condition.switch on event.data.band takes for a band entered."""
+    for case in config["cases"]:
+        if evaluate(case.get("match", "all"), case["rules"], {"event": {"data": {"band": band}}}):
+            return case["handle"]
+    return "default"
+
+
+def test_feature_adoption_uses_the_real_band_trigger() -> None:
     t = get_template("feature-adoption")
-    assert config_of(t, "adoption_changed") == {"property": "adoption", "mode": "changed"}
+    assert trigger_of(t)["type"] == "trigger.feature_adoption"
+    assert config_of(t, "adoption_entered") == {"band": "any"}
     switch = config_of(t, "adoption_band")
-    assert [case["handle"] for case in switch["cases"]] == ["low", "medium"]
-    assert switch["cases"][1]["match"] == "all" and len(switch["cases"][1]["rules"]) == 2
-    bands = {0: "low", 19: "low", 20: "medium", 59.5: "medium", 60: "default", 100: "default"}
-    for value, band in bands.items():
-        assert switch_case(switch, value) == band, value
-    assert walk(t, adoption_band="low") == ["adoption_changed", "adoption_band", "tutorial_email"]
-    assert walk(t, adoption_band="medium") == [
-        "adoption_changed",
-        "adoption_band",
-        "advanced_tips_email",
-    ]
-    assert walk(t, adoption_band="default") == [
-        "adoption_changed",
-        "adoption_band",
-        "tag_power_user",
-        "review_request_email",
-    ]
-    assert config_of(t, "tag_power_user") == {"add": ["power-user"]}
+    bands = {"low": "low", "medium": "medium", "high": "high", "growth": "default"}
+    for band, handle in bands.items():
+        assert band_case(switch, band) == handle, band
+    head = ["adoption_entered", "adoption_band"]
+    assert walk(t, adoption_band="low") == [*head, "plan_onboarding"]
+    assert walk(t, adoption_band="medium") == [*head, "notify_growing"]
+    assert walk(t, adoption_band="high") == [*head, "notify_adopted"]
+    assert walk(t, adoption_band="default") == [*head, "growth_email"]
+    assert config_of(t, "plan_onboarding")["assignee"] == "{{ event.data.product.manager_email }}"
+    # The product manager; in a preview (no product) the sample contact.
+    assert config_of(t, "growth_email")["to"] == (
+        '{{ event.data.product.manager_email or contact.email or "" }}'
+    )
 
 
-def test_product_health_has_four_bands() -> None:
+def test_product_health_uses_the_real_trigger_and_escalation_levels() -> None:
     t = get_template("product-health")
-    assert config_of(t, "health_changed") == {"property": "health_score", "mode": "changed"}
+    assert trigger_of(t)["type"] == "trigger.product_health"
     switch = config_of(t, "health_band")
-    assert [case["handle"] for case in switch["cases"]] == ["critical", "at_risk", "healthy"]
-    bands = {
-        0: "critical",
-        39: "critical",
-        40: "at_risk",
-        59: "at_risk",
-        60: "healthy",
-        79.9: "healthy",
-        80: "default",
-        100: "default",
+    bands = {"critical": "critical", "declining": "declining", "stable": "stable"}
+    for band, handle in {**bands, "optimal": "default"}.items():
+        assert band_case(switch, band) == handle, band
+    head = ["health_entered", "health_band"]
+    assert walk(t, health_band="critical") == [*head, "escalate_critical"]
+    assert walk(t, health_band="declining") == [*head, "guide_declining"]
+    assert walk(t, health_band="stable") == [*head, "notify_stable"]
+    assert walk(t, health_band="default") == [*head, "optimal_email"]
+    critical = config_of(t, "escalate_critical")
+    assert (critical["level"], critical["max_level"]) == (2, 3)
+    assert critical["acknowledge_within"] == {"amount": 4, "unit": "hours"}
+    declining = config_of(t, "guide_declining")
+    assert (declining["level"], declining["max_level"]) == (1, 2)
+    assert declining["guidance"]
+
+
+def test_weekly_product_summary() -> None:
+    t = get_template("weekly-product-summary")
+    assert config_of(t, "every_monday") == {"cron": "0 9 * * 1", "timezone": "UTC"}
+    assert walk(t) == ["every_monday", "digest_email", "digest_note"]
+    email = config_of(t, "digest_email")
+    metrics = {
+        "health_score": 71.5,
+        "health_trend": -2.0,
+        "active_users": 40,
+        "engagement": 3.1,
+        "error_rate": 1.5,
+        "nps": 20.0,
+        "features": {"reports": {"name": "Reports", "adoption": 65.0, "target": 20, "trend": 5.0}},
     }
-    for value, band in bands.items():
-        assert switch_case(switch, value) == band, value
-    head = ["health_changed", "health_band"]
-    assert walk(t, health_band="critical") == [*head, "csm_task", "notify_csm"]
-    assert walk(t, health_band="at_risk") == [*head, "checkin_email"]
-    assert walk(t, health_band="healthy") == [*head, "tips_email"]
-    assert walk(t, health_band="default") == [*head, "tag_champion", "referral_email"]
-    task = config_of(t, "csm_task")
-    assert task["title"] == "Health {{ contact.properties.health_score }}: call {{ contact.email }}"
-    assert task["assignee"] == "csm"
-    assert config_of(t, "tag_champion") == {"add": ["champion"]}
+    scope = {"event": {"data": {"product": {"name": "Atlas"}, "metrics": metrics}}}
+    assert render_field("subject", email["subject"], scope) == "Atlas: health 71.5 this week"
+    body = render_field("body", email["body"], scope)
+    assert "Active users: 40" in body
+    assert "- Reports: 65.0 % of 20 (trend 5.0)" in body
+
+
+def test_feature_launch_campaign() -> None:
+    t = get_template("feature-launch")
+    assert config_of(t, "launched") == {"event": "feature_launched"}
+    head = ["launched", "announce_email", "wait_first_use"]
+    assert walk(t, wait_first_use="received") == [*head, "tag_adopter"]
+    assert walk(t, wait_first_use="timeout", wait_second_chance="received") == [
+        *head,
+        "reminder_email",
+        "wait_second_chance",
+        "tag_late_adopter",
+    ]
+    assert walk(t, wait_first_use="timeout", wait_second_chance="timeout") == [
+        *head,
+        "reminder_email",
+        "wait_second_chance",
+        "notify_team",
+    ]
+    assert config_of(t, "wait_first_use")["event"] == "feature_used"

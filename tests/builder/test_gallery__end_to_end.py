@@ -1,10 +1,12 @@
-"""The eight gallery templates, run for real.
+"""The gallery templates, run for real.
 
 Each template is taken from the gallery over HTTP, its waits shortened to
 seconds, published, and driven by events POSTed to the live server. A real
 Celery worker (with beat sweeping timers) executes the runs; emails arrive
 at a real SMTP server. Each test asserts the path every contact took and
-what the actions did.
+what the actions did. The product templates run for a product: their band
+triggers are fired through POST /api/v1/automation/triggers/… and their
+schedule by the product schedules sweep.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from django.utils import timezone
 from automation import schedules
 from automation.models import Contact, InboxItem, Run, RunStatus
 from builder.models import ApiKey, Workspace
+from products import services as product_services
+from products.models import Escalation
 from tests.conftest import wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
@@ -228,35 +232,146 @@ def test_pricing_intent(journey, outbox):
     assert notes == {"replies@example.com looked at pricing", "quiet@example.com looked at pricing"}
 
 
-def test_feature_adoption_bands(journey, outbox):
-    flow = journey("feature-adoption")
-    for email, adoption in (("low@example.com", 10), ("mid@example.com", 40),
-                            ("high@example.com", 85)):  # fmt: skip
-        flow.event("usage_report", email, properties={"adoption": adoption})
+class ProductJourney(Journey):
+    """A product template, published, run for one product of the workspace."""
 
-    assert flow.path("low@example.com") == ["adoption_changed", "adoption_band", "tutorial_email"]
-    assert flow.path("mid@example.com") == [
-        "adoption_changed", "adoption_band", "advanced_tips_email"]  # fmt: skip
-    assert flow.path("high@example.com") == [
-        "adoption_changed", "adoption_band", "tag_power_user", "review_request_email"]  # fmt: skip
-    assert Contact.objects.get(email="high@example.com").tags == ["power-user"]
-    assert len(outbox.to("low@example.com")) == 1
-    assert subjects(outbox, "low@example.com") != subjects(outbox, "mid@example.com")
+    def __init__(self, base_url: str, slug: str):
+        super().__init__(base_url, slug)
+        self.product = self.ok(
+            self.api.post(
+                "/products",
+                json={
+                    "name": "Atlas",
+                    "manager_email": "pm@example.com",
+                    "executive_email": "ceo@example.com",
+                    "features": [{"key": "reports", "name": "Reports", "target_size": 20}],
+                },
+            ),
+            201,
+        )
+
+    def fire(self, kind: str, band: str, value: float, **extra) -> None:
+        body = {"product": self.product["id"], "band": band, "value": value, **extra}
+        self.ok(self.api.post(f"/automation/triggers/{kind}", json=body), 202)
+
+    def paths(self, count: int) -> dict[str, list[str]]:
+        """Wait for `count` completed runs; their paths by the band that started them."""
+
+        def ended():
+            runs = Run.objects.filter(workflow_id=self.workflow_id, status=RunStatus.COMPLETED)
+            return list(runs.select_related("trigger_event")) if runs.count() == count else None
+
+        runs = wait_until(ended, what=f"{count} product runs complete")
+        assert all(run.product_id == self.product["id"] for run in runs)
+        return {
+            run.trigger_event.data.get("band"): [
+                step["node_id"] for step in self.ok(self.api.get(f"/runs/{run.pk}/"))["steps"]
+            ]
+            for run in runs
+        }
 
 
-def test_product_health_escalation(journey, outbox):
-    flow = journey("product-health")
-    for email, score in (("critical@example.com", 30), ("risk@example.com", 50),
-                         ("ok@example.com", 70), ("great@example.com", 90)):  # fmt: skip
-        flow.event("health_check", email, properties={"health_score": score})
+@pytest.fixture
+def product_journey(live_server):
+    return lambda slug: ProductJourney(live_server.url, slug)
 
-    start = ["health_changed", "health_band"]
-    assert flow.path("critical@example.com") == [*start, "csm_task", "notify_csm"]
-    assert flow.path("risk@example.com") == [*start, "checkin_email"]
-    assert flow.path("ok@example.com") == [*start, "tips_email"]
-    assert flow.path("great@example.com") == [*start, "tag_champion", "referral_email"]
+
+def test_feature_adoption_bands(product_journey, outbox):
+    flow = product_journey("feature-adoption")
+    for band, value in (("low", 10), ("medium", 40), ("high", 65), ("growth", 85)):
+        flow.fire("feature-adoption", band, value, feature="reports")
+
+    head = ["adoption_entered", "adoption_band"]
+    assert flow.paths(4) == {
+        "low": [*head, "plan_onboarding"],
+        "medium": [*head, "notify_growing"],
+        "high": [*head, "notify_adopted"],
+        "growth": [*head, "growth_email"],
+    }
     task = InboxItem.objects.get(kind="task")
-    assert task.title == "Health 30: call critical@example.com"
-    assert task.assignee == "csm"
-    assert Contact.objects.get(email="great@example.com").tags == ["champion"]
-    assert outbox.to("critical@example.com") == []
+    assert task.title == "Reports adoption is low (10.0 %): plan onboarding"
+    assert task.assignee == "pm@example.com"
+    notes = set(InboxItem.objects.filter(kind="notification").values_list("body", flat=True))
+    assert notes == {
+        "Reports (Atlas) is growing: 40.0 % of its target users use it.",
+        "Reports (Atlas) is adopted: 65.0 % of its target users use it.",
+    }
+    assert subjects(outbox, "pm@example.com") == ["Reports passed 80 % adoption"]
+
+
+def test_product_health_escalation(product_journey, outbox):
+    flow = product_journey("product-health")
+    for band, value in (("critical", 30), ("declining", 50), ("stable", 70), ("optimal", 90)):
+        flow.fire("product-health", band, value)
+
+    head = ["health_entered", "health_band"]
+    assert flow.paths(4) == {
+        "critical": [*head, "escalate_critical"],
+        "declining": [*head, "guide_declining"],
+        "stable": [*head, "notify_stable"],
+        "optimal": [*head, "optimal_email"],
+    }
+    levels = dict(Escalation.objects.values_list("title", "level"))
+    assert levels == {"Atlas health is critical (30.0)": 2, "Atlas health is declining (50.0)": 1}
+    wait_until(lambda: len(outbox.to("pm@example.com")) == 2, what="the PM got two emails")
+    assert sorted(subjects(outbox, "pm@example.com")) == [
+        "Atlas health is optimal (90.0)",
+        "[Cairn L2] Atlas health is critical (30.0)",
+    ]
+    guidance = InboxItem.objects.get(title__startswith="[L1")
+    assert guidance.body.startswith("Check the error rate")
+    notes = set(InboxItem.objects.filter(kind="notification").values_list("body", flat=True))
+    assert "Atlas health is stable again (70.0)." in notes
+
+
+def test_weekly_product_summary(product_journey, outbox):
+    flow = product_journey("weekly-product-summary")
+    usage = [
+        {"id": f"s{n}", "type": "session", "contact": {"email": f"u{n}@example.com"}}
+        for n in range(4)
+    ] + [
+        {"id": "r1", "type": "feature_used", "contact": {"email": "u1@example.com"},
+         "data": {"feature": "reports"}},
+    ]  # fmt: skip
+    flow.ok(flow.api.post(f"/products/{flow.product['id']}/events", json={"events": usage}), 202)
+    product_services.refresh_product(flow.product["id"])
+    # It is Monday 9:00 somewhere: the schedule is due now.
+    from automation.models import TriggerBinding
+
+    TriggerBinding.objects.filter(deployment_id=flow.workflow_id).update(
+        next_fire_at=timezone.now()
+    )
+    assert product_services.fire_product_schedules() == 1
+    assert flow.paths(1) == {None: ["every_monday", "digest_email", "digest_note"]}
+    (digest,) = outbox.to("pm@example.com")
+    assert digest["subject"] == "Atlas: health 34.4 this week"
+    assert "Active users: 4" in digest["body"]
+    assert "- Reports: 5.0 % of 20" in digest["body"]
+    note = InboxItem.objects.get()
+    assert note.title == "Weekly summary: Atlas"
+
+
+def test_feature_launch_campaign(journey, outbox):
+    flow = journey("feature-launch")
+    product = flow.ok(
+        flow.api.post("/products", json={"name": "Atlas", "features": [{"key": "reports"}]}), 201
+    )
+    launch = {"feature_name": "Reports"}
+    for email in ("tries@example.com", "ignores@example.com"):
+        flow.event("feature_launched", email, data=launch, properties={"first_name": "Sam"})
+    flow.waiting_at("tries@example.com", "wait_first_use")
+    used = {"type": "feature_used", "contact": {"email": "tries@example.com"},
+            "data": {"feature": "reports"}}  # fmt: skip
+    flow.ok(flow.api.post(f"/products/{product['id']}/events", json=used), 202)
+
+    head = ["launched", "announce_email", "wait_first_use"]
+    assert flow.path("tries@example.com") == [*head, "tag_adopter"]
+    assert flow.path("ignores@example.com") == [
+        *head, "reminder_email", "wait_second_chance", "notify_team"]  # fmt: skip
+    assert Contact.objects.get(email="tries@example.com").tags == ["launch-adopter"]
+    assert subjects(outbox, "tries@example.com") == ["New: Reports"]
+    assert subjects(outbox, "ignores@example.com") == [
+        "New: Reports", "Have you tried Reports yet?"]  # fmt: skip
+    assert InboxItem.objects.get().body == (
+        "ignores@example.com has not tried Reports two weeks after its launch."
+    )

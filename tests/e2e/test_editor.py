@@ -241,3 +241,53 @@ def test_the_side_panel_helps_with_templates_rules_and_splits(page, live_server_
     expect(ui.handle("condition_split", "c")).to_be_visible()
     ui.saved()
     assert page.console_problems == []
+
+
+def test_notify_and_task_offer_the_workspace_connections_of_their_channel(
+    page, live_server_url, editor_user
+):
+    from integrations.models import Connection
+
+    user = editor_user()
+    for provider, name in [("slack", "Team Slack"), ("jira", "Support Jira")]:
+        Connection.objects.create(workspace=user.workspace, provider=provider, name=name)
+    slack, jira = (
+        Connection.objects.get(workspace=user.workspace, provider=p) for p in ("slack", "jira")
+    )
+    log_in(page, live_server_url, user.username, "pw-e2e-123")
+    ui = Ui(page)
+    workflow_id = open_new_workflow(ui, "Channels")
+    panel = ui.panel()
+
+    ui.drop("Notify the team", 250, 60)
+    where = panel.get_by_label("Where", exact=True)
+    expect(where).to_have_value("inbox")
+    expect(panel.get_by_label("Slack channel")).to_have_count(0)
+    ui.select(where, str(slack.pk))
+    ui.fill(panel.get_by_label("Slack channel", exact=True), "#success")
+    ui.fill(panel.get_by_label("Message *"), "Big order")
+
+    ui.drop("Create a task", 250, 200)
+    expect(panel.get_by_label("Connection")).to_have_count(0)
+    ui.select(panel.get_by_label("Create it in"), "jira")
+    connection = panel.get_by_label("Connection", exact=True)
+    expect(connection.locator("option", has_text="Support Jira")).to_have_count(1)
+    expect(connection.locator("option", has_text="Team Slack")).to_have_count(0)
+    ui.select(connection, str(jira.pk))
+    ui.fill(panel.get_by_label("Task *"), "Call back")
+    ui.saved()
+
+    configs = {
+        node["type"]: node["data"]["config"]
+        for node in Workflow.objects.get(pk=workflow_id).draft["nodes"]
+    }
+    assert configs["action.notify"] == {
+        "channel": str(slack.pk),
+        "slack_channel": "#success",
+        "message": "Big order",
+    }
+    assert configs["action.task"] == {
+        "system": "jira",
+        "connection": str(jira.pk),
+        "title": "Call back",
+    }

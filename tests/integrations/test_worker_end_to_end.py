@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 from django.test import Client
 
-from automation.models import Run, RunStatus, Step
+from automation.models import InboxItem, Run, RunStatus, Step
 from integrations.models import Connection
 from tests.automation.workflows import chain, edge, graph, node, path_of, published, send, workspace
 from tests.conftest import wait_until
@@ -169,3 +169,99 @@ def test_a_preview_of_connector_nodes_calls_no_service(service, celery_worker):
     would = Step.objects.get(run=run, node_id="notify").output["would"]
     assert would == {"channel": "#sales", "text": "ada@example.com"}
     assert service.requests == []
+
+
+def test_notify_and_task_reach_slack_jira_github_and_linear_through_their_connections(
+    service,
+):
+    """The core nodes' channels: `action.notify` posts to a Slack connection and
+    `action.task` files the task in the tracker its `system` names, with the
+    same requests as the connector nodes; the inbox options still land in Cairn.
+    """
+    base = {"base_url": service.url}
+    slack = connection("slack", base, {"bot_token": TOKEN}, name="Slack")
+    jira = connection(
+        "jira", {**base, "email": "bot@acme.example"}, {"api_token": "jira-t"}, name="Jira"
+    )
+    github = connection("github", base, {"token": "ghp_t"}, name="GitHub")
+    linear = connection("linear", base, {"api_key": "lin_k"}, name="Linear")
+    service.answer(200, {"ok": True, "channel": "C1", "ts": "1.2"})
+    service.answer(201, {"id": "10000", "key": "CS-3"})
+    service.answer(201, {"number": 41, "html_url": "https://github.example/acme/app/issues/41"})
+    issue = {"id": "i-1", "identifier": "ENG-9", "url": "https://linear.example/ENG-9"}
+    service.answer(200, {"data": {"issueCreate": {"success": True, "issue": issue}}})
+    task = {"title": "Call {{ contact.email }}", "assignee": "u-7"}
+    nodes = [
+        node("start", "trigger.event", event="churn_risk"),
+        node(
+            "slack",
+            "action.notify",
+            channel=str(slack.pk),
+            slack_channel="#success",
+            title="Churn risk",
+            message="{{ contact.email }} looks at the exit",
+        ),
+        node("jira", "action.task", system="jira", connection=str(jira.pk), project="CS", **task),
+        node(
+            "github",
+            "action.task",
+            system="github",
+            connection=str(github.pk),
+            project="acme/app",
+            **task,
+        ),
+        node(
+            "linear",
+            "action.task",
+            system="linear",
+            connection=str(linear.pk),
+            project="T-1",
+            **task,
+        ),
+        node("inbox", "action.task", **task),
+        node("note", "action.notify", message="Done for {{ contact.email }}"),
+    ]
+    published(graph(nodes, chain(*nodes)))
+
+    send("churn_risk", "ada@example.com")
+
+    run = finished({"contact__email": "ada@example.com"})
+    assert run.status == RunStatus.COMPLETED, run.error
+    paths = [request["path"] for request in service.requests]
+    assert paths == ["/chat.postMessage", "/rest/api/3/issue", "/repos/acme/app/issues", "/graphql"]
+    assert service.json(0) == {
+        "channel": "#success",
+        "text": "*Churn risk*\nada@example.com looks at the exit",
+    }
+    fields = service.json(1)["fields"]
+    assert (fields["project"], fields["summary"], fields["assignee"]) == (
+        {"key": "CS"},
+        "Call ada@example.com",
+        {"accountId": "u-7"},
+    )
+    assert service.json(2)["assignees"] == ["u-7"]
+    assert service.json(3)["variables"]["input"]["teamId"] == "T-1"
+    outputs = {step.node_id: step.output for step in Step.objects.filter(run=run)}
+    assert outputs["jira"]["key"] == "CS-3" and outputs["jira"]["system"] == "jira"
+    assert outputs["github"]["number"] == 41
+    assert outputs["linear"]["identifier"] == "ENG-9"
+    inbox = {(item.kind, item.title) for item in InboxItem.objects.filter(run=run)}
+    assert inbox == {("task", "Call ada@example.com"), ("notification", "Done for ada@example.com")}
+
+
+def test_a_slack_notify_refused_by_slack_fails_the_run_visibly(service):
+    slack = connection("slack", {"base_url": service.url}, {"bot_token": TOKEN})
+    service.answer(200, {"ok": False, "error": "channel_not_found"})
+    start = node("start", "trigger.event", event="upgraded")
+    notify = node(
+        "notify", "action.notify", channel=str(slack.pk), slack_channel="#gone", message="hi"
+    )
+    published(graph([start, notify], chain(start, notify)))
+
+    send("upgraded", "bo@example.com")
+
+    run = finished({"contact__email": "bo@example.com"})
+    assert run.status == RunStatus.FAILED
+    assert "channel_not_found" in run.error
+    assert len(service.requests) == 1  # a permanent refusal is not retried
+    assert not InboxItem.objects.filter(run=run).exists()

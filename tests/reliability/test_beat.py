@@ -38,6 +38,7 @@ def start_beat(workdir, log) -> subprocess.Popen:
         corrupt_schedule(path if path.startswith("/") else workdir / path)
     corrupt_schedule(workdir / "celerybeat-schedule")  # celery's default file name
     env = {**os.environ, "PYTHONPATH": str(ROOT), "CAIRN_EXECUTION": "celery"}
+    env["TASK_LOG_LEVEL"] = "INFO"  # beat's "Sending due task" lines are what this test reads
     env.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
     return subprocess.Popen(
         ["/bin/sh", "-c", command],

@@ -31,8 +31,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument(
             "--url",
-            default="http://127.0.0.1:8000",
-            help="Where Cairn is served, for the login hint (default: %(default)s).",
+            default=None,
+            help="Where Cairn is served, for the login hint (default: PUBLIC_BASE_URL).",
         )
 
     def handle(self, *args, **options):
@@ -72,8 +72,9 @@ class Command(BaseCommand):
             self.stdout.write(
                 "Password left unchanged (set CAIRN_ADMIN_PASSWORD to set it on every run)."
             )
-        login_url = options["url"].rstrip("/") + "/login/"
-        self.stdout.write(self.style.SUCCESS(f"Log in at {login_url} as {user.get_username()}"))
+        base = (options["url"] or settings.PUBLIC_BASE_URL).rstrip("/")
+        self.stdout.write(self.style.SUCCESS(f"Log in at {base}/login/ as {user.get_username()}"))
+        self.stdout.write(f"Admin: {base}/admin/  API docs: {base}/api/docs/")
 
     def _ensure_admin(self):
         User = get_user_model()

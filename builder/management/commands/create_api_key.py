@@ -5,6 +5,7 @@ The raw key is printed once; Cairn keeps only its hash.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from builder.models import ApiKey, Role, Workspace
@@ -20,12 +21,12 @@ class Command(BaseCommand):
             "--role",
             choices=Role.values,
             default=Role.ADMIN,
-            help="What the key may do (default: %(default)s).",
+            help="What the key may do (default: PUBLIC_BASE_URL).",
         )
         parser.add_argument(
             "--url",
-            default="http://127.0.0.1:8000",
-            help="Where Cairn is served, for the curl example (default: %(default)s).",
+            default=None,
+            help="Where Cairn is served, for the curl example (default: PUBLIC_BASE_URL).",
         )
 
     def handle(self, *args, **options):
@@ -35,7 +36,7 @@ class Command(BaseCommand):
             known = ", ".join(Workspace.objects.values_list("slug", flat=True)[:20]) or "none"
             raise CommandError(f"no workspace with slug '{slug}' (known: {known})")
         key, raw = ApiKey.objects.create_key(workspace, options["name"], role=options["role"])
-        base = options["url"].rstrip("/")
+        base = (options["url"] or settings.PUBLIC_BASE_URL).rstrip("/")
         self.stdout.write(
             f"Created API key '{key.name}' ({key.role}) for workspace '{workspace.slug}'."
         )

@@ -23,6 +23,14 @@ export interface JsonSchema {
   additionalProperties?: boolean | JsonSchema;
   pattern?: string;
   "x-widget"?: string;
+  /** For `x-widget: connection`: the provider whose connections are offered. */
+  "x-provider"?: string;
+  /** …or the sibling field whose value names the provider (action.task's `system`). */
+  "x-provider-from"?: string;
+  /** Choices offered before the connections, e.g. the team inbox. */
+  "x-builtin-options"?: { value: string; label: string }[];
+  /** Show the field only when a sibling field's value is (`in`) or is not (`not_in`) listed. */
+  "x-show-when"?: { field: string; in?: JsonValue[]; not_in?: JsonValue[] };
   [key: string]: unknown;
 }
 

@@ -232,6 +232,7 @@ export function AppHeader({ app }: { app: AppConfig }) {
         </a>
       )}
       <a href="/workflows/">Workflows</a>
+      <a href="/products/">Products</a>
       {app.urls.failedRuns && <a href={app.urls.failedRuns}>Failed runs</a>}
       <span className="spacer" />
       {app.urls.admin && <a href={app.urls.admin}>Admin</a>}

@@ -3,7 +3,7 @@
 import { useEffect, useId, useRef } from "react";
 
 import type { JsonObject, JsonSchema, JsonValue } from "../api/types";
-import { type FieldDescriptor, describeFields } from "./fields";
+import { type FieldDescriptor, connectionProvider, describeFields, isShown } from "./fields";
 import {
   ConnectionPicker,
   DurationPicker,
@@ -53,9 +53,19 @@ export function SchemaForm({
   };
   return (
     <div className="schema-form">
-      {fields.map((field) => (
-        <Field key={field.key} field={field} value={value[field.key]} onChange={(next) => set(field.key, next)} context={context} path={path ? `${path}.${field.key}` : field.key} />
-      ))}
+      {fields
+        .filter((field) => isShown(field, schema, value))
+        .map((field) => (
+          <Field
+            key={field.key}
+            field={field}
+            value={value[field.key]}
+            onChange={(next) => set(field.key, next)}
+            context={context}
+            path={path ? `${path}.${field.key}` : field.key}
+            provider={field.kind === "connection" ? connectionProvider(field, schema, value) : ""}
+          />
+        ))}
     </div>
   );
 }
@@ -66,12 +76,15 @@ function Field({
   onChange,
   context,
   path,
+  provider,
 }: {
   field: FieldDescriptor;
   value: JsonValue | undefined;
   onChange: (value: JsonValue | undefined) => void;
   context: FormContext;
   path: string;
+  /** For a connection field: whose connections to offer. */
+  provider: string;
 }) {
   const id = useId();
   const wrapper = useRef<HTMLDivElement>(null);
@@ -206,8 +219,9 @@ function Field({
         <ConnectionPicker
           id={id}
           label={field.title}
-          provider={String(field.schema["x-provider"] ?? "")}
-          value={value}
+          provider={provider}
+          builtins={field.schema["x-builtin-options"] ?? []}
+          value={value ?? (field.schema.default as JsonValue | undefined)}
           onChange={onChange}
         />
       );

@@ -2,12 +2,33 @@ import { describe, expect, it } from "vitest";
 
 import type { NodeTypeInfo } from "../api/types";
 import { catalogue } from "../test/catalogue";
-import { describeFields, kindOf, splitProblem } from "./fields";
+import { connectionProvider, describeFields, isShown, kindOf, splitProblem } from "./fields";
 
 const fieldsOf = (type: string) => describeFields((catalogue.get(type) as NodeTypeInfo).config_schema);
 const kinds = (type: string) => Object.fromEntries(fieldsOf(type).map((field) => [field.key, field.kind]));
 
 describe("schema → form", () => {
+  it("shows a task's connection and project only for an outside tracker, offering that tracker's connections", () => {
+    const schema = (catalogue.get("action.task") as NodeTypeInfo).config_schema;
+    const shown = (values: Record<string, string>) =>
+      fieldsOf("action.task").filter((field) => isShown(field, schema, values)).map((field) => field.key);
+    expect(shown({ title: "Call" })).toEqual(["title", "description", "assignee", "system"]);
+    expect(shown({ title: "Call", system: "jira" })).toEqual(["title", "description", "assignee", "system", "connection", "project"]);
+    const connection = fieldsOf("action.task").find((field) => field.key === "connection")!;
+    expect(connection.kind).toBe("connection");
+    expect(connectionProvider(connection, schema, { system: "linear" })).toBe("linear");
+  });
+
+  it("offers notify the team inbox or a Slack connection, and asks for the Slack channel only for Slack", () => {
+    const schema = (catalogue.get("action.notify") as NodeTypeInfo).config_schema;
+    const [channel, slackChannel] = fieldsOf("action.notify");
+    expect(channel?.kind).toBe("connection");
+    expect(connectionProvider(channel!, schema, {})).toBe("slack");
+    expect(channel?.schema["x-builtin-options"]).toEqual([{ value: "inbox", label: "Team inbox" }]);
+    expect(isShown(slackChannel!, schema, {})).toBe(false); // the default is the inbox
+    expect(isShown(slackChannel!, schema, { channel: "12" })).toBe(true);
+  });
+
   it("gives conditions a rule builder and a select that honours enumNames", () => {
     expect(kinds("condition.if")).toEqual({ match: "select", rules: "rules" });
     const match = fieldsOf("condition.if").find((field) => field.key === "match");

@@ -7,7 +7,7 @@
  * `x-widget` in a schema names a widget explicitly.
  */
 
-import type { JsonSchema } from "../api/types";
+import type { JsonObject, JsonSchema, JsonValue } from "../api/types";
 
 export type FieldKind =
   | "text"
@@ -152,4 +152,26 @@ export function splitProblem(branches: unknown): string | null {
   );
   if (Math.abs(total - 100) > 1e-9) return `The percentages add up to ${total}, not 100.`;
   return null;
+}
+
+/** A sibling's value as the form shows it: what is set, else the schema's default. */
+function siblingValue(parent: JsonSchema, values: JsonObject, key: string): JsonValue | undefined {
+  return key in values ? values[key] : parent.properties?.[key]?.default;
+}
+
+/** Whether a field is shown, given its siblings' values (`x-show-when`). */
+export function isShown(field: FieldDescriptor, parent: JsonSchema, values: JsonObject): boolean {
+  const when = field.schema["x-show-when"];
+  if (!when) return true;
+  const current = siblingValue(parent, values, when.field) ?? null;
+  if (when.in && !when.in.includes(current)) return false;
+  if (when.not_in && when.not_in.includes(current)) return false;
+  return true;
+}
+
+/** The provider a connection field offers: fixed (`x-provider`) or a sibling's value. */
+export function connectionProvider(field: FieldDescriptor, parent: JsonSchema, values: JsonObject): string {
+  const from = field.schema["x-provider-from"];
+  if (from) return String(siblingValue(parent, values, from) ?? "");
+  return String(field.schema["x-provider"] ?? "");
 }

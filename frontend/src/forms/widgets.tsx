@@ -574,12 +574,15 @@ export function ConnectionPicker({
   id,
   label,
   provider,
+  builtins = [],
   value,
   onChange,
 }: {
   id: string;
   label: string;
   provider: string;
+  /** Choices offered before the connections (the team inbox); they cannot be tested. */
+  builtins?: { value: string; label: string }[];
   value: JsonValue | undefined;
   onChange: Change<string | undefined>;
 }) {
@@ -587,19 +590,35 @@ export function ConnectionPicker({
   const [error, setError] = useState("");
   const [tested, setTested] = useState<{ ok: boolean; detail: string } | null>(null);
   useEffect(() => {
+    setOptions(null);
+    setError("");
+    if (!provider) return;
     api
       .connections(provider)
       .then((page) => setOptions(page.results))
       .catch((failure: Error) => setError(failure.message));
   }, [provider]);
   const chosen = value === undefined || value === null ? "" : String(value);
+  const builtin = builtins.some((option) => option.value === chosen);
   return (
     <div className="connection-picker">
       <select id={id} value={chosen} onChange={(event) => {
         setTested(null);
         onChange(event.target.value || undefined);
       }}>
-        <option value="">{options === null ? "Loading…" : options.length ? "—" : `No ${provider} connection yet`}</option>
+        {builtins.length === 0 && (
+          <option value="">{options === null ? "Loading…" : options.length ? "—" : `No ${provider} connection yet`}</option>
+        )}
+        {builtins.map((option) => (
+          <option key={option.value} value={option.value}>
+            {option.label}
+          </option>
+        ))}
+        {builtins.length > 0 && options !== null && options.length === 0 && (
+          <option value="" disabled>
+            No {provider} connection yet
+          </option>
+        )}
         {(options ?? []).map((option) => (
           <option key={option.id} value={String(option.id)}>
             {option.name}
@@ -609,7 +628,7 @@ export function ConnectionPicker({
       <button
         type="button"
         className="secondary small"
-        disabled={!chosen}
+        disabled={!chosen || builtin}
         aria-label={`Test ${label}`}
         onClick={() =>
           api

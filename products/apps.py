@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+
+
+class ProductsConfig(AppConfig):
+    name = "products"
+    verbose_name = "Products"
+
+    def ready(self) -> None:
+        # The product node types join the one catalogue, like integrations' do.
+        from automation.nodes.registry import register
+
+        from .nodes import NODE_TYPES
+
+        for node_type in NODE_TYPES:
+            register(node_type)

@@ -1,0 +1,87 @@
+"""An escalation's outside channels: email to the level's owner, and the product's
+Slack channel, Jira project or Linear team when its configuration names them.
+
+Called after the escalation's row is committed, with no lock held. A channel
+that fails is logged and left out of the level's `channels`; the inbox item
+is always there.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from .models import Escalation
+
+log = logging.getLogger("cairn.products")
+
+
+def notify(escalation: Escalation, level: int, owner: str) -> list[str]:
+    from integrations.services import resolve_connections
+
+    product = escalation.product
+    options: dict[str, Any] = product.config.get("escalation") or {}
+    subject = f"[Cairn L{level}] {escalation.title}"
+    body = escalation.guidance if level == 1 and escalation.guidance else escalation.message
+    text = f"{subject}\n\n{body}".strip()
+    key = f"escalation:{escalation.pk}:{level}"
+    sent: list[str] = []
+
+    def attempt(name: str, send) -> None:
+        try:
+            send()
+            sent.append(name)
+        except Exception:
+            log.warning("escalation %s L%s: %s failed", escalation.pk, level, name, exc_info=True)
+
+    if owner and options.get("email", True):
+        from integrations.email.client import send_email
+
+        attempt(
+            "email", lambda: send_email([owner], subject, body or subject, None, None, None, key)
+        )
+    wanted = {
+        name: options[name]
+        for name in ("slack", "jira", "linear")
+        if isinstance(options.get(name), dict) and options[name].get("connection")
+    }
+    if not wanted:
+        return sent
+    connections = resolve_connections(
+        product.workspace_id, [str(o["connection"]) for o in wanted.values()]
+    )
+    if "slack" in wanted and (c := connections.get(str(wanted["slack"]["connection"]))):
+        from integrations.slack.client import post_message
+
+        attempt("slack", lambda: post_message(c, wanted["slack"].get("channel", ""), text))
+    if "jira" in wanted and (c := connections.get(str(wanted["jira"]["connection"]))):
+        from integrations.jira.client import create_issue
+
+        jira = wanted["jira"]
+        attempt(
+            "jira",
+            lambda: create_issue(
+                c,
+                project=jira.get("project", ""),
+                summary=subject,
+                description=body,
+                issue_type=jira.get("issue_type", "Task"),
+                assignee="",
+                labels=["cairn-escalation", f"L{level}"],
+            ),
+        )
+    if "linear" in wanted and (c := connections.get(str(wanted["linear"]["connection"]))):
+        from integrations.linear.client import create_issue as linear_issue
+
+        attempt(
+            "linear",
+            lambda: linear_issue(
+                c,
+                team_id=wanted["linear"].get("team_id", ""),
+                title=subject,
+                description=body,
+                assignee_id="",
+                priority={1: 3, 2: 2, 3: 1}.get(level),
+            ),
+        )
+    return sent

@@ -1,0 +1,183 @@
+"""Product metrics: set-based aggregate queries over the product's usage events,
+and the documented health-score formula (docs/products.md).
+
+`compute(product, now)` reads; it writes nothing. The formula functions are
+pure so a test can check them against hand-computed values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import Count, Q
+
+from automation.models import Contact, Event
+
+from .models import Product
+
+USAGE_TYPES = ("feature_used", "session", "error", "nps")
+
+
+def usage_events(product: Product, since: datetime, until: datetime):
+    """The product's usage events in [since, until] (any type, custom ones too)."""
+    return Event.objects.filter(
+        workspace_id=product.workspace_id,
+        data__has_key="product",
+        data__product=product.pk,
+        occurred_at__gte=since,
+        occurred_at__lte=until,
+    )
+
+
+def adoption_percent(users: int, target: int) -> float | None:
+    if target <= 0:
+        return None
+    return round(min(100.0, 100.0 * users / target), 1)
+
+
+def nps(promoters: int, detractors: int, responses: int) -> float | None:
+    """Net promoter score, -100..100: % promoters (9-10) minus % detractors (0-6)."""
+    if responses <= 0:
+        return None
+    return round(100.0 * (promoters - detractors) / responses, 1)
+
+
+def components(
+    *,
+    adoptions: list[float],
+    active_users: int,
+    sessions: int,
+    errors: int,
+    usage: int,
+    nps_score: float | None,
+    engagement_target_sessions: float,
+) -> dict[str, float | None]:
+    """Each input of the health score on a 0-100 scale; None when there is no data for it."""
+    engagement = None
+    if active_users > 0:
+        per_user = sessions / active_users
+        engagement = min(100.0, 100.0 * per_user / engagement_target_sessions)
+    return {
+        "adoption": sum(adoptions) / len(adoptions) if adoptions else None,
+        "engagement": engagement,
+        "reliability": 100.0 * (1 - errors / usage) if usage else None,
+        "nps": (nps_score + 100.0) / 2 if nps_score is not None else None,
+    }
+
+
+def health_score(parts: Mapping[str, float | None], weights: Mapping[str, float]) -> float | None:
+    """Σ weight·component / Σ weight, over the components that have data (0-100)."""
+    total = sum(weights.get(name, 0) for name, value in parts.items() if value is not None)
+    if total <= 0:
+        return None
+    score = sum(weights.get(name, 0) * value for name, value in parts.items() if value is not None)
+    return round(score / total, 1)
+
+
+def compute(product: Product, now: datetime) -> dict[str, Any]:
+    """The product's metrics now: per feature adoption, and the product-level figures."""
+    config = product.config
+    since = now - timedelta(days=int(config["window_days"]))
+    events = usage_events(product, since, now)
+    totals = events.aggregate(
+        usage=Count("pk"),
+        active_users=Count("contact", distinct=True),
+        sessions=Count("pk", filter=Q(type="session")),
+        errors=Count("pk", filter=Q(type="error")),
+        nps_responses=Count("pk", filter=Q(type="nps", data__score__gte=0)),
+        promoters=Count("pk", filter=Q(type="nps", data__score__gte=9)),
+        detractors=Count("pk", filter=Q(type="nps", data__score__lte=6, data__score__gte=0)),
+    )
+    used = events.filter(type="feature_used")
+    users_by_feature = {
+        row["data__feature"]: row["users"]
+        for row in used.values("data__feature").annotate(users=Count("contact", distinct=True))
+    }
+    features: dict[str, Any] = {}
+    for feature in product.features.all():
+        if feature.target_tag:
+            audience = Contact.objects.filter(
+                workspace_id=product.workspace_id,
+                is_preview=False,
+                tags__contains=[feature.target_tag],
+            )
+            target = audience.count()
+            users = (
+                used.filter(data__feature=feature.key, contact__in=audience)
+                .values("contact")
+                .distinct()
+                .count()
+            )
+        else:
+            target = feature.target_size or totals["active_users"]
+            users = users_by_feature.get(feature.key, 0)
+        features[feature.key] = {
+            "name": feature.name or feature.key,
+            "users": users,
+            "target": target,
+            "adoption": adoption_percent(users, target),
+        }
+    nps_score = nps(totals["promoters"], totals["detractors"], totals["nps_responses"])
+    parts = components(
+        adoptions=[f["adoption"] for f in features.values() if f["adoption"] is not None],
+        active_users=totals["active_users"],
+        sessions=totals["sessions"],
+        errors=totals["errors"],
+        usage=totals["usage"],
+        nps_score=nps_score,
+        engagement_target_sessions=float(config["engagement_target_sessions"]),
+    )
+    return {
+        "computed_at": now.isoformat(),
+        "window_days": int(config["window_days"]),
+        "active_users": totals["active_users"],
+        "usage_events": totals["usage"],
+        "sessions": totals["sessions"],
+        "engagement": round(totals["sessions"] / totals["active_users"], 2)
+        if totals["active_users"]
+        else None,
+        "errors": totals["errors"],
+        "error_rate": round(100.0 * totals["errors"] / totals["usage"], 2)
+        if totals["usage"]
+        else None,
+        "nps": nps_score,
+        "components": {k: (round(v, 1) if v is not None else None) for k, v in parts.items()},
+        # No usage at all in the window: nothing to score (and no health band entered).
+        "health_score": health_score(parts, config["weights"]) if totals["usage"] else None,
+        "features": features,
+    }
+
+
+# ---------------------------------------------------------------- bands
+
+
+def band_of(value: float, edges: list[float], names: tuple[str, ...]) -> str:
+    """The band `value` lies in: below edges[0] is names[0], from edges[i-1] names[i]."""
+    index = sum(1 for edge in edges if value >= edge)
+    return names[index]
+
+
+def next_band(
+    current: str | None, value: float, edges: list[float], names: tuple[str, ...], margin: float
+) -> str:
+    """The band after `value`, with hysteresis.
+
+    The plain band of `value` is entered only when `value` is at least
+    `margin` past every edge between it and the current band: rising past
+    edge e needs value ≥ e + margin, falling below it needs value < e - margin.
+    A value wobbling within `margin` of an edge stays in the band it was in.
+    """
+    plain = band_of(value, edges, names)
+    if current is None or current not in names or plain == current:
+        return plain
+    here = names.index(current)
+    if names.index(plain) > here:
+        # Rising: go as far up as the margin allows.
+        while here < len(edges) and value >= edges[here] + margin:
+            here += 1
+    else:
+        while here > 0 and value < edges[here - 1] - margin:
+            here -= 1
+    return names[here]

@@ -1,0 +1,247 @@
+"""Request and response shapes of the products API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q
+from rest_framework import serializers
+
+from builder.api.serializers_events import EventSerializer
+
+from .models import ADOPTION_BANDS, DEFAULT_CONFIGURATION, HEALTH_BANDS, Feature, Product
+
+WEIGHT_NAMES = tuple(DEFAULT_CONFIGURATION["weights"])
+
+
+class FeatureSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Feature
+        fields = ["id", "key", "name", "target_tag", "target_size"]
+        read_only_fields = ["id"]
+        # Uniqueness per product is checked by the view (the product is in the URL).
+        validators: list = []
+
+
+class ProductSerializer(serializers.ModelSerializer):
+    features = FeatureSerializer(many=True, read_only=True)
+    configuration = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Product
+        fields = [
+            "id",
+            "name",
+            "description",
+            "manager_email",
+            "executive_email",
+            "features",
+            "configuration",
+            "metrics_at",
+            "created_at",
+        ]
+
+    def get_configuration(self, product: Product) -> dict:
+        return product.config
+
+
+class ProductWriteSerializer(serializers.ModelSerializer):
+    features = FeatureSerializer(many=True, required=False)
+
+    class Meta:
+        model = Product
+        fields = ["name", "description", "manager_email", "executive_email", "features"]
+
+    def validate_name(self, name: str) -> str:
+        workspace = self.context["request"].workspace
+        taken = Product.objects.filter(workspace=workspace, name=name)
+        if self.instance is not None:
+            taken = taken.exclude(pk=self.instance.pk)
+        if taken.exists():
+            raise serializers.ValidationError("a product of this name exists in the workspace")
+        return name
+
+    def validate_features(self, features: list[dict]) -> list[dict]:
+        keys = [f["key"] for f in features]
+        if len(keys) != len(set(keys)):
+            raise serializers.ValidationError("feature keys must be unique")
+        return features
+
+
+class FeatureWriteSerializer(FeatureSerializer):
+    def validate(self, attrs: dict) -> dict:
+        product = self.context["product"]
+        key = attrs.get("key")
+        if key is not None:
+            taken = Feature.objects.filter(product=product, key=key)
+            if self.instance is not None:
+                taken = taken.exclude(pk=self.instance.pk)
+            if taken.exists():
+                raise serializers.ValidationError({"key": ["this product has that feature"]})
+        return attrs
+
+
+def _edges(name: str):
+    def check(value: Any) -> list[float]:
+        if (
+            not isinstance(value, list)
+            or len(value) != 3
+            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+        ):
+            raise serializers.ValidationError(f"{name}: three numbers, e.g. [20, 60, 80]")
+        if not all(0 <= v <= 100 for v in value) or not value[0] < value[1] < value[2]:
+            raise serializers.ValidationError(f"{name}: increasing numbers from 0 to 100")
+        return [float(v) for v in value]
+
+    return check
+
+
+class SlackRouteSerializer(serializers.Serializer):
+    connection = serializers.IntegerField()
+    channel = serializers.CharField(max_length=200)
+
+
+class JiraRouteSerializer(serializers.Serializer):
+    connection = serializers.IntegerField()
+    project = serializers.CharField(max_length=100)
+    issue_type = serializers.CharField(max_length=100, required=False, default="Task")
+
+
+class LinearRouteSerializer(serializers.Serializer):
+    connection = serializers.IntegerField()
+    team_id = serializers.CharField(max_length=100)
+
+
+class EscalationRoutesSerializer(serializers.Serializer):
+    email = serializers.BooleanField(required=False, default=True)
+    slack = SlackRouteSerializer(required=False)
+    jira = JiraRouteSerializer(required=False)
+    linear = LinearRouteSerializer(required=False)
+
+    def validate(self, attrs: dict) -> dict:
+        from integrations.models import Connection
+
+        workspace = self.context["request"].workspace
+        for provider in ("slack", "jira", "linear"):
+            route = attrs.get(provider)
+            if route is None:
+                continue
+            exists = Connection.objects.filter(
+                Q(workspace=workspace, pk=route["connection"], provider=provider)
+            ).exists()
+            if not exists:
+                raise serializers.ValidationError(
+                    {provider: {"connection": [f"no {provider} connection of that id here"]}}
+                )
+        return attrs
+
+
+class ConfigurationSerializer(serializers.Serializer):
+    """PUT /configuration: every field optional; what is left out keeps its default."""
+
+    window_days = serializers.IntegerField(min_value=1, max_value=365, required=False)
+    weights = serializers.DictField(child=serializers.FloatField(min_value=0), required=False)
+    engagement_target_sessions = serializers.FloatField(min_value=0.01, required=False)
+    adoption_bands = serializers.JSONField(required=False, validators=[_edges("adoption_bands")])
+    health_bands = serializers.JSONField(required=False, validators=[_edges("health_bands")])
+    hysteresis = serializers.FloatField(min_value=0, max_value=20, required=False)
+    escalation = EscalationRoutesSerializer(required=False)
+
+    def to_internal_value(self, data: Any) -> dict:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(
+                    {unknown[0]: [f"unknown setting; use {', '.join(self.fields)}"]}
+                )
+        return super().to_internal_value(data)
+
+    def validate_weights(self, weights: dict) -> dict:
+        unknown = sorted(set(weights) - set(WEIGHT_NAMES))
+        if unknown:
+            raise serializers.ValidationError(
+                f"unknown weight {unknown[0]!r}; use {', '.join(WEIGHT_NAMES)}"
+            )
+        merged = {**DEFAULT_CONFIGURATION["weights"], **weights}
+        if sum(merged.values()) <= 0:
+            raise serializers.ValidationError("at least one weight must be above 0")
+        return weights
+
+
+class UsageEventSerializer(EventSerializer):
+    """A usage event: feature_used names a feature of the product; nps has a 0-10 score."""
+
+    def validate(self, attrs: dict) -> dict:
+        data = attrs.get("data") or {}
+        if attrs["type"] == "feature_used":
+            keys = self.context["feature_keys"]
+            if data.get("feature") not in keys:
+                raise serializers.ValidationError(
+                    {
+                        "data": {
+                            "feature": [f"must be one of this product's features: {sorted(keys)}"]
+                        }
+                    }
+                )
+        if attrs["type"] == "nps":
+            score = data.get("score")
+            if (
+                isinstance(score, bool)
+                or not isinstance(score, int | float)
+                or not 0 <= score <= 10
+            ):
+                raise serializers.ValidationError({"data": {"score": ["a number from 0 to 10"]}})
+        return attrs
+
+
+class UsageBatchSerializer(serializers.Serializer):
+    def get_fields(self) -> dict:
+        from django.conf import settings
+
+        return {
+            "events": serializers.ListSerializer(
+                child=UsageEventSerializer(context=self.context),
+                allow_empty=False,
+                max_length=settings.EVENT_BATCH_MAX,
+            )
+        }
+
+
+TRIGGER_KINDS = {
+    "feature-adoption": ("feature_adoption", ADOPTION_BANDS),
+    "product-health": ("product_health", HEALTH_BANDS),
+    "performance-optimization": ("performance_optimization", ()),
+    "market-opportunity": ("market_opportunity", ()),
+}
+
+
+class TriggerFireSerializer(serializers.Serializer):
+    product = serializers.IntegerField()
+    band = serializers.CharField(required=False, allow_blank=True, default="")
+    feature = serializers.CharField(required=False, allow_blank=True, default="")
+    value = serializers.FloatField(required=False, allow_null=True, default=None)
+    payload = serializers.DictField(required=False, default=dict)
+
+    def validate_product(self, product_id: int) -> Product:
+        product = Product.objects.filter(
+            pk=product_id, workspace=self.context["request"].workspace
+        ).first()
+        if product is None:
+            raise serializers.ValidationError("no product of this id in the workspace")
+        return product
+
+    def validate(self, attrs: dict) -> dict:
+        _metric, bands = TRIGGER_KINDS[self.context["kind"]]
+        if bands and attrs["band"] not in bands:
+            raise serializers.ValidationError({"band": [f"must be one of {', '.join(bands)}"]})
+        kind = self.context["kind"]
+        if (
+            kind == "feature-adoption"
+            and not attrs["product"].features.filter(key=attrs["feature"]).exists()
+        ):
+            raise serializers.ValidationError({"feature": ["no feature of this key"]})
+        return attrs
+
+
+class AcknowledgeSerializer(serializers.Serializer):
+    by = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")

@@ -1,0 +1,357 @@
+"""The products API: workspace isolation, roles, and bad input → 400 naming the
+field with nothing written. Every endpoint products/ adds is here."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from automation.models import Event, Run
+from builder.models import Role, Workflow
+from products import services
+from products.models import BandCrossing, Escalation, Feature, Product
+from tests.builder.factories import published_workflow
+from tests.products.factories import ProductFactory, graph
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def product(workspace_a):
+    return ProductFactory(
+        workspace=workspace_a, name="Atlas", features=[{"key": "reports", "target_size": 10}]
+    )
+
+
+def field_errors(response) -> dict:
+    assert response.status_code == 400, response.content
+    return response.json()["errors"]
+
+
+# ---------------------------------------------------------------- isolation
+
+
+def test_another_workspace_sees_none_of_a_product(product, client_b):
+    base = f"/api/v1/products/{product.pk}"
+    assert client_b.get("/api/v1/products").json()["count"] == 0
+    for method, path, body in [
+        ("get", base, None),
+        ("patch", base, {"name": "mine"}),
+        ("delete", base, None),
+        ("get", f"{base}/metrics", None),
+        ("get", f"{base}/analytics", None),
+        ("get", f"{base}/crossings", None),
+        ("get", f"{base}/escalations", None),
+        ("get", f"{base}/configuration", None),
+        ("put", f"{base}/configuration", {"window_days": 7}),
+        ("post", f"{base}/features", {"key": "x"}),
+        ("patch", f"{base}/features/reports", {"target_size": 1}),
+        ("post", f"{base}/events", {"type": "session", "contact": {"email": "a@b.io"}}),
+    ]:
+        response = getattr(client_b, method)(path, body, format="json")
+        assert response.status_code == 404, (method, path, response.status_code)
+    # Firing a trigger names the product in the body: another workspace's is refused.
+    response = client_b.post(
+        "/api/v1/automation/triggers/product-health",
+        {"product": product.pk, "band": "critical"},
+        format="json",
+    )
+    assert "product" in field_errors(response)
+    escalation = services.open_escalation(
+        product_id=product.pk,
+        workspace_id=product.workspace_id,
+        idempotency_key="k1",
+        run_id="",
+        title="t",
+        message="",
+        guidance="",
+        level=2,
+        max_level=3,
+        acknowledge_within=60,
+    )
+    response = client_b.post(f"/api/v1/escalations/{escalation.pk}/acknowledge", {}, format="json")
+    assert response.status_code == 404
+    product.refresh_from_db()
+    assert product.name == "Atlas" and product.configuration == {}
+    assert not Event.objects.filter(workspace_id=product.workspace_id).exists()
+    assert Escalation.objects.get().status == "open"
+
+
+# ---------------------------------------------------------------- roles
+
+
+def test_roles(product, client_for):
+    base = f"/api/v1/products/{product.pk}"
+    viewer, editor, publisher = (client_for(r) for r in (Role.VIEWER, Role.EDITOR, Role.PUBLISHER))
+    assert viewer.get(f"{base}/metrics").status_code == 200
+    assert viewer.get(f"{base}/analytics").status_code == 200
+    event = {"type": "session", "contact": {"email": "a@b.io"}}
+    assert viewer.post(f"{base}/events", event, format="json").status_code == 403
+    assert viewer.post("/api/v1/products", {"name": "B"}, format="json").status_code == 403
+    assert viewer.put(f"{base}/configuration", {}, format="json").status_code == 403
+    assert editor.post(f"{base}/events", event, format="json").status_code == 202
+    assert editor.put(f"{base}/configuration", {"hysteresis": 5}, format="json").status_code == 200
+    fire = {"product": product.pk, "band": "critical"}
+    url = "/api/v1/automation/triggers/product-health"
+    assert editor.post(url, fire, format="json").status_code == 403
+    assert publisher.post(url, fire, format="json").status_code == 202
+    assert viewer.patch(f"{base}/features/reports", {"name": "R"}, format="json").status_code == 403
+    escalation = services.open_escalation(
+        product_id=product.pk,
+        workspace_id=product.workspace_id,
+        idempotency_key="roles",
+        run_id="",
+        title="t",
+        message="",
+        guidance="",
+        level=2,
+        max_level=3,
+        acknowledge_within=60,
+    )
+    acknowledge = f"/api/v1/escalations/{escalation.pk}/acknowledge"
+    assert viewer.post(acknowledge, {}, format="json").status_code == 403
+    assert "by" in field_errors(editor.post(acknowledge, {"by": "x" * 201}, format="json"))
+    assert Escalation.objects.get().status == "open"
+    assert editor.post(acknowledge, {}, format="json").status_code == 200
+    assert publisher.delete(base).status_code == 403
+    assert client_for(Role.ADMIN).delete(base).status_code == 204
+    assert not Product.objects.exists()
+
+
+# ---------------------------------------------------------------- bad input
+
+
+def test_create_and_update_refuse_bad_input(product, client_a):
+    response = client_a.post(
+        "/api/v1/products",
+        {"name": "Atlas", "manager_email": "not-an-email"},
+        format="json",
+    )
+    errors = field_errors(response)
+    assert {"name", "manager_email"} <= set(errors)
+    response = client_a.post(
+        "/api/v1/products",
+        {"name": "Zed", "features": [{"key": "a"}, {"key": "a"}]},
+        format="json",
+    )
+    assert "features" in field_errors(response)
+    response = client_a.post(
+        f"/api/v1/products/{product.pk}/features", {"key": "reports"}, format="json"
+    )
+    assert "key" in field_errors(response)
+    response = client_a.post(
+        f"/api/v1/products/{product.pk}/features", {"key": "has space"}, format="json"
+    )
+    assert "key" in field_errors(response)
+    response = client_a.patch(
+        f"/api/v1/products/{product.pk}/features/reports", {"target_size": -1}, format="json"
+    )
+    assert "target_size" in field_errors(response)
+    response = client_a.patch(f"/api/v1/products/{product.pk}", {"name": ""}, format="json")
+    assert "name" in field_errors(response)
+    assert Product.objects.count() == 1 and Feature.objects.count() == 1
+    assert Feature.objects.get().target_size == 10 and Product.objects.get().name == "Atlas"
+
+    created = client_a.post(
+        "/api/v1/products",
+        {
+            "name": "Zed",
+            "manager_email": "pm@z.io",
+            "features": [{"key": "export", "target_tag": "beta"}],
+        },
+        format="json",
+    )
+    assert created.status_code == 201
+    body = created.json()
+    assert body["features"][0]["key"] == "export"
+    assert body["configuration"]["weights"]["adoption"] == 0.35
+
+
+def test_usage_events_refuse_bad_input_whole(product, client_a):
+    url = f"/api/v1/products/{product.pk}/events"
+    good = {"id": "1", "type": "session", "contact": {"email": "a@b.io"}}
+    batch = {
+        "events": [
+            good,
+            {"id": "2", "type": "feature_used", "contact": {"email": "a@b.io"}, "data": {}},
+        ]
+    }
+    assert "events[1].data.feature" in field_errors(client_a.post(url, batch, format="json"))
+    nps = {"type": "nps", "contact": {"email": "a@b.io"}, "data": {"score": 11}}
+    assert "data.score" in field_errors(client_a.post(url, nps, format="json"))
+    assert "contact" in field_errors(client_a.post(url, {"type": "session"}, format="json"))
+    assert not Event.objects.exists()
+    # Good ones are stored once, tagged with the product, ordinary events otherwise.
+    answer = client_a.post(url, {"events": [good, good]}, format="json").json()
+    assert answer == {"accepted": 1, "duplicates": 1, "enrolled": 0}
+    assert client_a.post(url, good, format="json").json()["duplicates"] == 1
+    assert Event.objects.get().data == {"product": product.pk}
+
+
+def test_an_event_sent_to_a_product_enrols_contact_workflows_too(product, client_a, workspace_a):
+    workflow = published_workflow(
+        workspace_a,
+        graph({"id": "start", "type": "trigger.event", "config": {"event": "session"}}),
+    )
+    url = f"/api/v1/products/{product.pk}/events"
+    answer = client_a.post(
+        url, {"type": "session", "contact": {"email": "a@b.io"}}, format="json"
+    ).json()
+    assert answer["enrolled"] == 1
+    assert Run.objects.get(workflow=workflow).contact.email == "a@b.io"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"window_days": 0}, "window_days"),
+        ({"weights": {"adoption": -1}}, "weights"),
+        ({"weights": {"speed": 1}}, "weights"),
+        (
+            {"weights": {"adoption": 0, "engagement": 0, "reliability": 0, "nps": 0}},
+            "weights",
+        ),
+        ({"adoption_bands": [60, 20, 80]}, "adoption_bands"),
+        ({"health_bands": [40, 60]}, "health_bands"),
+        ({"hysteresis": 50}, "hysteresis"),
+        ({"colour": "blue"}, "colour"),
+        ({"escalation": {"slack": {"connection": 999, "channel": "#x"}}}, "escalation.slack"),
+    ],
+)
+def test_configuration_refuses_bad_input(product, client_a, body, field):
+    response = client_a.put(f"/api/v1/products/{product.pk}/configuration", body, format="json")
+    errors = field_errors(response)
+    assert any(key.startswith(field) for key in errors), errors
+    product.refresh_from_db()
+    assert product.configuration == {}
+
+
+def test_configuration_round_trip(product, client_a):
+    url = f"/api/v1/products/{product.pk}/configuration"
+    body = {"weights": {"nps": 0.5}, "health_bands": [30, 50, 70], "window_days": 7}
+    answer = client_a.put(url, body, format="json").json()
+    assert answer["weights"] == {
+        "adoption": 0.35,
+        "engagement": 0.25,
+        "reliability": 0.25,
+        "nps": 0.5,
+    }
+    assert answer["health_bands"] == [30, 50, 70] and answer["window_days"] == 7
+    assert client_a.get(url).json() == answer
+
+
+def test_analytics_answers_daily_points_and_refuses_a_bad_range(product, client_a):
+    url = f"/api/v1/products/{product.pk}/analytics"
+    services.refresh_product(product.pk, now=timezone.now() - timedelta(days=2))
+    services.refresh_product(product.pk)
+    points = client_a.get(url).json()["points"]
+    assert len(points) == 2 and points[0]["day"] < points[1]["day"]
+    assert "features" in points[0] and "health_score" in points[0]
+    assert len(client_a.get(url, {"days": 1}).json()["points"]) == 1
+    assert "days" in field_errors(client_a.get(url, {"days": "0"}))
+    metrics = client_a.get(f"/api/v1/products/{product.pk}/metrics").json()
+    assert metrics["features"]["reports"]["adoption"] == 0.0
+    assert metrics["features"]["reports"]["band"] is None  # no usage yet: no band entered
+
+
+@pytest.mark.parametrize(
+    ("kind", "body", "field"),
+    [
+        ("product-health", {"band": "critical"}, "product"),
+        ("product-health", {"product": "{p}", "band": "meh"}, "band"),
+        ("feature-adoption", {"product": "{p}", "band": "high", "feature": "nope"}, "feature"),
+        ("market-opportunity", {"product": "{p}", "payload": [1]}, "payload"),
+    ],
+)
+def test_firing_triggers_refuses_bad_input(product, client_a, kind, body, field):
+    body = {k: (product.pk if v == "{p}" else v) for k, v in body.items()}
+    response = client_a.post(f"/api/v1/automation/triggers/{kind}", body, format="json")
+    assert field in field_errors(response)
+    assert not BandCrossing.objects.exists()
+    assert client_a.post("/api/v1/automation/triggers/nope", {}, format="json").status_code == 404
+
+
+def test_firing_a_signal_starts_the_workflows_that_listen(product, client_a, workspace_a):
+    listening = published_workflow(
+        workspace_a,
+        graph(
+            {
+                "id": "signal",
+                "type": "trigger.product_signal",
+                "config": {"signal": "market_opportunity"},
+            },
+        ),
+        name="Opportunities",
+    )
+    published_workflow(
+        workspace_a,
+        graph(
+            {
+                "id": "signal",
+                "type": "trigger.product_signal",
+                "config": {"signal": "performance_optimization"},
+            },
+        ),
+    )
+    response = client_a.post(
+        "/api/v1/automation/triggers/market-opportunity",
+        {"product": product.pk, "payload": {"segment": "EU"}},
+        format="json",
+    )
+    assert response.status_code == 202
+    started = response.json()["started"]
+    assert [s["name"] for s in started] == ["Opportunities"]
+    run = Run.objects.get()
+    assert run.workflow_id == listening.pk and run.product == product
+    assert run.trigger_event.data["payload"] == {"segment": "EU"}
+
+
+def test_workflows_create_is_an_alias(client_a):
+    response = client_a.post("/api/v1/workflows/create", {"name": "Via alias"}, format="json")
+    assert response.status_code == 201
+    assert Workflow.objects.get().name == "Via alias"
+    assert "name" in field_errors(client_a.post("/api/v1/workflows/create", {}, format="json"))
+
+
+def test_acknowledging_stops_the_rise(product, client_a):
+    escalation = services.open_escalation(
+        product_id=product.pk,
+        workspace_id=product.workspace_id,
+        idempotency_key="k2",
+        run_id="",
+        title="Slow",
+        message="",
+        guidance="Restart the cache first.",
+        level=1,
+        max_level=3,
+        acknowledge_within=60,
+    )
+    later = timezone.now() + timedelta(seconds=61)
+    assert services.raise_overdue_escalations(later) == 1
+    escalation.refresh_from_db()
+    assert escalation.level == 2
+    response = client_a.post(
+        f"/api/v1/escalations/{escalation.pk}/acknowledge", {"by": "pm"}, format="json"
+    )
+    assert response.json()["acknowledged_by"] == "pm"
+    assert services.raise_overdue_escalations(later + timedelta(hours=1)) == 0
+    escalation.refresh_from_db()
+    assert (escalation.level, escalation.status) == (2, "acknowledged")
+    # The same visit of the node opens nothing twice (a redelivered step).
+    again = services.open_escalation(
+        product_id=product.pk,
+        workspace_id=product.workspace_id,
+        idempotency_key="k2",
+        run_id="",
+        title="Slow",
+        message="",
+        guidance="",
+        level=1,
+        max_level=3,
+        acknowledge_within=60,
+    )
+    assert again.pk == escalation.pk and Escalation.objects.count() == 1
+    listed = client_a.get(f"/api/v1/products/{product.pk}/escalations").json()["results"]
+    assert [e["level"] for e in listed] == [2]

@@ -1,0 +1,86 @@
+"""An escalation reaches the channels its product's configuration names:
+a real Slack-compatible and Jira-compatible HTTP server on 127.0.0.1 records
+what each level posted; a channel that fails is logged and left out."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from integrations.models import Connection
+from products import services
+from products.models import Escalation
+from tests.products.factories import ProductFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def connection(workspace, provider: str, url: str, settings=None, secrets=None) -> Connection:
+    found = Connection(
+        workspace=workspace,
+        provider=provider,
+        name=provider,
+        settings={"base_url": url, **(settings or {})},
+    )
+    found.set_secrets(secrets or {})
+    found.save()
+    return found
+
+
+def test_levels_go_to_slack_and_jira(http_target, django_capture_on_commit_callbacks):
+    product = ProductFactory(name="Atlas")
+    slack = connection(product.workspace, "slack", http_target.url, secrets={"bot_token": "xoxb-1"})
+    jira = connection(
+        product.workspace,
+        "jira",
+        http_target.url,
+        settings={"email": "bot@example.com"},
+        secrets={"api_token": "t"},
+    )
+    services.set_configuration(
+        product,
+        {
+            "escalation": {
+                "email": False,
+                "slack": {"connection": slack.pk, "channel": "#atlas"},
+                "jira": {"connection": jira.pk, "project": "OPS", "issue_type": "Task"},
+            }
+        },
+    )
+    http_target.answer(body=b'{"ok": true, "channel": "C1", "ts": "1.2"}')
+    http_target.answer(body=b'{"id": "10", "key": "OPS-1"}')
+    with django_capture_on_commit_callbacks(execute=True):
+        escalation = services.open_escalation(
+            product_id=product.pk,
+            workspace_id=product.workspace_id,
+            idempotency_key="channels",
+            run_id="",
+            title="Atlas is down",
+            message="Errors everywhere.",
+            guidance="",
+            level=2,
+            max_level=3,
+            acknowledge_within=60,
+        )
+    posted = [(r["path"], json.loads(r["body"])) for r in http_target.requests]
+    assert posted[0] == (
+        "/chat.postMessage",
+        {"channel": "#atlas", "text": "[Cairn L2] Atlas is down\n\nErrors everywhere."},
+    )
+    assert posted[1][0] == "/rest/api/3/issue"
+    assert posted[1][1]["fields"]["summary"] == "[Cairn L2] Atlas is down"
+    assert posted[1][1]["fields"]["labels"] == ["cairn-escalation", "L2"]
+    escalation.refresh_from_db()
+    assert escalation.history[0]["channels"] == ["inbox", "slack", "jira"]
+
+    # Slack refuses the next level: the escalation still rises, Jira still gets it.
+    http_target.reset()
+    http_target.answer(body=b'{"ok": false, "error": "channel_not_found"}')
+    http_target.answer(body=b'{"id": "11", "key": "OPS-2"}')
+    with django_capture_on_commit_callbacks(execute=True):
+        Escalation.objects.filter(pk=escalation.pk).update(escalate_at=escalation.created_at)
+        assert services.raise_overdue_escalations() == 1
+    escalation.refresh_from_db()
+    assert escalation.level == 3
+    assert escalation.history[1]["channels"] == ["inbox", "jira"]
