@@ -1,9 +1,9 @@
 """The Celery app. Workers and beat start from here: `celery -A config worker`.
 
 Queues: runs go to `high`, `normal` or `low` by their workflow's priority
-(automation/dispatch.py); beat sends one timer sweep and one reaper per
-priority through that priority's queue (config/settings.py says why), the
-rest goes to `normal`. A worker consuming several queues takes from the first non-empty
+(automation/dispatch.py); beat sends one reaper per priority through that
+priority's queue (config/settings.py says why); the timer sweep and the
+rest go to `normal`. A worker consuming several queues takes from the first non-empty
 one in the order of QUEUE_ORDER (see QueuesInPriorityOrder).
 """
 

@@ -145,15 +145,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 # A worker started without -Q consumes all three; the Procfile names them.
 CELERY_TASK_QUEUES = {"high": {}, "normal": {}, "low": {}}
 CELERY_TASK_DEFAULT_QUEUE = "normal"
-# The timer sweep and the reaper run once per priority, in that priority's
-# queue, over its runs only (CELERY_BEAT_SCHEDULE). A run woken or left
-# running while a long queue is ahead of it outlives its lease there and looks
-# orphaned: a sweep or reaper that overtook its queue would wake runs only to
-# have them wait, and queue waiting runs again and again. Behind the runs
-# queued at its priority, as in one FIFO queue, each finds due timers and dead
-# workers' runs only, and a low-priority backlog never delays high-priority
-# timers or reaping.
-TIMER_PRIORITIES = ("high", "normal", "low")
+# The reaper runs once per priority, in that priority's queue, over its runs
+# only (CELERY_BEAT_SCHEDULE): a run still waiting its turn in a long queue
+# outlives its lease and looks orphaned, so a reaper that overtook its queue
+# would queue it again and again. Behind the runs queued at its priority, as
+# in one FIFO queue, it finds only the runs of dead workers, and a low-priority
+# backlog never holds up reaping high-priority runs. The timer sweep (one
+# message a second, every priority) takes the default queue, as before.
+REAPER_PRIORITIES = ("high", "normal", "low")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
@@ -162,18 +161,15 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # mid-write can leave corrupt, and no state two instances could share.
 CELERY_BEAT_SCHEDULER = "celery.beat:Scheduler"
 CELERY_BEAT_SCHEDULE = {
+    "sweep-due-runs": {"task": "automation.sweep_due_runs", "schedule": 1.0},
     **{
-        f"{name}-{priority}": {
-            "task": task,
-            "schedule": every,
+        f"reap-stale-runs-{priority}": {
+            "task": "automation.reap_stale_runs",
+            "schedule": 5.0,
             "args": (priority,),
             "options": {"queue": priority},
         }
-        for name, task, every in (
-            ("sweep-due-runs", "automation.sweep_due_runs", 1.0),
-            ("reap-stale-runs", "automation.reap_stale_runs", 5.0),
-        )
-        for priority in TIMER_PRIORITIES
+        for priority in REAPER_PRIORITIES
     },
     "fire-schedules": {"task": "automation.fire_schedules", "schedule": 15.0},
     "check-inactivity": {"task": "automation.check_inactivity", "schedule": 300.0},
