@@ -29,7 +29,13 @@ from .models import (
     Step,
     TriggerBinding,
 )
-from .runs import RunStateError, cancel_run, retry_run
+from .runs import (
+    RunStateError,
+    cancel_run,
+    dead_letters,
+    discard_dead_letters,
+    retry_run,
+)
 
 COMPACT_JSON_MAX_CHARS = 300
 
@@ -285,9 +291,27 @@ class StepInline(ReadOnlyAdminMixin, admin.TabularInline):
         return compact_json(obj.output)
 
 
+class DeadLetterFilter(admin.SimpleListFilter):
+    """Dead letters: runs that failed after their retries (runs.dead_letters), to retry
+    or discard in bulk with the actions."""
+
+    title = "dead letters"
+    parameter_name = "dead_letter"
+
+    def lookups(self, request, model_admin):
+        return (("yes", "Failed after their retries"),)
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(pk__in=dead_letters().values("pk"))
+        return queryset
+
+
 @admin.register(Run)
 class RunAdmin(admin.ModelAdmin):
-    """Runs are the engine's: every field is read-only; retry and cancel are an operator's verbs."""
+    """Runs are the engine's: every field is read-only; retry, cancel and discard are an
+    operator's verbs. The dead letters are the list filtered "failed after their retries"
+    (…/automation/run/?dead_letter=yes), with bulk retry and discard."""
 
     list_display = (
         "short_id",
@@ -301,11 +325,11 @@ class RunAdmin(admin.ModelAdmin):
         "created_at",
         "finished_at",
     )
-    list_filter = ("status", "workflow", "is_preview")
+    list_filter = (DeadLetterFilter, "status", "workflow", "is_preview")
     list_select_related = ("workflow", "version", "contact")
-    search_fields = ("contact__email", "id")
+    search_fields = ("contact__email", "id", "error")
     date_hierarchy = "created_at"
-    actions = ("retry_selected", "cancel_selected")
+    actions = ("retry_selected", "discard_selected", "cancel_selected")
     inlines = (StepInline,)
     fieldsets = (
         (
@@ -407,6 +431,22 @@ class RunAdmin(admin.ModelAdmin):
     @admin.action(description="Retry selected runs from the failed step", permissions=["change"])
     def retry_selected(self, request, queryset):
         self._operate(request, queryset, retry_run, done="Retried")
+
+    @admin.action(description="Discard selected failed runs", permissions=["change"])
+    def discard_selected(self, request, queryset):
+        """Give up on the failed runs selected (runs.discard_dead_letters); any other
+        run is named and left alone."""
+        failed = dead_letters().filter(pk__in=queryset.values("pk")).values_list("pk", flat=True)
+        failed = sorted(failed)
+        for run in queryset.exclude(pk__in=failed).order_by("created_at"):
+            self.message_user(
+                request, f"Run {short_id(run.pk)} is {run.status}, not failed.", messages.ERROR
+            )
+        if failed:
+            by = request.user.email or request.user.get_username()
+            result = discard_dead_letters(None, failed, by=f"{by} (admin)")
+            noun = "run" if len(result.runs) == 1 else "runs"
+            self.message_user(request, f"Discarded {len(result.runs)} {noun}.", messages.SUCCESS)
 
     @admin.action(description="Cancel selected runs", permissions=["change"])
     def cancel_selected(self, request, queryset):

@@ -6,7 +6,15 @@ every hand-off goes through `transaction.on_commit`.
 The executor is a seam: CAIRN_EXECUTION names it ("celery": automation.tasks,
 "embedded": automation.embedded), and this module reaches it by that name,
 never by an import, so the engine and intake never depend on an executor.
-Each executor module offers `submit(run_ids)` and `submit_cleanup(workflow_id)`.
+Each executor module offers `submit(run_ids, priority)` and
+`submit_cleanup(workflow_id)`.
+
+Priority: every run goes out at its workflow's priority (`Workflow.priority`,
+high / normal / low), which is the name of the Celery queue it takes. Workers
+take high first (config/celery.py), so a backlog of low-priority runs never
+delays a high-priority one. Everything that queues a run (enrolment, the
+timer sweep, event wakes, manual and dead-letter retries, the reaper, a
+worker handing runs back) comes through here, so none of them can forget it.
 """
 
 from __future__ import annotations
@@ -15,15 +23,61 @@ from collections.abc import Iterable
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils.module_loading import import_string
+
+from .models import Run
 
 EXECUTORS = {"celery": "automation.tasks", "embedded": "automation.embedded"}
 
+# The queue names, in the order workers take them.
+PRIORITIES = ("high", "normal", "low")
+DEFAULT_PRIORITY = "normal"
+# A tester watching a preview waits for every step: previews go first.
+PREVIEW_PRIORITY = "high"
+LOOKUP_BATCH = 1000
+
 
 def enqueue_runs(run_ids: Iterable) -> None:
+    """After commit, have the executor advance these runs, each at its workflow's priority."""
     ids = [str(run_id) for run_id in run_ids]
-    if ids:
-        transaction.on_commit(lambda: _executor("submit")(ids))
+    if not ids:
+        return
+    for priority, group in by_priority(ids).items():
+        transaction.on_commit(lambda p=priority, g=group: _executor("submit")(g, p))
+
+
+def by_priority(run_ids: list[str]) -> dict[str, list[str]]:
+    """The runs grouped by the queue they go to, each group in the order given.
+
+    The priority is read when the run is queued (one query per thousand
+    runs), so changing a workflow's priority applies to its next wake at once.
+    """
+    found: dict[str, str] = {}
+    for start in range(0, len(run_ids), LOOKUP_BATCH):
+        rows = (
+            Run.objects.filter(pk__in=run_ids[start : start + LOOKUP_BATCH])
+            .order_by()
+            .values_list("pk", "is_preview", "workflow__priority")
+        )
+        for pk, is_preview, priority in rows:
+            found[str(pk)] = PREVIEW_PRIORITY if is_preview else priority
+    groups: dict[str, list[str]] = {}
+    for run_id in run_ids:
+        priority = found.get(run_id) or DEFAULT_PRIORITY
+        groups.setdefault(priority if priority in PRIORITIES else DEFAULT_PRIORITY, []).append(
+            run_id
+        )
+    return groups
+
+
+def at_priority(priority: str | None) -> Q:
+    """The runs by_priority sends to `priority`'s queue (None: every run)."""
+    if priority is None:
+        return Q()
+    if priority == PREVIEW_PRIORITY:
+        return Q(is_preview=True) | Q(workflow__priority=priority)
+    return Q(is_preview=False, workflow__priority=priority)
 
 
 def enqueue_workflow_cleanup(workflow_id) -> None:

@@ -7,6 +7,7 @@ without Redis. One thread, because SQLite takes one writer at a time.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import queue
 import threading
@@ -16,8 +17,11 @@ from django.db import close_old_connections
 
 log = logging.getLogger("cairn.embedded")
 
-# Run ids to advance, or ("cancel_workflow_runs", workflow id).
-_queue: queue.Queue[str | tuple[str, str]] = queue.Queue()
+# (rank, order, job): high-priority runs first, then first come first served.
+# A job is a run id to advance, or ("cancel_workflow_runs", workflow id).
+_queue: queue.PriorityQueue[tuple[int, int, str | tuple[str, str]]] = queue.PriorityQueue()
+_order = itertools.count()
+RANK = {"high": 0, "normal": 1, "low": 2}
 _started = threading.Event()
 _lock = threading.Lock()
 SWEEP_INTERVAL_SECONDS = 1.0
@@ -25,14 +29,16 @@ REAP_EVERY = 5
 SLOW_SWEEP_EVERY = 15
 
 
-def submit(run_ids: list[str]) -> None:
+def submit(run_ids: list[str], priority: str = "normal") -> None:
+    """Advance these runs, after every run of a higher priority already queued."""
+    rank = RANK.get(priority, RANK["normal"])
     for run_id in run_ids:
-        _queue.put(run_id)
+        _queue.put((rank, next(_order), run_id))
 
 
 def submit_cleanup(workflow_id: str) -> None:
     """Cancel an archived workflow's runs (runs.cancel_workflow_runs) on the executor."""
-    _queue.put(("cancel_workflow_runs", workflow_id))
+    _queue.put((RANK["normal"], next(_order), ("cancel_workflow_runs", workflow_id)))
 
 
 def start() -> None:
@@ -53,7 +59,7 @@ def _loop() -> None:
     while True:
         timeout = max(0.0, next_sweep - time.monotonic())
         try:
-            run_id = _queue.get(timeout=timeout)
+            _rank, _seq, run_id = _queue.get(timeout=timeout)
         except queue.Empty:
             run_id = None
         try:

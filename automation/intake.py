@@ -185,7 +185,8 @@ def kick(countdown: float | None = None) -> None:
             countdown = settings.EVENT_DRAIN_DELAY
         from celery import current_app
 
-        current_app.send_task(TASK, countdown=countdown)
+        # On the high queue: enrolment must not wait behind a backlog of runs.
+        current_app.send_task(TASK, countdown=countdown, queue="high")
     except Exception:
         log.warning(
             "could not queue the event drain; beat's drain will pick them up", exc_info=True

@@ -8,8 +8,10 @@ from billiard.exceptions import SoftTimeLimitExceeded
 from billiard.process import current_process
 from celery import shared_task
 from celery.signals import task_prerun
+from django.db import DatabaseError
 
 from . import engine, intake, runs, schedules, timers
+from .dispatch import DEFAULT_PRIORITY, by_priority
 
 log = logging.getLogger("cairn.tasks")
 
@@ -67,9 +69,17 @@ def advance_runs_task(run_ids: list[str]) -> None:
 
 
 def hand_back(run_ids: list[str]) -> None:
-    """Queue runs again, as a message of their own."""
-    if run_ids:
-        advance_runs_task.delay(list(run_ids))
+    """Queue runs again, as messages of their own, each at its workflow's priority
+    (or, when the database cannot say, on the queue the message came from)."""
+    if not run_ids:
+        return
+    try:
+        groups = by_priority(list(run_ids))
+    except DatabaseError:
+        delivery = advance_runs_task.request.delivery_info or {}
+        groups = {delivery.get("routing_key") or DEFAULT_PRIORITY: list(run_ids)}
+    for priority, group in groups.items():
+        submit(group, priority)
 
 
 # Runs per Celery message. A batch of events that enrols hundreds of contacts
@@ -78,10 +88,13 @@ def hand_back(run_ids: list[str]) -> None:
 RUNS_PER_MESSAGE = 10
 
 
-def submit(run_ids: list[str]) -> None:
-    """The executor's side of dispatch.enqueue_runs (called after commit)."""
+def submit(run_ids: list[str], priority: str = DEFAULT_PRIORITY) -> None:
+    """The executor's side of dispatch.enqueue_runs (called after commit): the
+    runs go to the Celery queue named by their priority (high, normal, low)."""
     for start in range(0, len(run_ids), RUNS_PER_MESSAGE):
-        advance_runs_task.delay(run_ids[start : start + RUNS_PER_MESSAGE])
+        advance_runs_task.apply_async(
+            args=[run_ids[start : start + RUNS_PER_MESSAGE]], queue=priority
+        )
 
 
 def submit_cleanup(workflow_id: str) -> None:
@@ -89,13 +102,13 @@ def submit_cleanup(workflow_id: str) -> None:
 
 
 @shared_task(name="automation.sweep_due_runs", ignore_result=True, expires=5)
-def sweep_due_runs() -> int:
-    return timers.sweep_due_runs()
+def sweep_due_runs(priority: str | None = None) -> int:
+    return timers.sweep_due_runs(priority)
 
 
 @shared_task(name="automation.reap_stale_runs", ignore_result=True, expires=30)
-def reap_stale_runs() -> int:
-    return timers.reap_stale_runs()
+def reap_stale_runs(priority: str | None = None) -> int:
+    return timers.reap_stale_runs(priority)
 
 
 @shared_task(name="automation.fire_schedules", ignore_result=True, expires=30)

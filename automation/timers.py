@@ -15,7 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from . import transitions
-from .dispatch import enqueue_runs
+from .dispatch import at_priority, enqueue_runs
 from .models import Deployment, DeploymentStatus, Run, RunStatus, Step, StepStatus
 
 SWEEP_BATCH = 1000
@@ -55,27 +55,38 @@ def wake_runs(run_filter: Q, *, limit: int = SWEEP_BATCH) -> int:
     return woken
 
 
-def sweep_due_runs() -> int:
-    """Wake every run whose timer (delay, timeout, retry backoff, hold) is due."""
+def sweep_due_runs(priority: str | None = None) -> int:
+    """Wake every run whose timer (delay, timeout, retry backoff, hold) is due.
+
+    With a `priority`, only the runs queued at that priority: beat sends one
+    sweep per priority through that priority's queue (as the reaper), so a
+    sweep comes after the runs queued ahead of it and never wakes runs that
+    would only wait in a long queue until their lease runs out.
+    """
     total = 0
     while True:
-        woken = wake_runs(Q(resume_at__lte=timezone.now()))
+        woken = wake_runs(Q(resume_at__lte=timezone.now()) & at_priority(priority))
         total += woken
         if woken < SWEEP_BATCH:
             return total
 
 
-def reap_stale_runs() -> int:
+def reap_stale_runs(priority: str | None = None) -> int:
     """Re-queue runs whose worker died: running, and the lease ran out.
 
     An outside call that was in flight when its worker died left its step
     `running`: that attempt is declared lost (counted, kept as `retrying`
     with why), so the next delivery decides whether attempts are left.
+
+    With a `priority`, only the runs queued at that priority (dispatch.py):
+    beat sends one reaper per priority, through that priority's queue, so
+    each reaper comes after the runs queued ahead of it at its priority.
     """
     now = timezone.now()
     with transaction.atomic():
         ids = list(
             Run.objects.filter(status=RunStatus.RUNNING, lease_until__lt=now)
+            .filter(at_priority(priority))
             .order_by("lease_until")
             .select_for_update(skip_locked=True)
             .values_list("pk", flat=True)[:SWEEP_BATCH]

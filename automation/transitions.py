@@ -10,8 +10,8 @@ overwrites a newer state. They come in two kinds:
   and the chunk writes it with `save`, itself a compare-and-set on
   `running`: if anything else changed the row, nothing is written.
 - Set-based, on runs nobody holds: `wake`, `retry`, `cancel_runs`,
-  `exit_runs` are one `UPDATE … WHERE status IN (<accepted>)`; a row in
-  any other state is left alone and not counted.
+  `exit_runs`, `discard` are one `UPDATE … WHERE status IN (<accepted>)`;
+  a row in any other state is left alone and not counted.
 
 Why a redelivered task may re-enter a state: a Celery message can arrive
 twice (acks_late, redelivery after a lost worker). Its chunk finds the run
@@ -26,7 +26,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet, Value
+from django.db.models.functions import Concat
 from django.utils import timezone
 
 from .models import Run, RunStatus, Step, StepStatus
@@ -43,6 +44,8 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "cancel": ((RUNNING, WAITING), RunStatus.CANCELLED),
     "wake": ((WAITING,), RUNNING),
     "retry": ((RunStatus.FAILED,), RUNNING),
+    # A dead letter (failed after its retries) an operator gives up on.
+    "discard": ((RunStatus.FAILED,), RunStatus.CANCELLED),
 }
 ACCEPTS = {name: accepted for name, (accepted, _target) in TRANSITIONS.items()}
 
@@ -192,6 +195,26 @@ def retry(run_id: Any) -> Run:
             updated_at=timezone.now(),
         )
     return locked
+
+
+DISCARDED = "discarded"
+
+
+def discard(runs: QuerySet, note: str) -> int:
+    """failed → cancelled for these dead letters: nobody will retry them.
+
+    The run keeps its failed step and the failure's error, after a line that
+    says it was discarded (by whom): its history shows both. Returns how many
+    moved; a run retried meanwhile is no longer failed and is left alone.
+    """
+    accepted, target = TRANSITIONS["discard"]
+    now = timezone.now()
+    return runs.filter(status__in=accepted).update(
+        status=target,
+        error=Concat(Value(f"{DISCARDED}: {note}\n"), F("error")),
+        lease_until=None,
+        updated_at=now,
+    )
 
 
 def cancel_runs(runs: QuerySet, reason: str) -> int:

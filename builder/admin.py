@@ -220,7 +220,7 @@ class WorkflowAdminForm(forms.ModelForm):
 
     class Meta:
         model = Workflow
-        fields = ("workspace", "name", "description", "draft", "template_slug")
+        fields = ("workspace", "name", "description", "priority", "draft", "template_slug")
 
     def clean_draft(self):
         # The checks services.save_draft makes before it stores a draft.
@@ -252,18 +252,22 @@ class WorkflowAdmin(DeletesHistoryMixin, admin.ModelAdmin):
         "name",
         "workspace",
         "status",
+        "priority",
         "latest_version_number",
         "active_runs",
         "updated_at",
     )
-    list_filter = ("status", "workspace")
+    list_filter = ("status", "priority", "workspace")
     list_select_related = ("workspace",)
     search_fields = ("name", "description")
     actions = ("publish_selected", "pause_selected", "resume_selected", "archive_selected")
     inlines = (WorkflowVersionInline,)
     autocomplete_fields = ("workspace",)
     fieldsets = (
-        (None, {"fields": ("workspace", "name", "description", "status", "runs_link")}),
+        (
+            None,
+            {"fields": ("workspace", "name", "description", "status", "priority", "runs_link")},
+        ),
         ("Problems in the draft", {"fields": ("draft_issues",)}),
         ("Draft as JSON", {"fields": ("draft",), "classes": ("collapse",)}),
         (

@@ -105,6 +105,15 @@ class WorkflowStatus(models.TextChoices):
     ARCHIVED = "archived", "Archived"
 
 
+class WorkflowPriority(models.TextChoices):
+    """Which Celery queue a workflow's runs go to (automation/dispatch.py); workers
+    take high first, so a backlog of low-priority runs never delays high ones."""
+
+    HIGH = "high", "High"
+    NORMAL = "normal", "Normal"
+    LOW = "low", "Low"
+
+
 class Workflow(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="workflows")
@@ -112,6 +121,12 @@ class Workflow(models.Model):
     description = models.TextField(blank=True)
     status = models.CharField(
         max_length=20, choices=WorkflowStatus.choices, default=WorkflowStatus.DRAFT, db_index=True
+    )
+    priority = models.CharField(
+        max_length=10,
+        choices=WorkflowPriority.choices,
+        default=WorkflowPriority.NORMAL,
+        help_text="Runs of high-priority workflows are taken before normal, normal before low.",
     )
     draft = models.JSONField(default=empty_graph)
     # Counts every change of the draft: the API's ETag, so a save from a stale

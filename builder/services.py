@@ -196,10 +196,18 @@ def delete_workflow(workflow: Workflow) -> None:
 
 
 def update_workflow(
-    workflow: Workflow, *, name: str | None = None, description: str | None = None
+    workflow: Workflow,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    priority: str | None = None,
 ) -> Workflow:
-    """Rename or re-describe a workflow. Its graph changes through save_draft only."""
+    """Rename, re-describe or re-prioritise a workflow. Its graph changes through
+    save_draft only. A new priority applies to every run queued from then on."""
     changed = []
+    if priority is not None:
+        workflow.priority = priority
+        changed.append("priority")
     if name is not None:
         workflow.name = name
         changed.append("name")

@@ -16,5 +16,6 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("workspaces/", views.workspaces, name="workspaces"),
     path("workflows/", views.app, name="workflows"),
+    path("failed-runs/", views.app, {"page": "failed-runs"}, name="failed-runs"),
     path("workflows/<uuid:workflow_id>/", views.app, name="workflow-editor"),
 ]

@@ -83,8 +83,11 @@ def workspaces(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def app(request: HttpRequest, workflow_id: UUID | None = None) -> HttpResponse:
-    """The React app: the workflows list, or the editor of one workflow."""
+def app(
+    request: HttpRequest, workflow_id: UUID | None = None, page: str | None = None
+) -> HttpResponse:
+    """The React app: the workflows list, the editor of one workflow, or another
+    page of the app (`page`: "failed-runs")."""
     memberships = memberships_of(request.user)
     if workflow_id is not None:
         # A link to a workflow opens it in its own workspace, if the person is a member.
@@ -111,7 +114,9 @@ def app(request: HttpRequest, workflow_id: UUID | None = None) -> HttpResponse:
             "workspaces": reverse("workspaces"),
             "admin": reverse("admin:index") if request.user.is_staff else None,
             "apiDocs": reverse("api-docs"),
+            "failedRuns": reverse("failed-runs"),
         },
         "workflowId": str(workflow_id) if workflow_id is not None else None,
+        "page": page,
     }
     return render(request, "app.html", {"config": config, "workspace": workspace})

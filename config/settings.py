@@ -191,7 +191,23 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER", default=1)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=120)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=150)
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 3600,
+    # Workers take high before normal before low (config/celery.py).
+    "queue_order_strategy": "config.celery:QueuesInPriorityOrder",
+}
+# Priority queues: a run goes to its workflow's priority (automation/dispatch.py).
+# A worker started without -Q consumes all three; the Procfile names them.
+CELERY_TASK_QUEUES = {"high": {}, "normal": {}, "low": {}}
+CELERY_TASK_DEFAULT_QUEUE = "normal"
+# The reaper runs once per priority, in that priority's queue, over its runs
+# only (CELERY_BEAT_SCHEDULE): a run still waiting its turn in a long queue
+# outlives its lease and looks orphaned, so a reaper that overtook its queue
+# would queue it again and again. Behind the runs queued at its priority, as
+# in one FIFO queue, it finds only the runs of dead workers, and a low-priority
+# backlog never holds up reaping high-priority runs. The timer sweep (one
+# message a second, every priority) takes the default queue, as before.
+REAPER_PRIORITIES = ("high", "normal", "low")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
@@ -201,9 +217,21 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULER = "celery.beat:Scheduler"
 CELERY_BEAT_SCHEDULE = {
     "sweep-due-runs": {"task": "automation.sweep_due_runs", "schedule": 1.0},
-    "reap-stale-runs": {"task": "automation.reap_stale_runs", "schedule": 5.0},
+    **{
+        f"reap-stale-runs-{priority}": {
+            "task": "automation.reap_stale_runs",
+            "schedule": 5.0,
+            "args": (priority,),
+            "options": {"queue": priority},
+        }
+        for priority in REAPER_PRIORITIES
+    },
     # The queued intake's safety net: events a lost message left pending.
-    "drain-events": {"task": "automation.drain_events", "schedule": 1.0},
+    "drain-events": {
+        "task": "automation.drain_events",
+        "schedule": 1.0,
+        "options": {"queue": "high"},
+    },
     "fire-schedules": {"task": "automation.fire_schedules", "schedule": 15.0},
     "check-inactivity": {"task": "automation.check_inactivity", "schedule": 300.0},
     # products/: metrics of products with new usage, every product (the window

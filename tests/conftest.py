@@ -240,6 +240,8 @@ def celery_worker(django_db_setup, django_db_blocker, smtp_server, tmp_path_fact
             "-A",
             "config",
             "worker",
+            "-Q",
+            "high,normal,low",
             "--concurrency=2",
             "--loglevel=INFO",
             "--without-gossip",

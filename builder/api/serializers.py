@@ -15,7 +15,7 @@ from rest_framework import serializers
 from automation.models import ACTIVE_RUN_STATUSES, Run, Step
 from automation.nodes.registry import get_node_type
 from automation.webhooks import webhook_path
-from builder.models import Role, Workflow, WorkflowVersion
+from builder.models import Role, Workflow, WorkflowPriority, WorkflowVersion
 from builder.services import STATUS_TRANSITIONS
 from builder.validation import validate_graph
 
@@ -81,6 +81,7 @@ class WorkflowSerializer(serializers.ModelSerializer):
             "name",
             "description",
             "status",
+            "priority",
             "draft",
             "revision",
             "version",
@@ -126,17 +127,32 @@ class WorkflowSerializer(serializers.ModelSerializer):
         return request.build_absolute_uri(path) if request is not None else path
 
 
+PRIORITY_HELP = (
+    "high, normal or low: the queue its runs take. Workers take high first, so a "
+    "backlog of low-priority runs never delays high-priority ones."
+)
+
+
 class WorkflowCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
     draft = serializers.JSONField(
         required=False, help_text="An initial draft graph; an empty graph when left out."
     )
+    priority = serializers.ChoiceField(
+        choices=WorkflowPriority.choices,
+        required=False,
+        default=WorkflowPriority.NORMAL,
+        help_text=PRIORITY_HELP,
+    )
 
 
 class WorkflowUpdateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False)
     description = serializers.CharField(required=False, allow_blank=True)
+    priority = serializers.ChoiceField(
+        choices=WorkflowPriority.choices, required=False, help_text=PRIORITY_HELP
+    )
 
 
 class DraftRequestSerializer(serializers.Serializer):

@@ -10,6 +10,7 @@ from django.urls import re_path
 from .views import NodeTypesView, TemplateViewSet
 from .views_connections import ConnectionViewSet, WebhookSecretViewSet
 from .views_contacts import ContactViewSet
+from .views_dead_letters import DeadLetterViewSet
 from .views_events import EventsView
 from .views_fields import FieldsView
 from .views_previews import PreviewViewSet
@@ -72,6 +73,22 @@ urlpatterns = [
     endpoint(rf"runs/(?P<pk>{UUID})", runs({"get": "retrieve"}), "run-detail"),
     endpoint(rf"runs/(?P<pk>{UUID})/retry", runs({"post": "retry"}), "run-retry", slash=False),
     endpoint(rf"runs/(?P<pk>{UUID})/cancel", runs({"post": "cancel"}), "run-cancel", slash=False),
+    # Dead letters: failed runs, listed together, retried or discarded in bulk.
+    endpoint(
+        "dead-letters", DeadLetterViewSet.as_view({"get": "list"}), "dead-letters", slash=False
+    ),
+    endpoint(
+        "dead-letters/retry",
+        DeadLetterViewSet.as_view({"post": "retry"}),
+        "dead-letters-retry",
+        slash=False,
+    ),
+    endpoint(
+        "dead-letters/discard",
+        DeadLetterViewSet.as_view({"post": "discard"}),
+        "dead-letters-discard",
+        slash=False,
+    ),
     endpoint("node-types", NodeTypesView.as_view(), "node-types"),
     endpoint("contacts", contacts({"get": "list", "post": "create"}), "contact-list"),
     endpoint(

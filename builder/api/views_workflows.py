@@ -170,6 +170,7 @@ class WorkflowViewSet(ApiViewMixin, viewsets.GenericViewSet):
             request.workspace,
             name=data["name"],
             description=data["description"],
+            priority=data["priority"],
             graph=data.get("draft"),
             user=acting_user(request),
         )
@@ -184,7 +185,7 @@ class WorkflowViewSet(ApiViewMixin, viewsets.GenericViewSet):
         request=WorkflowUpdateSerializer, responses={200: WorkflowSerializer, **BAD_REQUEST}
     )
     def partial_update(self, request, pk):
-        """Rename or re-describe a workflow (its graph changes through PUT …/draft)."""
+        """Rename, re-describe or re-prioritise a workflow (the graph: PUT …/draft)."""
         workflow = self.get_object()
         data = self.validated(WorkflowUpdateSerializer, request.data)
         return self.respond(services.update_workflow(workflow, **data))

@@ -1,4 +1,4 @@
-/** The app: the workflows list at /workflows/, the editor at /workflows/<id>/. */
+/** The app: the workflows list at /workflows/, the editor at /workflows/<id>/, failed runs at /failed-runs/. */
 
 import "@xyflow/react/dist/style.css";
 import "./styles.css";
@@ -9,6 +9,7 @@ import { createRoot } from "react-dom/client";
 import { api, configureApi } from "./api/client";
 import type { AppConfig, NodeTypeInfo } from "./api/types";
 import { EditorPage } from "./components/EditorPage";
+import { FailedRunsPage } from "./components/FailedRunsPage";
 import { WorkflowListPage } from "./components/WorkflowListPage";
 import { type Catalogue, indexCatalogue } from "./graph/catalogue";
 
@@ -19,6 +20,11 @@ function readConfig(): AppConfig {
 }
 
 function App({ app }: { app: AppConfig }) {
+  if (app.page === "failed-runs") return <FailedRunsPage app={app} />;
+  return <CanvasApp app={app} />;
+}
+
+function CanvasApp({ app }: { app: AppConfig }) {
   const [catalogue, setCatalogue] = useState<{ types: NodeTypeInfo[]; index: Catalogue } | null>(null);
   const [error, setError] = useState("");
   useEffect(() => {

@@ -246,6 +246,49 @@ def test_run_actions_report_runs_in_the_wrong_state(admin_client, workflow):
     assert [m.level for m in cancel_messages] == [ERROR]
 
 
+# ---------------------------------------------------------------- dead letters
+
+
+@pytest.mark.django_db
+def test_the_dead_letter_filter_lists_failed_runs_only(admin_client, workflow):
+    failed = make_run(workflow, "ada@example.com", RunStatus.FAILED, failed_step=True)
+    make_run(workflow, "bob@example.com", RunStatus.WAITING)
+    preview = make_run(workflow, "eve@example.com", RunStatus.FAILED, failed_step=True)
+    Run.objects.filter(pk=preview.pk).update(is_preview=True)
+
+    response = admin_client.get(changelist(Run), {"dead_letter": "yes"})
+
+    assert response.status_code == 200
+    assert [run.pk for run in response.context["cl"].result_list] == [failed.pk]
+    assert "Failed after their retries" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_discard_action_ends_failed_runs_and_names_the_others(admin_client, workflow, admin_user):
+    failed = [
+        make_run(workflow, f"p{n}@example.com", RunStatus.FAILED, failed_step=True)
+        for n in range(2)
+    ]
+    waiting = make_run(workflow, "bob@example.com", RunStatus.WAITING)
+
+    messages = run_action(admin_client, Run, "discard_selected", [*failed, waiting])
+
+    for run in failed:
+        run.refresh_from_db()
+        assert run.status == RunStatus.CANCELLED
+        assert run.error.startswith("discarded: ")
+        assert f"by {admin_user.email or admin_user.username} (admin)" in run.error
+        assert run.current_step.status == StepStatus.FAILED  # the failure stays in its history
+    waiting.refresh_from_db()
+    assert waiting.status == RunStatus.WAITING
+    assert sorted((m.level, m.message) for m in messages) == sorted(
+        [
+            (ERROR, f"Run {str(waiting.pk)[:8]} is waiting, not failed."),
+            (SUCCESS, "Discarded 2 runs."),
+        ]
+    )
+
+
 @pytest.mark.django_db
 def test_run_fields_cannot_be_changed(admin_client, workflow, rf, admin_user):
     run = make_run(workflow, "ada@example.com", RunStatus.WAITING)

@@ -101,9 +101,26 @@ def test_set_based_transitions_leave_runs_in_other_states_alone():
     assert transitions.wake(completed) == 0
     assert transitions.cancel_runs(completed, "late") == 0
     assert transitions.exit_runs(completed, "late") == 0
+    assert transitions.discard(completed, "late") == 0
     with pytest.raises(RunStateError):
         retry_run(run)
     assert Run.objects.get(pk=run.pk).status == RunStatus.COMPLETED
+
+
+@pytest.mark.django_db
+def test_discard_ends_a_failed_run_and_keeps_why_it_failed():
+    tag_flow()
+    send("signup", "ada@example.com")
+    run = Run.objects.get()
+    transitions.fail(run, "HTTP 500")
+    Run.objects.filter(pk=run.pk).update(status=run.status, error=run.error)
+
+    assert transitions.discard(Run.objects.filter(pk=run.pk), "by ada") == 1
+    assert transitions.discard(Run.objects.filter(pk=run.pk), "twice") == 0  # no longer failed
+
+    run.refresh_from_db()
+    assert run.status == RunStatus.CANCELLED
+    assert run.error == "discarded: by ada\nHTTP 500"
 
 
 @pytest.mark.django_db

@@ -144,3 +144,32 @@ class StepFactory(DjangoModelFactory):
     status = StepStatus.COMPLETED
     started_at = factory.LazyFunction(timezone.now)
     finished_at = factory.LazyFunction(timezone.now)
+
+
+def dead_letter_run(
+    workflow: Workflow, *, error="HTTP 500 from the CRM", node="tag", failed_ago=0, **extra
+) -> Run:
+    """A run that failed at `node` after 3 attempts, as the engine leaves it (a dead letter)."""
+    from datetime import timedelta
+
+    finished = timezone.now() - timedelta(minutes=failed_ago)
+    run = RunFactory(
+        workflow=workflow,
+        status=RunStatus.FAILED,
+        error=error,
+        current_node=node,
+        finished_at=finished,
+        **extra,
+    )
+    StepFactory(run=run, seq=1, node_id="start", node_type="trigger.event")
+    failed = StepFactory(
+        run=run,
+        seq=2,
+        node_id=node,
+        node_type="action.tag",
+        status=StepStatus.FAILED,
+        error=error,
+        attempt=3,
+    )
+    Run.objects.filter(pk=run.pk).update(current_step=failed)
+    return run

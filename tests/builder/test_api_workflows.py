@@ -28,6 +28,7 @@ WORKFLOW_FIELDS = {
     "name",
     "description",
     "status",
+    "priority",
     "draft",
     "revision",
     "version",

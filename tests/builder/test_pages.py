@@ -248,8 +248,21 @@ def test_the_app_config_names_the_user_role_urls_and_csrf_token(workspace_a):
         "workspaces": "/workspaces/",
         "admin": None,
         "apiDocs": "/api/docs/",
+        "failedRuns": "/failed-runs/",
     }
+    assert config["page"] is None
     assert config["csrfToken"]
+
+
+def test_the_failed_runs_page_is_the_app_on_its_page(workspace_a):
+    client = logged_in(person((workspace_a, Role.VIEWER)))
+
+    response = client.get("/failed-runs/")
+
+    assert response.status_code == 200
+    config = config_of(response)
+    assert config["page"] == "failed-runs"
+    assert config["workflowId"] is None
 
 
 def test_staff_get_a_link_to_the_admin(workspace_a):

@@ -2,6 +2,8 @@
 
 import type {
   AppConfig,
+  DeadLetter,
+  DeadLetterResult,
   JsonObject,
   PreviewRequest,
   Run,
@@ -14,6 +16,7 @@ import type {
   Template,
   Version,
   Workflow,
+  WorkflowPriority,
   WorkflowStatus,
 } from "./types";
 
@@ -112,6 +115,19 @@ export const api = {
     (await request<Workflow>("POST", "workflows/", draft ? { name, draft } : { name })).data,
   renameWorkflow: async (id: string, name: string) =>
     (await request<Workflow>("PATCH", `workflows/${id}/`, { name })).data,
+  setPriority: async (id: string, priority: WorkflowPriority) =>
+    (await request<Workflow>("PATCH", `workflows/${id}/`, { priority })).data,
+  deadLetters: (query: { q?: string; workflow?: string; page?: number; pageSize?: number }) => {
+    const params = new URLSearchParams({ page_size: String(query.pageSize ?? 50) });
+    if (query.q) params.set("q", query.q);
+    if (query.workflow) params.set("workflow", query.workflow);
+    if (query.page) params.set("page", String(query.page));
+    return get<Page<DeadLetter>>(`dead-letters?${params}`);
+  },
+  retryDeadLetters: async (runs: string[]) =>
+    (await request<DeadLetterResult>("POST", "dead-letters/retry", { runs })).data,
+  discardDeadLetters: async (runs: string[]) =>
+    (await request<DeadLetterResult>("POST", "dead-letters/discard", { runs })).data,
   saveDraft: (id: string, graph: Graph, revision: number | null) =>
     request<DraftSaved>(
       "PUT",

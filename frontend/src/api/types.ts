@@ -85,11 +85,15 @@ export interface Issue {
 
 export type WorkflowStatus = "draft" | "active" | "paused" | "archived";
 
+/** Which queue a workflow's runs take: workers take high first. */
+export type WorkflowPriority = "high" | "normal" | "low";
+
 export interface Workflow {
   id: string;
   name: string;
   description: string;
   status: WorkflowStatus;
+  priority?: WorkflowPriority;
   draft: Graph;
   version: number | null;
   issues: Issue[];
@@ -151,8 +155,33 @@ export interface AppConfig {
   role: "viewer" | "editor" | "publisher" | "admin";
   workspaces: { slug: string; name: string }[];
   csrfToken: string;
-  urls: { logout: string; workspaces: string; admin: string | null; apiDocs: string };
+  urls: { logout: string; workspaces: string; admin: string | null; apiDocs: string; failedRuns?: string };
   workflowId: string | null;
+  /** A page of its own instead of the workflows list ("failed-runs"). */
+  page?: string | null;
+}
+
+/** GET /api/v1/dead-letters: a run that failed after its retries. */
+export interface DeadLetter {
+  id: string;
+  workflow: string;
+  workflow_name: string;
+  version: number | null;
+  contact: number;
+  contact_email: string | null;
+  status: string;
+  current_node: string;
+  failed_node_type: string | null;
+  attempts: number | null;
+  error: string;
+  created_at: string;
+  finished_at: string | null;
+}
+
+/** POST /api/v1/dead-letters/retry and …/discard. */
+export interface DeadLetterResult {
+  count: number;
+  runs: string[];
 }
 
 export interface RunStep {

@@ -6,6 +6,7 @@ import type { FieldSuggestions, Issue, JsonObject } from "../api/types";
 import { handlesFor } from "../graph/catalogue";
 import { SchemaForm, type FormContext } from "../forms/SchemaForm";
 import { useEditor, useEditorContext } from "../store/context";
+import { PrioritySelect } from "./PrioritySelect";
 
 const BASE_VARIABLES = ["contact.email", "contact.first_name", "contact.last_name", "contact.external_id", "contact.tags", "contact.time_zone", "event.type", "event.occurred_at"];
 
@@ -174,6 +175,7 @@ function WorkflowSettings({ readOnly }: { readOnly: boolean }) {
     <fieldset disabled={readOnly} className="plain">
       <h2>Workflow settings</h2>
       <p className="hint">Select a step on the canvas to edit it.</p>
+      <PrioritySelect readOnly={readOnly} />
       <div className="field">
         <label htmlFor="reenrollment">Re-enrolment</label>
         <select id="reenrollment" value={typeof settings.reenrollment === "string" ? settings.reenrollment : "never"} onChange={(event) => update({ reenrollment: event.target.value })}>

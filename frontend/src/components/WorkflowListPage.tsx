@@ -233,6 +233,7 @@ export function AppHeader({ app }: { app: AppConfig }) {
       )}
       <a href="/workflows/">Workflows</a>
       <a href="/products/">Products</a>
+      {app.urls.failedRuns && <a href={app.urls.failedRuns}>Failed runs</a>}
       <span className="spacer" />
       {app.urls.admin && <a href={app.urls.admin}>Admin</a>}
       <a href={app.urls.apiDocs}>API docs</a>
