@@ -188,6 +188,9 @@ intake.drain()
 """
 
 
+QUEUES = ("high", "normal", "low")
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_drainer_killed_before_commit_loses_nothing(celery_worker, client_a, workspace_a):
     # Invariant: the 202 comes after the event is committed; a drain killed
@@ -196,8 +199,9 @@ def test_a_drainer_killed_before_commit_loses_nothing(celery_worker, client_a, w
     from config.celery import app
 
     workflow = published_workflow(workspace_a, graph=signup_graph())
-    replies = app.control.cancel_consumer("celery", reply=True, timeout=5)
-    assert replies, "the worker did not stop consuming"
+    for queue in QUEUES:
+        replies = app.control.cancel_consumer(queue, reply=True, timeout=5)
+        assert replies, f"the worker did not stop consuming {queue}"
     try:
         response = client_a.post("/api/v1/events", event(7), format="json")
         assert response.status_code == 202
@@ -220,7 +224,8 @@ def test_a_drainer_killed_before_commit_loses_nothing(celery_worker, client_a, w
         assert not Event.objects.exists()
         assert not Run.objects.exists()
     finally:
-        app.control.add_consumer("celery", reply=True, timeout=5)
+        for queue in QUEUES:
+            app.control.add_consumer(queue, reply=True, timeout=5)
 
     run = wait_until(
         lambda: Run.objects.filter(workflow=workflow, status=RunStatus.COMPLETED).first(),

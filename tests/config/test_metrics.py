@@ -167,19 +167,20 @@ def test_sweep_lag_shows_a_stalled_beat(token, celery_worker):
 def test_queue_depth_shows_messages_no_worker_takes(token, celery_worker):
     from config.celery import app
 
-    # The worker stops taking messages; beat goes on sending the sweep every second.
-    app.control.cancel_consumer("celery", reply=True, timeout=5)
+    # The worker stops taking normal messages; beat goes on sending the sweep
+    # (on the default queue, normal) every second.
+    app.control.cancel_consumer("normal", reply=True, timeout=5)
     try:
         backlog = wait_until(
-            lambda: (m := scrape()) and value(m, "cairn_queue_depth", queue="celery") >= 3 and m,
+            lambda: (m := scrape()) and value(m, "cairn_queue_depth", queue="normal") >= 3 and m,
             what="messages pile up in the queue",
         )
-        assert value(backlog, "cairn_queue_depth", queue="celery") >= 3
+        assert value(backlog, "cairn_queue_depth", queue="normal") >= 3
     finally:
-        app.control.add_consumer("celery", reply=True, timeout=5)
+        app.control.add_consumer("normal", reply=True, timeout=5)
 
     wait_until(
-        lambda: value(scrape(), "cairn_queue_depth", queue="celery") == 0,
+        lambda: value(scrape(), "cairn_queue_depth", queue="normal") == 0,
         what="the worker drains the queue",
     )
 
@@ -191,11 +192,14 @@ def test_queue_depth_shows_messages_no_worker_takes(token, celery_worker):
 def test_worker_and_beat_log_no_line_per_timer_sweep(celery_worker):
     # The worker and beat run as the Procfile starts them (--loglevel=INFO, the
     # LOG_LEVEL default); TASK_LOG_LEVEL is left at its default.
+    # Only what they log from now on: an earlier test may have left expired
+    # sweep messages whose discarding the worker reports once.
+    worker_start = len(celery_worker.log_path.read_text())
+    beat_start = len(celery_worker.beat.log_path.read_text())
     time.sleep(3)  # three sweeps at least
 
-    worker_log = celery_worker.log_path.read_text()
-    beat_log = celery_worker.beat.log_path.read_text()
-
-    assert "ready." in worker_log  # INFO lines are logged
+    assert "ready." in celery_worker.log_path.read_text()  # INFO lines are logged
+    worker_log = celery_worker.log_path.read_text()[worker_start:]
+    beat_log = celery_worker.beat.log_path.read_text()[beat_start:]
     assert "automation.sweep_due_runs[" not in worker_log
     assert "Sending due task sweep-due-runs" not in beat_log
