@@ -84,3 +84,48 @@ def test_levels_go_to_slack_and_jira(http_target, django_capture_on_commit_callb
     escalation.refresh_from_db()
     assert escalation.level == 3
     assert escalation.history[1]["channels"] == ["inbox", "jira"]
+
+
+def test_a_level_goes_to_linear_with_the_level_as_priority(
+    http_target, django_capture_on_commit_callbacks
+):
+    product = ProductFactory(name="Atlas")
+    linear = connection(product.workspace, "linear", http_target.url, secrets={"api_key": "lin-k"})
+    services.set_configuration(
+        product,
+        {
+            "escalation": {
+                "email": False,
+                "linear": {"connection": linear.pk, "team_id": "team-ops"},
+            }
+        },
+    )
+    issue = {"id": "i-1", "identifier": "OPS-7", "url": "https://linear.example/OPS-7"}
+    http_target.answer(
+        body=json.dumps({"data": {"issueCreate": {"success": True, "issue": issue}}}).encode()
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        escalation = services.open_escalation(
+            product_id=product.pk,
+            workspace_id=product.workspace_id,
+            idempotency_key="linear",
+            run_id="",
+            title="Atlas is down",
+            message="Errors everywhere.",
+            guidance="",
+            level=3,
+            max_level=3,
+            acknowledge_within=60,
+        )
+    [request] = http_target.requests
+    assert request["path"] == "/graphql"
+    assert request["headers"]["authorization"] == "lin-k"
+    sent = json.loads(request["body"])["variables"]["input"]
+    assert sent == {
+        "teamId": "team-ops",
+        "title": "[Cairn L3] Atlas is down",
+        "description": "Errors everywhere.",
+        "priority": 1,  # urgent: level 3
+    }
+    escalation.refresh_from_db()
+    assert escalation.history[0]["channels"] == ["inbox", "linear"]
