@@ -108,6 +108,17 @@ def scratch_database(django_db_setup, django_db_blocker):
         admin.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
 
 
+def separate_redis(url: str) -> str:
+    """Another Redis database than the suite's: this worker serves a scratch
+    database, so it must never take the session worker's messages."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    db = parts.path.strip("/")
+    number = int(db) if db.isdigit() else 0
+    return parts._replace(path=f"/{(number + 8) % 16}").geturl()
+
+
 def _port_open(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.5)
@@ -123,7 +134,7 @@ def test_make_run_takes_its_mode_from_env_file_and_create_api_key_writes_where_i
     env_file = tmp_path / ".env"
     env_file.write_text(
         f"DATABASE_URL={scratch_database}\n"
-        f"REDIS_URL={settings.REDIS_URL}\n"
+        f"REDIS_URL={separate_redis(settings.REDIS_URL)}\n"
         f"PORT={port}\n"
         "CAIRN_ADMIN_PASSWORD=make-run-test\n"
     )
