@@ -82,28 +82,19 @@ def workspaces(request: HttpRequest) -> HttpResponse:
     return render(request, "workspaces.html", {"memberships": memberships, "current": current})
 
 
-@login_required
-def app(
-    request: HttpRequest, workflow_id: UUID | None = None, page: str | None = None
-) -> HttpResponse:
-    """The React app: the workflows list, the editor of one workflow, or another
-    page of the app (`page`: "failed-runs")."""
-    memberships = memberships_of(request.user)
-    if workflow_id is not None:
-        # A link to a workflow opens it in its own workspace, if the person is a member.
-        workspace_id = (
-            Workflow.objects.filter(pk=workflow_id).values_list("workspace_id", flat=True).first()
-        )
-        membership = next((m for m in memberships if m.workspace_id == workspace_id), None)
-        if membership is None:
-            raise Http404("no such workflow in your workspaces")
-        request.session[SESSION_KEY] = membership.workspace.slug
-    else:
-        membership = chosen_membership(request, memberships)
-        if membership is None:
-            return redirect("workspaces")
+def open_in_its_workspace(request: HttpRequest, memberships, workspace_id, what: str):
+    """A link to a workflow or product opens it in its own workspace, if the person is a member."""
+    membership = next((m for m in memberships if m.workspace_id == workspace_id), None)
+    if membership is None:
+        raise Http404(f"no such {what} in your workspaces")
+    request.session[SESSION_KEY] = membership.workspace.slug
+    return membership
+
+
+def shell_config(request: HttpRequest, membership, memberships) -> dict:
+    """What every page of the React app reads: who, which workspace, where the links go."""
     workspace = membership.workspace
-    config = {
+    return {
         "user": {"username": request.user.get_username()},
         "workspace": {"slug": workspace.slug, "name": workspace.name},
         "role": membership.role,
@@ -116,6 +107,28 @@ def app(
             "apiDocs": reverse("api-docs"),
             "failedRuns": reverse("failed-runs"),
         },
+    }
+
+
+@login_required
+def app(
+    request: HttpRequest, workflow_id: UUID | None = None, page: str | None = None
+) -> HttpResponse:
+    """The React app: the workflows list, the editor of one workflow, or another
+    page of the app (`page`: "failed-runs")."""
+    memberships = memberships_of(request.user)
+    if workflow_id is not None:
+        workspace_id = (
+            Workflow.objects.filter(pk=workflow_id).values_list("workspace_id", flat=True).first()
+        )
+        membership = open_in_its_workspace(request, memberships, workspace_id, "workflow")
+    else:
+        membership = chosen_membership(request, memberships)
+        if membership is None:
+            return redirect("workspaces")
+    workspace = membership.workspace
+    config = {
+        **shell_config(request, membership, memberships),
         "workflowId": str(workflow_id) if workflow_id is not None else None,
         "page": page,
     }

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
-from django.middleware.csrf import get_token
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 
-from builder.views import SESSION_KEY, chosen_membership, memberships_of
+from builder.views import chosen_membership, memberships_of, open_in_its_workspace, shell_config
 
 from .models import Product
 
@@ -17,31 +15,17 @@ from .models import Product
 def products_page(request: HttpRequest, product_id: int | None = None) -> HttpResponse:
     memberships = memberships_of(request.user)
     if product_id is not None:
-        # A link to a product opens it in its own workspace, if the person is a member.
         workspace_id = (
             Product.objects.filter(pk=product_id).values_list("workspace_id", flat=True).first()
         )
-        membership = next((m for m in memberships if m.workspace_id == workspace_id), None)
-        if membership is None:
-            raise Http404("no such product in your workspaces")
-        request.session[SESSION_KEY] = membership.workspace.slug
+        membership = open_in_its_workspace(request, memberships, workspace_id, "product")
     else:
         membership = chosen_membership(request, memberships)
         if membership is None:
             return redirect("workspaces")
     workspace = membership.workspace
     config = {
-        "user": {"username": request.user.get_username()},
-        "workspace": {"slug": workspace.slug, "name": workspace.name},
-        "role": membership.role,
-        "workspaces": [{"slug": m.workspace.slug, "name": m.workspace.name} for m in memberships],
-        "csrfToken": get_token(request),
-        "urls": {
-            "logout": reverse("logout"),
-            "workspaces": reverse("workspaces"),
-            "admin": reverse("admin:index") if request.user.is_staff else None,
-            "apiDocs": reverse("api-docs"),
-        },
+        **shell_config(request, membership, memberships),
         "workflowId": None,
         "productId": product_id,
     }
