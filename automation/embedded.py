@@ -52,8 +52,17 @@ def start() -> None:
 
 
 def _loop() -> None:
+    from django.utils import timezone
+
     from . import engine, runs, schedules, timers
 
+    # Runs queued before this process started had their place in the last
+    # process's queue, in memory: queue them again.
+    started_at = timezone.now()
+    try:
+        timers.requeue_lost_messages(None, started_at)
+    except Exception:
+        log.exception("embedded executor: queueing the runs of the last process failed")
     next_sweep = 0.0
     ticks = 0
     while True:

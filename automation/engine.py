@@ -51,6 +51,7 @@ from .nodes.base import (
 )
 from .nodes.registry import get_node_type, resolve_connections
 from .quiet_hours import quiet_until
+from .reconnect import reconnecting
 from .rules import evaluate
 
 log = logging.getLogger("cairn.engine")
@@ -92,12 +93,15 @@ def advance_run(run_id: Any, *, dry_run: bool = False) -> Outcome:
     answer: CallAnswer | None = None
     while True:
         try:
-            outcome = _advance_chunk(
+            # A cut connection costs a reconnect, not a wait for the reaper;
+            # the answer of a call already made is recorded on the new one.
+            outcome = reconnecting(
+                _chunk_once,
                 run_id,
+                calls,
                 dry_run=dry_run,
                 nodes_per_chunk=nodes_per_chunk,
                 answer=answer,
-                calls=calls,
             )
         except NOT_THE_RUNS_FAULT:
             raise
@@ -119,6 +123,14 @@ def advance_run(run_id: Any, *, dry_run: bool = False) -> Outcome:
             continue
         if outcome is not Outcome.CONTINUE:
             return outcome
+
+
+def _chunk_once(run_id: Any, calls: list[OutsideCall], **options: Any) -> Outcome:
+    """One chunk; a try that rolled back leaves no call behind."""
+    pending: list[OutsideCall] = []
+    outcome = _advance_chunk(run_id, calls=pending, **options)
+    calls.extend(pending)
+    return outcome
 
 
 class LeaseHeartbeat:

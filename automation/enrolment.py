@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
 
-from django.conf import settings
 from django.utils import timezone
 
 from .dispatch import enqueue_runs
@@ -36,7 +34,6 @@ def enrol(enrolments: Iterable[Enrolment]) -> list[Run]:
     pairs = {(e.deployment.pk, e.contact.pk) for e in wanted}
     history = _existing_runs(pairs)
     now = timezone.now()
-    lease = now + timedelta(seconds=settings.RUN_LEASE_SECONDS)
     runs: list[Run] = []
     for enrolment in wanted:
         key = (enrolment.deployment.pk, enrolment.contact.pk)
@@ -56,7 +53,7 @@ def enrol(enrolments: Iterable[Enrolment]) -> list[Run]:
                 trigger_event=enrolment.event,
                 trigger_node=enrolment.trigger_node,
                 current_node=enrolment.trigger_node,
-                lease_until=lease,
+                queued_at=now,
             )
         )
     Run.objects.bulk_create(runs)

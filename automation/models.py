@@ -249,8 +249,13 @@ class Run(models.Model):
     # Waiting because its workflow is paused: out of the timer sweep's index
     # until the workflow is resumed.
     held = models.BooleanField(default=False)
-    # A worker owns a running run until this time; the reaper re-queues after it.
+    # A running run is either queued (no lease: its message waits in a queue,
+    # however long the queue) or taken (a worker holds it until lease_until and
+    # renews that while it works; the reaper re-queues it once it lapses).
     lease_until = models.DateTimeField(null=True, blank=True)
+    # When it was last queued: a run still untaken after a later message of
+    # its queue was taken lost its message (timers.requeue_lost_messages).
+    queued_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
     is_preview = models.BooleanField(default=False)
     # A preview's own state (automation/preview.py): the draft graph, the sample
@@ -272,6 +277,11 @@ class Run(models.Model):
                 fields=["lease_until"],
                 condition=Q(status="running"),
                 name="run_lease",
+            ),
+            models.Index(
+                fields=["queued_at"],
+                condition=Q(status="running", lease_until__isnull=True),
+                name="run_queued",
             ),
             models.Index(fields=["contact", "waiting_for"], name="run_subscription"),
             models.Index(fields=["workflow", "contact", "status"], name="run_enrolment"),

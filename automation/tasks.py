@@ -1,17 +1,24 @@
 """Celery tasks: ids in, a service call, nothing else."""
 
+from __future__ import annotations
+
 import logging
 import signal
 import threading
+from datetime import datetime, timedelta
 
 from billiard.exceptions import SoftTimeLimitExceeded
 from billiard.process import current_process
 from celery import shared_task
 from celery.signals import task_prerun
-from django.db import DatabaseError
+from django.conf import settings
+from django.db import DatabaseError, connection
+from django.utils import timezone
 
-from . import engine, intake, runs, schedules, timers
-from .dispatch import DEFAULT_PRIORITY, by_priority
+from . import engine, intake, runs, schedules, timers, transitions
+from .dispatch import DEFAULT_PRIORITY, PRIORITIES, by_priority
+from .models import Run
+from .reconnect import reconnecting
 
 log = logging.getLogger("cairn.tasks")
 
@@ -47,25 +54,72 @@ def advance_run_task(run_id: str) -> str:
 def advance_runs_task(run_ids: list[str]) -> None:
     """Advance several runs.
 
-    One run's unexpected error does not hold up the others: it stays
-    `running` and the reaper re-queues it when its lease ends. The soft time
-    limit or a warm shutdown stops the message: the runs not reached yet are
-    handed back to the queue at once rather than left for the reaper (and a
-    hard kill would acknowledge them with the message).
+    The worker takes the message's runs at once (a lease it renews while the
+    message lasts), so a run later in the message never looks abandoned, and
+    a worker killed anywhere in it leaves leases that lapse within seconds.
+    One run's unexpected error does not hold up the others: it stays taken
+    and the reaper re-queues it when its lease lapses. The soft time limit
+    or a warm shutdown stops the message: the runs not reached yet are handed
+    back to the queue at once rather than left for the reaper (and a hard
+    kill would acknowledge them with the message).
     """
-    for index, run_id in enumerate(run_ids):
-        if _stopping.is_set():
-            hand_back(run_ids[index:])
-            return
+    reconnecting(transitions.take, run_ids)
+    with MessageLeases(run_ids) as leases:
+        for index, run_id in enumerate(run_ids):
+            if _stopping.is_set():
+                hand_back(run_ids[index:])
+                return
+            try:
+                engine.advance_run(run_id)
+            except SoftTimeLimitExceeded:
+                # The run in hand keeps its lease: its open attempt is the reaper's.
+                log.warning("advancing %s hit the soft time limit; handing the rest back", run_id)
+                hand_back(run_ids[index + 1 :])
+                return
+            except Exception:
+                log.exception("advancing run %s failed; the reaper will retry it", run_id)
+                continue
+            leases.done(run_id)
+
+
+class MessageLeases:
+    """Renews the leases of a message's runs not finished yet, while it is worked on.
+
+    A background thread (its own database connection) renews every quarter
+    lease; a run the message finished (or left to the reaper) drops out.
+    """
+
+    def __init__(self, run_ids: list[str]) -> None:
+        self._left = set(run_ids)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, daemon=True, name="cairn-leases")
+
+    def __enter__(self) -> MessageLeases:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def done(self, run_id: str) -> None:
+        with self._lock:
+            self._left.discard(run_id)
+
+    def _beat(self) -> None:
         try:
-            engine.advance_run(run_id)
-        except SoftTimeLimitExceeded:
-            # The run in hand keeps its lease: its open attempt is the reaper's.
-            log.warning("advancing %s hit the soft time limit; handing the rest back", run_id)
-            hand_back(run_ids[index + 1 :])
-            return
-        except Exception:
-            log.exception("advancing run %s failed; the reaper will retry it", run_id)
+            while not self._stop.wait(max(0.5, settings.RUN_LEASE_SECONDS / 4)):
+                with self._lock:
+                    left = list(self._left)
+                if left:
+                    try:
+                        transitions.renew(left)
+                    except DatabaseError:
+                        log.warning("renewing the leases of %d runs failed", len(left))
+                        connection.close()
+        finally:
+            connection.close()
 
 
 def hand_back(run_ids: list[str]) -> None:
@@ -74,8 +128,10 @@ def hand_back(run_ids: list[str]) -> None:
     if not run_ids:
         return
     try:
+        reconnecting(transitions.requeue, Run.objects.filter(pk__in=run_ids))
         groups = by_priority(list(run_ids))
     except DatabaseError:
+        # Still taken: if this message is lost too, their leases lapse and the reaper has them.
         delivery = advance_runs_task.request.delivery_info or {}
         groups = {delivery.get("routing_key") or DEFAULT_PRIORITY: list(run_ids)}
     for priority, group in groups.items():
@@ -101,14 +157,39 @@ def submit_cleanup(workflow_id: str) -> None:
     cancel_workflow_runs.delay(workflow_id)
 
 
+# The housekeeping queue (config/celery.py): workers take it before any run,
+# so timers, the reaper and schedules never wait behind a backlog of runs.
+
+
 @shared_task(name="automation.sweep_due_runs", ignore_result=True, expires=5)
-def sweep_due_runs(priority: str | None = None) -> int:
-    return timers.sweep_due_runs(priority)
+def sweep_due_runs() -> int:
+    return timers.sweep_due_runs()
 
 
 @shared_task(name="automation.reap_stale_runs", ignore_result=True, expires=30)
-def reap_stale_runs(priority: str | None = None) -> int:
-    return timers.reap_stale_runs(priority)
+def reap_stale_runs() -> int:
+    return timers.reap_stale_runs()
+
+
+# A run queued this long before a lost-message check was sent and still not
+# taken when the check is taken is lost, not in a worker's prefetch.
+LOST_MESSAGE_GRACE_SECONDS = 10
+
+
+@shared_task(name="automation.send_lost_message_checks", ignore_result=True, expires=60)
+def send_lost_message_checks() -> None:
+    """Send a lost-message check down each priority's queue, behind what is queued there."""
+    queued_before = timezone.now() - timedelta(seconds=LOST_MESSAGE_GRACE_SECONDS)
+    for priority in PRIORITIES:
+        requeue_lost_messages.apply_async(
+            args=[priority, queued_before.isoformat()], queue=priority
+        )
+
+
+@shared_task(name="automation.requeue_lost_messages", ignore_result=True)
+def requeue_lost_messages(priority: str, queued_before: str) -> int:
+    """Never expires: it must reach the front of its queue, however long that takes."""
+    return timers.requeue_lost_messages(priority, datetime.fromisoformat(queued_before))
 
 
 @shared_task(name="automation.fire_schedules", ignore_result=True, expires=30)

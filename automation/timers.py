@@ -7,9 +7,8 @@ beats or sweeps running at once never wake a run twice.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -55,38 +54,36 @@ def wake_runs(run_filter: Q, *, limit: int = SWEEP_BATCH) -> int:
     return woken
 
 
-def sweep_due_runs(priority: str | None = None) -> int:
+def sweep_due_runs() -> int:
     """Wake every run whose timer (delay, timeout, retry backoff, hold) is due.
 
-    With a `priority`, only the runs queued at that priority: beat sends one
-    sweep per priority through that priority's queue (as the reaper), so a
-    sweep comes after the runs queued ahead of it and never wakes runs that
-    would only wait in a long queue until their lease runs out.
+    Woken runs are queued, not taken: they wait their turn in their
+    priority's queue however long it is, and no reaper mistakes that wait
+    for a dead worker.
     """
     total = 0
     while True:
-        woken = wake_runs(Q(resume_at__lte=timezone.now()) & at_priority(priority))
+        woken = wake_runs(Q(resume_at__lte=timezone.now()))
         total += woken
         if woken < SWEEP_BATCH:
             return total
 
 
-def reap_stale_runs(priority: str | None = None) -> int:
-    """Re-queue runs whose worker died: running, and the lease ran out.
+def reap_stale_runs() -> int:
+    """Re-queue runs whose worker died: taken, and the lease lapsed.
 
-    An outside call that was in flight when its worker died left its step
-    `running`: that attempt is declared lost (counted, kept as `retrying`
-    with why), so the next delivery decides whether attempts are left.
-
-    With a `priority`, only the runs queued at that priority (dispatch.py):
-    beat sends one reaper per priority, through that priority's queue, so
-    each reaper comes after the runs queued ahead of it at its priority.
+    Only a worker takes a lease and renews it while it works on a run, so a
+    lapsed lease means a dead worker, never a long queue: the reaper runs
+    ahead of every queue (the housekeeping queue) and picks a dead worker's
+    runs up within seconds. An outside call that was in flight when its
+    worker died left its step `running`: that attempt is declared lost
+    (counted, kept as `retrying` with why), so the next delivery decides
+    whether attempts are left.
     """
     now = timezone.now()
     with transaction.atomic():
         ids = list(
             Run.objects.filter(status=RunStatus.RUNNING, lease_until__lt=now)
-            .filter(at_priority(priority))
             .order_by("lease_until")
             .select_for_update(skip_locked=True)
             .values_list("pk", flat=True)[:SWEEP_BATCH]
@@ -99,8 +96,37 @@ def reap_stale_runs(priority: str | None = None) -> int:
             error="the worker was lost during this attempt (its lease ran out)",
             finished_at=now,
         )
-        Run.objects.filter(pk__in=ids, status=RunStatus.RUNNING).update(
-            lease_until=now + timedelta(seconds=settings.RUN_LEASE_SECONDS)
-        )
+        transitions.requeue(Run.objects.filter(pk__in=ids))
         enqueue_runs(ids)
     return len(ids)
+
+
+def requeue_lost_messages(priority: str | None, queued_before: datetime) -> int:
+    """Re-queue runs whose message was lost: queued before `queued_before` and
+    still not taken by any worker.
+
+    Celery sends this through the priority's own queue, stamped with when it
+    was sent: by the time it is taken, every message queued ahead of it has
+    been taken too, so a run queued before it that no worker took has no
+    message left (a broker or worker process lost it). With no `priority`,
+    every run (the embedded executor, at start: its queue lived in memory).
+    """
+    total = 0
+    while True:
+        with transaction.atomic():
+            ids = list(
+                Run.objects.filter(
+                    status=RunStatus.RUNNING,
+                    lease_until__isnull=True,
+                    queued_at__lt=queued_before,
+                )
+                .filter(at_priority(priority))
+                .order_by("queued_at")
+                .select_for_update(skip_locked=True)
+                .values_list("pk", flat=True)[:SWEEP_BATCH]
+            )
+            transitions.requeue(Run.objects.filter(pk__in=ids))
+            enqueue_runs(ids)
+        total += len(ids)
+        if len(ids) < SWEEP_BATCH:
+            return total

@@ -13,6 +13,11 @@ overwrites a newer state. They come in two kinds:
   `exit_runs`, `discard` are one `UPDATE … WHERE status IN (<accepted>)`;
   a row in any other state is left alone and not counted.
 
+Queued and taken: a `running` run is queued (no lease, `queued_at` says
+since when) until a worker takes it (`take`: a lease the worker renews while
+it works); `requeue` hands it back to the queue. A queue however long never
+makes a queued run look abandoned: only a lease that lapsed does.
+
 Why a redelivered task may re-enter a state: a Celery message can arrive
 twice (acks_late, redelivery after a lost worker). Its chunk finds the run
 `running` again only if the previous delivery's change never committed;
@@ -67,6 +72,32 @@ def _move(run: Run, name: str) -> None:
 
 def lease() -> datetime:
     return timezone.now() + timedelta(seconds=settings.RUN_LEASE_SECONDS)
+
+
+# ---------------------------------------------------------------- queued and taken
+
+
+def take(run_ids: list) -> int:
+    """A worker takes these queued runs: a lease it renews while it works on them.
+
+    Runs another worker holds keep their lease (a dead holder's must lapse for
+    the reaper to declare its call lost); the engine works on them all the same.
+    """
+    return Run.objects.filter(pk__in=run_ids, status=RUNNING, lease_until__isnull=True).update(
+        lease_until=lease()
+    )
+
+
+def renew(run_ids: list) -> int:
+    """The worker working on these taken runs is alive: their leases go on."""
+    return Run.objects.filter(pk__in=run_ids, status=RUNNING, lease_until__isnull=False).update(
+        lease_until=lease()
+    )
+
+
+def requeue(runs: QuerySet) -> int:
+    """Taken (or lost) running runs go back to the queue: no lease, queued now."""
+    return runs.filter(status=RUNNING).update(lease_until=None, queued_at=timezone.now())
 
 
 # ---------------------------------------------------------------- on a locked run
@@ -167,9 +198,10 @@ def save(run: Run) -> None:
 
 
 def wake(runs: QuerySet) -> int:
-    """waiting → running for these runs, with a fresh lease; returns how many moved."""
+    """waiting → running (queued) for these runs; returns how many moved."""
+    now = timezone.now()
     return runs.filter(status__in=ACCEPTS["wake"]).update(
-        status=RUNNING, held=False, lease_until=lease(), updated_at=timezone.now()
+        status=RUNNING, held=False, lease_until=None, queued_at=now, updated_at=now
     )
 
 
@@ -185,14 +217,16 @@ def retry(run_id: Any) -> Run:
         locked.retry_floor = locked.current_step.attempt if locked.current_step else 0
         locked.error = ""
         locked.finished_at = None
-        locked.lease_until = lease()
+        locked.lease_until = None
+        locked.queued_at = timezone.now()
         Run.objects.filter(pk=locked.pk, status__in=ACCEPTS["retry"]).update(
             status=RUNNING,
             retry_floor=locked.retry_floor,
             error="",
             finished_at=None,
-            lease_until=locked.lease_until,
-            updated_at=timezone.now(),
+            lease_until=None,
+            queued_at=locked.queued_at,
+            updated_at=locked.queued_at,
         )
     return locked
 

@@ -1,10 +1,11 @@
 """The Celery app. Workers and beat start from here: `celery -A config worker`.
 
-Queues: runs go to `high`, `normal` or `low` by their workflow's priority
-(automation/dispatch.py); beat sends one reaper per priority through that
-priority's queue (config/settings.py says why); the timer sweep and the
-rest go to `normal`. A worker consuming several queues takes from the first non-empty
-one in the order of QUEUE_ORDER (see QueuesInPriorityOrder).
+Queues: `housekeeping` takes beat's short periodic tasks (the timer sweep,
+the reaper, schedules, product metrics; CELERY_TASK_ROUTES); runs go to
+`high`, `normal` or `low` by their workflow's priority (automation/dispatch.py).
+A worker consuming several queues takes from the first non-empty one in the
+order of QUEUE_ORDER (see QueuesInPriorityOrder), so housekeeping never
+waits behind a backlog of runs, and low-priority runs never delay high ones.
 """
 
 import os
@@ -15,7 +16,7 @@ from kombu.utils.scheduling import round_robin_cycle
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 # The order workers take queues in; any other queue a worker is given comes after.
-QUEUE_ORDER = ("high", "normal", "low")
+QUEUE_ORDER = ("housekeeping", "high", "normal", "low")
 
 
 class QueuesInPriorityOrder(round_robin_cycle):
@@ -24,8 +25,9 @@ class QueuesInPriorityOrder(round_robin_cycle):
     Its own "priority" strategy keeps the order it is handed, but the Redis
     channel hands over a set (celery/kombu#801, celery/celery#8673), so the
     order would change from one process to the next. This one always puts
-    high before normal before low, and never rotates: a worker takes a normal
-    or low message only when no high one (or normal one) is waiting.
+    housekeeping before high before normal before low, and never rotates: a
+    worker takes a normal or low message only when no message of a queue
+    before it is waiting.
     Named in CELERY_BROKER_TRANSPORT_OPTIONS["queue_order_strategy"].
     """
 

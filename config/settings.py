@@ -193,21 +193,27 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=120
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=150)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": 3600,
-    # Workers take high before normal before low (config/celery.py).
+    # Workers take housekeeping, then high, normal, low (config/celery.py).
     "queue_order_strategy": "config.celery:QueuesInPriorityOrder",
 }
-# Priority queues: a run goes to its workflow's priority (automation/dispatch.py).
-# A worker started without -Q consumes all three; the Procfile names them.
-CELERY_TASK_QUEUES = {"high": {}, "normal": {}, "low": {}}
+# Queues, in the order workers take them (config/celery.py): housekeeping
+# (the timer sweep, the reaper, schedules, product metrics: short tasks that
+# must never wait behind runs), then runs by their workflow's priority
+# (automation/dispatch.py). A worker started without -Q consumes them all.
+CELERY_TASK_QUEUES = {"housekeeping": {}, "high": {}, "normal": {}, "low": {}}
 CELERY_TASK_DEFAULT_QUEUE = "normal"
-# The reaper runs once per priority, in that priority's queue, over its runs
-# only (CELERY_BEAT_SCHEDULE): a run still waiting its turn in a long queue
-# outlives its lease and looks orphaned, so a reaper that overtook its queue
-# would queue it again and again. Behind the runs queued at its priority, as
-# in one FIFO queue, it finds only the runs of dead workers, and a low-priority
-# backlog never holds up reaping high-priority runs. The timer sweep (one
-# message a second, every priority) takes the default queue, as before.
-REAPER_PRIORITIES = ("high", "normal", "low")
+HOUSEKEEPING_TASKS = (
+    "automation.sweep_due_runs",
+    "automation.reap_stale_runs",
+    "automation.send_lost_message_checks",
+    "automation.fire_schedules",
+    "automation.check_inactivity",
+    "products.refresh_dirty",
+    "products.refresh_all",
+    "products.raise_escalations",
+    "products.fire_schedules",
+)
+CELERY_TASK_ROUTES = {name: {"queue": "housekeeping"} for name in HOUSEKEEPING_TASKS}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
@@ -217,14 +223,13 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULER = "celery.beat:Scheduler"
 CELERY_BEAT_SCHEDULE = {
     "sweep-due-runs": {"task": "automation.sweep_due_runs", "schedule": 1.0},
-    **{
-        f"reap-stale-runs-{priority}": {
-            "task": "automation.reap_stale_runs",
-            "schedule": 5.0,
-            "args": (priority,),
-            "options": {"queue": priority},
-        }
-        for priority in REAPER_PRIORITIES
+    # Runs of dead workers (their lease lapsed), within seconds.
+    "reap-stale-runs": {"task": "automation.reap_stale_runs", "schedule": 2.0},
+    # Runs whose message a broker or a killed worker process lost: a check
+    # down each priority's queue (automation/tasks.py).
+    "send-lost-message-checks": {
+        "task": "automation.send_lost_message_checks",
+        "schedule": env.float("LOST_MESSAGE_CHECK_SECONDS", default=30.0),
     },
     # The queued intake's safety net: events a lost message left pending.
     "drain-events": {

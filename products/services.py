@@ -13,7 +13,6 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
@@ -310,7 +309,7 @@ def start_product_runs(product: Product, event: Event, data: Mapping[str, Any]) 
         trigger_type__in=trigger_types(PRODUCT),
         deployment__status=DeploymentStatus.ACTIVE,
     ).select_related("deployment")
-    lease = timezone.now() + timedelta(seconds=settings.RUN_LEASE_SECONDS)
+    queued_at = timezone.now()
     runs = [
         Run(
             workspace_id=product.workspace_id,
@@ -321,7 +320,7 @@ def start_product_runs(product: Product, event: Event, data: Mapping[str, Any]) 
             trigger_event=event,
             trigger_node=binding.node_id,
             current_node=binding.node_id,
-            lease_until=lease,
+            queued_at=queued_at,
         )
         for binding in bindings
         if trigger_class(binding.trigger_type).matches_crossing(binding.config, data)
@@ -580,7 +579,6 @@ def fire_product_schedules(now: datetime | None = None) -> int:
             products = Product.objects.filter(workspace_id=binding.workspace_id)
             if binding.config.get("product"):
                 products = products.filter(pk=binding.config["product"])
-            lease = now + timedelta(seconds=settings.RUN_LEASE_SECONDS)
             runs = []
             for product in products.select_related("subject"):
                 event = Event.objects.create(
@@ -604,7 +602,7 @@ def fire_product_schedules(now: datetime | None = None) -> int:
                         trigger_event=event,
                         trigger_node=binding.node_id,
                         current_node=binding.node_id,
-                        lease_until=lease,
+                        queued_at=now,
                     )
                 )
             Run.objects.bulk_create(runs)

@@ -241,7 +241,7 @@ def celery_worker(django_db_setup, django_db_blocker, smtp_server, tmp_path_fact
             "config",
             "worker",
             "-Q",
-            "high,normal,low",
+            "housekeeping,high,normal,low",
             "--concurrency=2",
             "--loglevel=INFO",
             "--without-gossip",

@@ -44,7 +44,7 @@ def queue_backlog(workflow, count: int) -> list[str]:
     contacts = Contact.objects.bulk_create(
         Contact(workspace=ws, email=f"{workflow.priority}-{n}@example.com") for n in range(count)
     )
-    lease = timezone.now() + timedelta(minutes=30)
+    queued_at = timezone.now()
     version = workflow.latest_version
     with transaction.atomic():
         runs = Run.objects.bulk_create(
@@ -55,7 +55,7 @@ def queue_backlog(workflow, count: int) -> list[str]:
                 contact=contact,
                 trigger_node="start",
                 current_node="start",
-                lease_until=lease,
+                queued_at=queued_at,
             )
             for contact in contacts
         )

@@ -92,16 +92,15 @@ def worker_backends(database: str) -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
-# (contacts, seconds after the last cut by which every run has ended): 300
-# contacts enrolled in one burst hold the 30 s bound. A few thousand contacts
-# under every fault at once run in test_faults__combined.py as a steady
-# stream; a burst of 2,000 drained in about 50 s before the priority queues
-# and product beat tasks, and now sometimes does not within 120 s (its sweep
-# and reaper messages expire behind the backlog): left for the next session.
-SCALES = [(300, 30)]
+# (contacts, seconds after the last cut by which every run has ended). 2,000
+# contacts take about 50 s to drain on a 2-core machine with or without the
+# cuts: the bound there is throughput, so it is generous; 300 contacts hold
+# the 30 s bound. The burst is also what tests that housekeeping (the timer
+# sweep, the reaper) never waits behind a backlog of runs.
+SCALES = [(300, 30), (2000, 120)]
 
 
-@pytest.mark.parametrize(("contacts", "end_within"), SCALES, ids=["300"])
+@pytest.mark.parametrize(("contacts", "end_within"), SCALES, ids=["300", "2000"])
 def test_runs_survive_the_database_cutting_every_worker_connection(
     http_target, contacts, end_within
 ):
