@@ -67,7 +67,8 @@ def main() -> None:
     logs = ROOT / "bench" / "results"
     logs.mkdir(parents=True, exist_ok=True)
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "housekeeping,high,normal,low",
+        [sys.executable, "-m", "celery", "-A", "config", "worker",
+         "-Q", "housekeeping,high,normal,low",
          "--concurrency=2", "--loglevel=WARNING", "--without-gossip", "--without-mingle"],
         cwd=ROOT, env=env, stdout=open(logs / "priority-worker.log", "w"),  # noqa: SIM115
         stderr=subprocess.STDOUT,
@@ -146,7 +147,8 @@ def _measure(backlog: int, samples: int) -> None:
     drain_rate = done_low / (time.monotonic() - queued_at)
 
     waits_ms = sorted(wait * 1000 for wait in waits)
-    print(f"machine: {os.cpu_count()} cores; worker: 2 Celery processes (-Q housekeeping,high,normal,low)")
+    queues = "housekeeping,high,normal,low"
+    print(f"machine: {os.cpu_count()} cores; worker: 2 Celery processes (-Q {queues})")
     print(f"backlog: {backlog:,} low-priority runs queued; {samples} high-priority runs sent")
     print(
         f"high-priority run, event in → first step started: p50 {statistics.median(waits_ms):.0f}"
