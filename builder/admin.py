@@ -43,6 +43,7 @@ from automation.models import (
 from automation.nodes.registry import all_node_types
 
 from . import services
+from .api.auth import forget_keys
 from .models import ApiKey, Membership, Workflow, WorkflowStatus, WorkflowVersion, Workspace
 from .queries import count_of, with_counts
 from .validation import structural_issues, validate_graph
@@ -193,8 +194,23 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke selected API keys", permissions=["change"])
     def revoke(self, request, queryset):
-        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        active = queryset.filter(revoked_at__isnull=True)
+        forget_keys(list(active.values_list("key_hash", flat=True)))
+        count = active.update(revoked_at=timezone.now())
         self.message_user(request, f"Revoked {plural(count, 'API key')}.", messages.SUCCESS)
+
+    # Every other process stops using its cached row within API_KEY_CACHE_SECONDS.
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        forget_keys([obj.key_hash])
+
+    def delete_model(self, request, obj):
+        forget_keys([obj.key_hash])
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        forget_keys(list(queryset.values_list("key_hash", flat=True)))
+        super().delete_queryset(request, queryset)
 
 
 # ---------------------------------------------------------------- workflows

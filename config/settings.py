@@ -346,6 +346,9 @@ API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=200)
 # /api/schema/ and /api/docs/ for anyone (true) or only for workspace members
 # and API keys (false). Default: public while DEBUG is on, private in production.
 API_DOCS_PUBLIC = env.bool("API_DOCS_PUBLIC", default=DEBUG)
+# Seconds a web process trusts an API key it looked up (builder/api/auth.py):
+# a key revoked in the admin stops working everywhere within this time. 0: never cached.
+API_KEY_CACHE_SECONDS = env.float("API_KEY_CACHE_SECONDS", default=5.0)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Cairn API",
     "DESCRIPTION": "Define, publish and run workflows. Authenticate with a browser "

@@ -54,6 +54,14 @@ def _real_services_are_up():
         pytest.fail(f"Redis is not reachable at {redis_url}. Start it: {START_REDIS}")
 
 
+@pytest.fixture(autouse=True)
+def _no_api_key_cached_from_another_test():
+    """Each test's database starts afresh; so does the web process's API key cache."""
+    from builder.api.auth import _found
+
+    _found.clear()
+
+
 def the_test_database_url() -> str:
     """DATABASE_URL of the pytest test database, for the processes tests start."""
     from django.db import connection

@@ -7,8 +7,10 @@ row in auth_user) and `request.auth` the `ApiKey`.
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
+from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
@@ -21,6 +23,40 @@ KEYWORD = "Bearer"
 # read into a write, so it moves at most this often.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 INVALID_KEY = "invalid or revoked API key"
+
+# Keys found, per process, for API_KEY_CACHE_SECONDS: looking the key up was
+# a third of a single event's request (bench/RESULTS.md). A key revoked (or
+# given another role) in the admin stops working as it was in every process
+# within that time, and at once in the process that changed it. Unknown keys
+# are never cached: each wrong guess costs a lookup.
+_found: dict[str, tuple[float, ApiKey]] = {}
+CACHE_MAX_KEYS = 10_000
+
+
+def find_key(raw: str) -> ApiKey | None:
+    key_hash = hash_api_key(raw)
+    ttl = settings.API_KEY_CACHE_SECONDS
+    hit = _found.get(key_hash)
+    if hit is not None and time.monotonic() - hit[0] < ttl:
+        return hit[1]
+    key = (
+        ApiKey.objects.select_related("workspace")
+        .filter(key_hash=key_hash, revoked_at__isnull=True)
+        .first()
+    )
+    if key is None:
+        _found.pop(key_hash, None)
+    elif ttl > 0:
+        if len(_found) >= CACHE_MAX_KEYS:
+            _found.clear()
+        _found[key_hash] = (time.monotonic(), key)
+    return key
+
+
+def forget_keys(key_hashes) -> None:
+    """This process stops trusting these keys' cached rows (revoked, role changed)."""
+    for key_hash in key_hashes:
+        _found.pop(key_hash, None)
 
 
 class ApiKeyUser:
@@ -55,11 +91,7 @@ class ApiKeyAuthentication(BaseAuthentication):
             raw = header[1].decode()
         except UnicodeDecodeError:
             raise exceptions.AuthenticationFailed(INVALID_KEY) from None
-        key = (
-            ApiKey.objects.select_related("workspace")
-            .filter(key_hash=hash_api_key(raw), revoked_at__isnull=True)
-            .first()
-        )
+        key = find_key(raw)
         if key is None:
             raise exceptions.AuthenticationFailed(INVALID_KEY)
         self._touch(key)

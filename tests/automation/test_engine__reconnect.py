@@ -13,10 +13,12 @@ import threading
 import psycopg
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from automation.engine import Outcome, advance_run
 from automation.models import Run, RunStatus, Step
-from tests.automation.workflows import chain, graph, node, path_of, published, send
+from tests.automation.workflows import chain, graph, node, path_of, published
+from tests.builder.factories import RunFactory
 from tests.conftest import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -37,12 +39,15 @@ def terminate(pid: int) -> None:
         other.execute("SELECT pg_terminate_backend(%s)", [pid])
 
 
+def queued_run(workflow) -> Run:
+    """A run as enrolment leaves it, with no message sent: this test is its worker."""
+    return RunFactory(workflow=workflow, current_node="start", queued_at=timezone.now())
+
+
 def test_a_run_goes_on_when_its_connection_was_cut_before_the_chunk():
     start = node("start", "trigger.event", event="signup")
     tag = node("tag", "action.tag", add=["welcomed"])
-    published(graph([start, tag], chain(start, tag)))
-    send("signup", "cut@example.com")
-    run = Run.objects.get()
+    run = queued_run(published(graph([start, tag], chain(start, tag))))
 
     terminate(backend_pid())
 
@@ -57,9 +62,7 @@ def test_a_call_made_before_the_cut_is_recorded_on_the_new_connection_not_made_a
     start = node("start", "trigger.event", event="order_placed")
     hook = node("hook", "action.webhook", method="POST", url=f"{http_target.url}/sink")
     done = node("done", "action.tag", add=["synced"])
-    published(graph([start, hook, done], chain(start, hook, done)))
-    send("order_placed", "mid@example.com")
-    run = Run.objects.get()
+    run = queued_run(published(graph([start, hook, done], chain(start, hook, done))))
     http_target.answer(delay=1.5)
     worker: dict = {}
 

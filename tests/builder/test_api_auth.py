@@ -7,9 +7,11 @@ a superuser); a refused write changes nothing.
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -73,7 +75,38 @@ def test_a_revoked_key_is_a_401(workspace_a):
     assert response.data["detail"] == "invalid or revoked API key"
 
 
-def test_last_used_at_moves_at_most_once_a_minute(workspace_a):
+def test_a_key_revoked_in_another_process_stops_working_within_the_cache_time(
+    workspace_a, settings
+):
+    settings.API_KEY_CACHE_SECONDS = 0.5
+    key, raw = make_api_key(workspace_a)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert client.get("/api/v1/workflows/").status_code == 200
+
+    # As the admin of another web process would: this process is not told.
+    ApiKey.objects.filter(pk=key.pk).update(revoked_at=timezone.now())
+    time.sleep(0.6)
+
+    assert client.get("/api/v1/workflows/").status_code == 401
+
+
+def test_a_key_revoked_in_the_admin_is_refused_at_once(workspace_a, admin_client):
+    key, raw = make_api_key(workspace_a)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert client.get("/api/v1/workflows/").status_code == 200
+
+    admin_client.post(
+        reverse("admin:builder_apikey_changelist"),
+        {"action": "revoke", "_selected_action": [key.pk]},
+    )
+
+    assert client.get("/api/v1/workflows/").status_code == 401
+
+
+def test_last_used_at_moves_at_most_once_a_minute(workspace_a, settings):
+    settings.API_KEY_CACHE_SECONDS = 0  # each request reads the row this test moves back
     key, raw = make_api_key(workspace_a)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
