@@ -167,20 +167,22 @@ def test_sweep_lag_shows_a_stalled_beat(token, celery_worker):
 def test_queue_depth_shows_messages_no_worker_takes(token, celery_worker):
     from config.celery import app
 
-    # The worker stops taking normal messages; beat goes on sending the sweep
-    # (on the default queue, normal) every second.
-    app.control.cancel_consumer("normal", reply=True, timeout=5)
+    # The worker stops taking housekeeping messages; beat goes on sending the
+    # sweep (every second) and the reaper (every two) there.
+    app.control.cancel_consumer("housekeeping", reply=True, timeout=5)
     try:
         backlog = wait_until(
-            lambda: (m := scrape()) and value(m, "cairn_queue_depth", queue="normal") >= 3 and m,
+            lambda: (
+                (m := scrape()) and value(m, "cairn_queue_depth", queue="housekeeping") >= 3 and m
+            ),
             what="messages pile up in the queue",
         )
-        assert value(backlog, "cairn_queue_depth", queue="normal") >= 3
+        assert value(backlog, "cairn_queue_depth", queue="housekeeping") >= 3
     finally:
-        app.control.add_consumer("normal", reply=True, timeout=5)
+        app.control.add_consumer("housekeeping", reply=True, timeout=5)
 
     wait_until(
-        lambda: value(scrape(), "cairn_queue_depth", queue="normal") == 0,
+        lambda: value(scrape(), "cairn_queue_depth", queue="housekeeping") == 0,
         what="the worker drains the queue",
     )
 
