@@ -26,7 +26,7 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from . import live, preview, transitions
-from .contacts import change_contact, fire_contact_triggers, save_contacts
+from .contacts import change_contact, fire_contacts_triggers, save_contacts
 from .enrolment import enrol_in_workflow
 from .graph import Graph, version_graph
 from .models import (
@@ -262,6 +262,8 @@ class _Chunk:
     # the next call to make once it has committed.
     answer: CallAnswer | None = None
     calls: list[OutsideCall] = field(default_factory=list)
+    # Part of advance_together: stop before an outside call, never begin it.
+    together: bool = False
 
     @property
     def contact(self) -> Contact:
@@ -277,18 +279,11 @@ def _advance_chunk(
     calls: list[OutsideCall] | None = None,
 ) -> Outcome:
     with transaction.atomic():
-        run = (
-            # The run first, skipping it if it is locked: a second delivery
-            # of the same job while another worker holds the run goes away
-            # at once instead of queueing behind it (the holder carries on;
-            # the lease and the reaper cover a holder that dies).
-            Run.objects.select_for_update(of=("self",), skip_locked=True)
-            .select_related("trigger_event", "workflow__deployment")
-            .only(*_RUN_FIELDS)
-            .filter(pk=run_id, status=RunStatus.RUNNING)
-            .order_by()
-            .first()
-        )
+        # The run first, skipping it if it is locked: a second delivery
+        # of the same job while another worker holds the run goes away
+        # at once instead of queueing behind it (the holder carries on;
+        # the lease and the reaper cover a holder that dies).
+        run = _lock_runs([run_id]).first()
         if run is None:
             if Run.objects.filter(pk=run_id, status=RunStatus.RUNNING).exists():
                 return Outcome.BUSY
@@ -296,58 +291,173 @@ def _advance_chunk(
         # Then its contact, waiting for it: event ingest holds contacts only
         # for the length of a batch, and never waits for a run's lock.
         run.contact = Contact.objects.select_for_update().get(pk=run.contact_id)
-        open_step = run.current_step
-        if answer is not None and not (
-            open_step is not None
-            and (open_step.pk, open_step.attempt) == (answer.step_id, answer.attempt)
-            and open_step.status in (StepStatus.RUNNING, StepStatus.RETRYING)
-        ):
-            # Compare-and-set: our attempt is no longer the visit's open one
-            # (a later attempt began after ours was declared lost).
-            log.info("run %s: the answer of a superseded attempt is dropped", run_id)
-            return Outcome.NOT_RUNNING
-        if answer is None and open_step is not None and open_step.status == StepStatus.RUNNING:
-            # Another worker is in the middle of this visit's outside call (a
-            # duplicate delivery): leave it alone. If that worker died, the
-            # reaper declares the attempt lost when the run's lease ends.
-            return Outcome.BUSY
-        deployment = None
-        if not run.is_preview and answer is None:
-            deployment = getattr(run.workflow, "deployment", None)
-            if deployment is None or deployment.status == DeploymentStatus.ARCHIVED:
-                transitions.cancel(run, "the workflow was archived")
-                transitions.save(run)
-                return Outcome.CANCELLED
-            if deployment.status == DeploymentStatus.PAUSED:
-                # Hold where it is; resuming the workflow re-queues it.
-                transitions.hold(run, paused=True)
-                transitions.save(run)
-                return Outcome.HELD
-        if run.is_preview:
-            graph, event = preview.preview_graph(run), preview.event_snapshot(run)
-        else:
-            graph = version_graph(run.version_id)
-            event = run.trigger_event.snapshot() if run.trigger_event else {}
-        chunk = _Chunk(
-            run=run,
-            graph=graph,
-            event=event,
-            now=timezone.now(),
-            dry_run=dry_run or run.is_preview,
-            exit_rules=_exit_rules(graph),
-            exit_event=deployment.exit_event if deployment else "",
-            contact_before=(dict(run.contact.properties), list(run.contact.tags)),
+        outcome, chunk, changed = _chunk_of_locked_run(
+            run,
+            dry_run=dry_run,
             nodes_per_chunk=nodes_per_chunk,
             answer=answer,
             calls=calls if calls is not None else [],
         )
-        outcome = _execute_nodes(chunk)
-        _write(chunk)
-        if outcome in (Outcome.CONTINUE, Outcome.CALL):
-            run.lease_until = transitions.lease()
-        transitions.save(run)
-        _publish_after_commit(chunk)
+        if chunk is not None:
+            _write([chunk])
+        if changed:
+            transitions.save(run)
+        if chunk is not None:
+            _publish_after_commit(chunk)
         return outcome
+
+
+def advance_together(run_ids: list[str]) -> dict[str, Outcome]:
+    """Advance a message's runs as far as they go without an outside call, in one
+    transaction: one lock query for the runs, one for their contacts, one insert
+    of all their steps, one update of the contacts and one of the runs, one
+    commit, instead of all of those per run.
+
+    Returns the runs that are done for this message (waiting, ended, or no
+    longer running). The others (a run another worker holds, one that reached
+    an outside call or its chunk's node limit, a second run of one contact,
+    previews) go on one by one with `advance_run`, and so do all of them if
+    anything here fails: the transaction rolls back and nothing of it stays.
+    """
+    if len(run_ids) < 2:
+        return {}
+    try:
+        return reconnecting(_advance_together, run_ids)
+    except SoftTimeLimitExceeded:
+        raise
+    except Exception:
+        log.warning("advancing %d runs together failed; one by one", len(run_ids), exc_info=True)
+        return {}
+
+
+_DONE_FOR_THE_MESSAGE = {
+    Outcome.WAITING,
+    Outcome.COMPLETED,
+    Outcome.FAILED,
+    Outcome.EXITED,
+    Outcome.HELD,
+    Outcome.CANCELLED,
+}
+
+
+def _advance_together(run_ids: list[str]) -> dict[str, Outcome]:
+    with transaction.atomic():
+        # In the message's order; runs are taken with SKIP LOCKED (never waited
+        # for), contacts in id order (as event ingest takes them), so two
+        # messages locking the same contacts cannot deadlock.
+        position = {str(run_id): index for index, run_id in enumerate(run_ids)}
+        runs = sorted(
+            _lock_runs(run_ids).filter(is_preview=False), key=lambda run: position[str(run.pk)]
+        )
+        contacts = {
+            contact.pk: contact
+            for contact in Contact.objects.select_for_update()
+            .filter(pk__in={run.contact_id for run in runs})
+            .order_by("pk")
+        }
+        outcomes: dict[str, Outcome] = {}
+        chunks: list[_Chunk] = []
+        changed_runs: list[Run] = []
+        seen: set = set()
+        for run in runs:
+            if run.contact_id in seen:
+                continue  # one chunk per contact here: a second run goes on its own
+            seen.add(run.contact_id)
+            run.contact = contacts[run.contact_id]
+            outcome, chunk, changed = _chunk_of_locked_run(
+                run,
+                dry_run=False,
+                nodes_per_chunk=NODES_PER_CHUNK,
+                answer=None,
+                calls=[],
+                together=True,
+            )
+            outcomes[str(run.pk)] = outcome
+            if chunk is not None:
+                chunks.append(chunk)
+            if changed:
+                changed_runs.append(run)
+        _write(chunks)
+        transitions.save_all(changed_runs)
+        for chunk in chunks:
+            _publish_after_commit(chunk)
+    return {run_id: o for run_id, o in outcomes.items() if o in _DONE_FOR_THE_MESSAGE}
+
+
+def _lock_runs(run_ids: list) -> Any:
+    """The running runs among these, locked, skipping any another worker holds."""
+    return (
+        Run.objects.select_for_update(of=("self",), skip_locked=True)
+        .select_related("trigger_event", "workflow__deployment")
+        .only(*_RUN_FIELDS)
+        .filter(pk__in=run_ids, status=RunStatus.RUNNING)
+        .order_by()
+    )
+
+
+def _chunk_of_locked_run(
+    run: Run,
+    *,
+    dry_run: bool,
+    nodes_per_chunk: int,
+    answer: CallAnswer | None,
+    calls: list[OutsideCall],
+    together: bool = False,
+) -> tuple[Outcome, _Chunk | None, bool]:
+    """Execute a chunk of a run whose row and contact the caller has locked.
+
+    Returns the outcome, the chunk to write (None if no node ran) and whether
+    the run changed (the caller saves it). `together`: stop before an
+    outside call instead of beginning it (advance_together).
+    """
+    open_step = run.current_step
+    if answer is not None and not (
+        open_step is not None
+        and (open_step.pk, open_step.attempt) == (answer.step_id, answer.attempt)
+        and open_step.status in (StepStatus.RUNNING, StepStatus.RETRYING)
+    ):
+        # Compare-and-set: our attempt is no longer the visit's open one
+        # (a later attempt began after ours was declared lost).
+        log.info("run %s: the answer of a superseded attempt is dropped", run.pk)
+        return Outcome.NOT_RUNNING, None, False
+    if answer is None and open_step is not None and open_step.status == StepStatus.RUNNING:
+        # Another worker is in the middle of this visit's outside call (a
+        # duplicate delivery): leave it alone. If that worker died, the
+        # reaper declares the attempt lost when the run's lease ends.
+        return Outcome.BUSY, None, False
+    deployment = None
+    if not run.is_preview and answer is None:
+        deployment = getattr(run.workflow, "deployment", None)
+        if deployment is None or deployment.status == DeploymentStatus.ARCHIVED:
+            transitions.cancel(run, "the workflow was archived")
+            return Outcome.CANCELLED, None, True
+        if deployment.status == DeploymentStatus.PAUSED:
+            # Hold where it is; resuming the workflow re-queues it.
+            transitions.hold(run, paused=True)
+            return Outcome.HELD, None, True
+    if run.is_preview:
+        graph, event = preview.preview_graph(run), preview.event_snapshot(run)
+    else:
+        graph = version_graph(run.version_id)
+        event = run.trigger_event.snapshot() if run.trigger_event else {}
+    chunk = _Chunk(
+        run=run,
+        graph=graph,
+        event=event,
+        now=timezone.now(),
+        dry_run=dry_run or run.is_preview,
+        exit_rules=_exit_rules(graph),
+        exit_event=deployment.exit_event if deployment else "",
+        contact_before=(dict(run.contact.properties), list(run.contact.tags)),
+        nodes_per_chunk=nodes_per_chunk,
+        answer=answer,
+        calls=calls,
+        together=together,
+    )
+    outcome = _execute_nodes(chunk)
+    if outcome in (Outcome.CONTINUE, Outcome.CALL):
+        run.lease_until = transitions.lease()
+    return outcome, chunk, True
 
 
 def _publish_after_commit(chunk: _Chunk) -> None:
@@ -370,14 +480,16 @@ _RUN_FIELDS = (
 )
 
 
-def _write(chunk: _Chunk) -> None:
-    """Persist what the chunk's nodes did: steps first, then the contact."""
-    pending = [step for step in chunk.new_steps if step.pk is None]
-    Step.objects.bulk_create(pending)
-    if chunk.contact_dirty:
-        properties, tags = chunk.contact_before
-        fire_contact_triggers(chunk.contact, properties, tags)
-        save_contacts([chunk.contact], ["properties", "tags", "time_zone"])
+def _write(chunks: list[_Chunk]) -> None:
+    """Persist what the chunks' nodes did: steps first, then the contacts, each
+    in one statement however many chunks."""
+    Step.objects.bulk_create(
+        [step for chunk in chunks for step in chunk.new_steps if step.pk is None]
+    )
+    dirty = [chunk for chunk in chunks if chunk.contact_dirty]
+    if dirty:
+        fire_contacts_triggers([(chunk.contact, *chunk.contact_before) for chunk in dirty])
+        save_contacts([chunk.contact for chunk in dirty], ["properties", "tags", "time_zone"])
 
 
 def _exit_rules(graph: Graph) -> dict[str, Any] | None:
@@ -415,6 +527,8 @@ def _execute_nodes(chunk: _Chunk) -> Outcome:
         if outside and run.current_step is None and _hold_for_quiet_hours(chunk):
             return Outcome.WAITING
         if outside and not chunk.dry_run and chunk.answer is None:
+            if chunk.together:
+                return Outcome.CONTINUE  # the call is made by the run's own advance_run
             return _begin_outside_call(chunk, node, node_class)
         if run.is_preview and run.current_step is None and preview.pause_before(run, node["id"]):
             return Outcome.WAITING

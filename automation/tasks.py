@@ -52,7 +52,8 @@ def advance_run_task(run_id: str) -> str:
 
 @shared_task(name="automation.advance_runs", acks_late=True, reject_on_worker_lost=True)
 def advance_runs_task(run_ids: list[str]) -> None:
-    """Advance several runs.
+    """Advance several runs: first together, as far as they go without an
+    outside call (engine.advance_together), then each that has more to do.
 
     The worker takes the message's runs at once (a lease it renews while the
     message lasts), so a run later in the message never looks abandoned, and
@@ -65,7 +66,12 @@ def advance_runs_task(run_ids: list[str]) -> None:
     """
     reconnecting(transitions.take, run_ids)
     with MessageLeases(run_ids) as leases:
+        # As far as they go together first (one transaction), then one by one.
+        done = engine.advance_together(run_ids)
         for index, run_id in enumerate(run_ids):
+            if run_id in done:
+                leases.done(run_id)
+                continue
             if _stopping.is_set():
                 hand_back(run_ids[index:])
                 return
