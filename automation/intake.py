@@ -6,8 +6,8 @@ validated events into `PendingEvent` (deduplicated by the sender's id against
 pending and ingested events alike) and a 202. Nothing else happens in the
 request: no contact lock, no trigger match, no run.
 
-Right after, `automation.drain_events` (a Celery task, woken once per burst
-through a Redis flag, and by beat every second as a safety net) ingests the
+Right after, `automation.drain_events` (a Celery task, one message in flight
+at a time through a Redis flag, and by beat every second as a safety net) ingests the
 pending events with the same `ingest.ingest_events` the inline path uses, up
 to EVENT_DRAIN_BATCH events per transaction, and deletes them in that same
 transaction. So a thousand single requests cost about what one batch costs,
@@ -48,14 +48,13 @@ log = logging.getLogger("cairn.intake")
 
 # pg_advisory_xact_lock key of the one drainer ("cairn" + "drain" in spirit).
 DRAIN_LOCK_KEY = 0x6361_6972_6E00_0001 & 0x7FFF_FFFF_FFFF_FFFF
-# Redis flag: a drain is queued and has not started yet; one message per burst.
+# Redis flag: a drain is queued or draining; one drain message at a time. It
+# expires on its own if that message is lost (beat's drain covers the gap).
 KICK_KEY = "cairn:intake:kicked"
 KICK_TTL_MS = 5000
 # One drain message works this long, then hands over to a fresh message so
 # run messages queued meanwhile get a worker too.
 DRAIN_SLICE_SECONDS = 2.0
-# A drain that finds another draining comes back this much later.
-BUSY_RETRY_SECONDS = 0.2
 TASK = "automation.drain_events"
 
 
@@ -171,14 +170,15 @@ def incoming(row: PendingEvent) -> IncomingEvent:
     )
 
 
-def kick(countdown: float | None = None) -> None:
-    """Queue a drain: at most one message per burst of requests (a Redis flag
-    that the drain clears when it starts). A broker that cannot be reached
-    loses nothing: the events are stored and beat's drain picks them up."""
+def kick(countdown: float | None = None, *, again: bool = False) -> None:
+    """Queue a drain unless one is queued or draining (a Redis flag, set here and
+    cleared by the drain when it has nothing left: `settle`). A broker that
+    cannot be reached loses nothing: the events are stored and beat's drain
+    picks them up. `again`: the drain in hand hands over to a fresh message."""
     try:
+        if not again and not _redis().set(KICK_KEY, 1, nx=True, px=KICK_TTL_MS):
+            return
         if countdown is None:
-            if not _redis().set(KICK_KEY, 1, nx=True, px=KICK_TTL_MS):
-                return
             # The drain starts a moment later and takes what arrived
             # meanwhile as one batch: fewer, larger transactions and run
             # messages under load, at the price of that moment.
@@ -193,11 +193,15 @@ def kick(countdown: float | None = None) -> None:
         )
 
 
-def clear_kick() -> None:
+def settle() -> None:
+    """The drain found nothing left: clear the flag, then look once more, so an
+    event stored after the last batch (its kick saw the flag) is not left to beat."""
     try:
         _redis().delete(KICK_KEY)
     except Exception:
         log.warning("could not clear the drain flag", exc_info=True)
+    if PendingEvent.objects.filter(error="").exists():
+        kick()
 
 
 _client = None

@@ -215,11 +215,20 @@ def cancel_workflow_runs(workflow_id: str) -> int:
 
 @shared_task(name=intake.TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def drain_events() -> int:
-    """Ingest pending events (automation/intake.py) in batches, oldest first."""
-    intake.clear_kick()  # events stored from now on queue another drain
+    """Ingest pending events (automation/intake.py) in batches, oldest first.
+
+    One drain message is in flight at a time: the kick flag says one is
+    queued or draining. A drain that finds another draining ends at once (it
+    must not queue another: under load that multiplied the drain messages
+    until runs starved behind them); the one draining clears the flag when
+    it has nothing left and looks once more, so no event stored meanwhile
+    waits for beat.
+    """
     result = intake.drain()
     if result.busy:
-        intake.kick(countdown=intake.BUSY_RETRY_SECONDS)
-    elif result.more:
-        intake.kick(countdown=0)
+        return 0
+    if result.more:
+        intake.kick(countdown=0, again=True)
+    else:
+        intake.settle()
     return result.ingested

@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -255,6 +256,30 @@ def test_single_events_reach_the_worker_without_a_push(celery_worker, client_a, 
     )
     assert Event.objects.count() == 20
     assert not PendingEvent.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_runs_keep_completing_while_single_events_keep_arriving(
+    celery_worker, client_a, workspace_a
+):
+    # One drain message is in flight at a time: drains that found another
+    # draining used to queue more drains, until they took every worker
+    # process and no run completed until the stream stopped.
+    workflow = published_workflow(workspace_a, graph=signup_graph())
+    completed = Run.objects.filter(workflow=workflow, status=RunStatus.COMPLETED)
+    seconds, samples, sent = 9.0, [], 0
+    began = time.monotonic()
+    while time.monotonic() - began < seconds:
+        response = client_a.post("/api/v1/events", event(sent), format="json")
+        assert response.status_code == 202
+        sent += 1
+        if sent % 25 == 0:
+            samples.append((time.monotonic() - began, completed.count()))
+
+    last_third = [count for at, count in samples if at >= seconds * 2 / 3]
+    before = [count for at, count in samples if at < seconds * 2 / 3]
+    assert last_third[-1] > before[-1], f"no run completed in the last third: {samples}"
+    wait_until(lambda: completed.count() == sent, timeout=60, what=f"{sent} runs completed")
 
 
 def test_the_openapi_schema_says_enrolled_may_be_null(client_a):
