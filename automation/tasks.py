@@ -144,19 +144,25 @@ def hand_back(run_ids: list[str]) -> None:
         submit(group, priority)
 
 
-# Runs per Celery message. A batch of events that enrols hundreds of contacts
-# becomes tens of messages, spread over the workers; sending one message per
-# run cost more than ingesting the events.
-RUNS_PER_MESSAGE = 10
+# Runs per Celery message: sending one message per run cost more than
+# ingesting the events. A message's runs advance together, in one transaction
+# (engine.advance_together), so a big group (a burst of events, a timer sweep)
+# goes in fewer, bigger messages, cheaper per run and smaller in Redis, still
+# eight or more of them to spread over the workers.
+MIN_RUNS_PER_MESSAGE = 10
+MAX_RUNS_PER_MESSAGE = 50
+
+
+def runs_per_message(count: int) -> int:
+    return max(MIN_RUNS_PER_MESSAGE, min(MAX_RUNS_PER_MESSAGE, count // 8))
 
 
 def submit(run_ids: list[str], priority: str = DEFAULT_PRIORITY) -> None:
     """The executor's side of dispatch.enqueue_runs (called after commit): the
     runs go to the Celery queue named by their priority (high, normal, low)."""
-    for start in range(0, len(run_ids), RUNS_PER_MESSAGE):
-        advance_runs_task.apply_async(
-            args=[run_ids[start : start + RUNS_PER_MESSAGE]], queue=priority
-        )
+    size = runs_per_message(len(run_ids))
+    for start in range(0, len(run_ids), size):
+        advance_runs_task.apply_async(args=[run_ids[start : start + size]], queue=priority)
 
 
 def submit_cleanup(workflow_id: str) -> None:
