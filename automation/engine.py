@@ -388,7 +388,7 @@ def _lock_runs(run_ids: list) -> Any:
     """The running runs among these, locked, skipping any another worker holds."""
     return (
         Run.objects.select_for_update(of=("self",), skip_locked=True)
-        .select_related("trigger_event", "workflow__deployment")
+        .select_related("trigger_event", "workflow__deployment", "current_step")
         .only(*_RUN_FIELDS)
         .filter(pk__in=run_ids, status=RunStatus.RUNNING)
         .order_by()
@@ -477,6 +477,7 @@ _RUN_FIELDS = (
     "trigger_event",
     "workflow__id",
     "workflow__deployment",
+    "current_step",
 )
 
 

@@ -14,11 +14,13 @@ import threading
 
 import pytest
 from django.db import connection, transaction
+from django.utils import timezone
 
 from automation.engine import Outcome, advance_run, advance_together
 from automation.models import Contact, Run, RunStatus, StepStatus
 from tests.automation.test_engine__poison import poisoned_workflow
 from tests.automation.workflows import chain, graph, node, path_of, published, send
+from tests.builder.factories import RunFactory
 
 SCORE = "{{ event.data.score }}"
 
@@ -140,10 +142,14 @@ def test_a_poison_run_rolls_the_batch_back_and_then_fails_alone():
 
 @pytest.mark.django_db(transaction=True)
 def test_a_run_another_worker_holds_is_skipped_not_waited_for():
-    scoring_flow()
-    send("bench", "held@example.com", data={"score": 70})
-    send("bench", "free@example.com", data={"score": 70})
-    held, free = run_ids()
+    start = node("start", "trigger.event", event="bench")
+    tag = node("tag", "action.tag", add=["seen"])
+    workflow = published(graph([start, tag], chain(start, tag)))
+    # As enrolment leaves them, with no message sent (a live worker would take it).
+    held, free = (
+        str(RunFactory(workflow=workflow, current_node="start", queued_at=timezone.now()).pk)
+        for _ in range(2)
+    )
     locked, release = threading.Event(), threading.Event()
 
     def other_worker() -> None:
