@@ -67,7 +67,12 @@ def advance_runs_task(run_ids: list[str]) -> None:
     reconnecting(transitions.take, run_ids)
     with MessageLeases(run_ids) as leases:
         # As far as they go together first (one transaction), then one by one.
-        done = engine.advance_together(run_ids)
+        try:
+            done = engine.advance_together(run_ids)
+        except SoftTimeLimitExceeded:
+            log.warning("advancing %d runs together hit the soft time limit", len(run_ids))
+            hand_back(run_ids)  # that transaction rolled back: none of them moved
+            return
         for index, run_id in enumerate(run_ids):
             if run_id in done:
                 leases.done(run_id)

@@ -89,10 +89,21 @@ def take(run_ids: list) -> int:
 
 
 def renew(run_ids: list) -> int:
-    """The worker working on these taken runs is alive: their leases go on."""
-    return Run.objects.filter(pk__in=run_ids, status=RUNNING, lease_until__isnull=False).update(
-        lease_until=lease()
+    """The worker working on these taken runs is alive: their leases go on.
+
+    A run locked right now (its chunk is being written) is skipped, never
+    waited for: waiting would hold the locks of the others meanwhile, and the
+    worker would find its next run locked by its own heartbeat. The chunk
+    renews the lease itself.
+    """
+    locked = (
+        Run.objects.filter(pk__in=run_ids, status=RUNNING, lease_until__isnull=False)
+        .order_by()
+        .select_for_update(skip_locked=True)
+        .values("pk")
     )
+    with transaction.atomic():
+        return Run.objects.filter(pk__in=locked).update(lease_until=lease())
 
 
 def requeue(runs: QuerySet) -> int:

@@ -9,6 +9,8 @@ it was sent and never taken; the timer sweep queues runs, it never takes them.
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -106,6 +108,48 @@ def test_a_worker_takes_queued_runs_renews_its_own_and_hands_them_back():
     assert transitions.requeue(Run.objects.filter(pk=queued.pk)) == 1
     assert queued_again(queued, now)
     assert transitions.renew([queued.pk]) == 0  # handed back: nobody's to renew
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_renews_its_runs_leases_from_its_heartbeat_thread_skipping_locked_ones(
+    settings,
+):
+    from django.db import connection, transaction
+
+    from automation.tasks import MessageLeases
+
+    settings.RUN_LEASE_SECONDS = 2  # a beat every half second
+    now = timezone.now()
+    soon = now + timedelta(seconds=2)
+    mine = [RunFactory(lease_until=soon) for _ in range(3)]
+    ids = [str(run.pk) for run in mine]
+
+    locked, release = threading.Event(), threading.Event()
+
+    def worker_writing_a_chunk() -> None:
+        with transaction.atomic():
+            Run.objects.select_for_update().get(pk=mine[0].pk)
+            locked.set()
+            release.wait(10)
+        connection.close()
+
+    writer = threading.Thread(target=worker_writing_a_chunk)
+    writer.start()
+    locked.wait(5)
+    try:
+        assert transitions.renew(ids[:2]) == 1  # never waits for the locked one
+    finally:
+        release.set()
+        writer.join()
+
+    leases = MessageLeases(ids)
+    leases.done(ids[2])  # finished by the message: no longer renewed
+    with leases:
+        time.sleep(1.2)
+    connection.close()
+    renewed = {str(run.pk): run.lease_until for run in Run.objects.filter(pk__in=ids)}
+    assert renewed[ids[0]] > soon and renewed[ids[1]] > soon
+    assert renewed[ids[2]] == soon
 
 
 def test_the_timer_sweep_queues_due_runs_of_every_priority_without_taking_them():
