@@ -6,8 +6,9 @@ every hand-off goes through `transaction.on_commit`.
 The executor is a seam: CAIRN_EXECUTION names it ("celery": automation.tasks,
 "embedded": automation.embedded), and this module reaches it by that name,
 never by an import, so the engine and intake never depend on an executor.
-Each executor module offers `submit(run_ids, priority)` and
-`submit_cleanup(workflow_id)`.
+Each executor module offers `submit(run_ids, priority)`,
+`submit_cleanup(workflow_id)` and `room(priority)` (how many more runs its
+queue for that priority should take now).
 
 Priority: every run goes out at its workflow's priority (`Workflow.priority`,
 high / normal / low), which is the name of the Celery queue it takes. Workers
@@ -24,9 +25,10 @@ from collections.abc import Iterable
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from .models import Run
+from .models import Run, RunStatus
 
 EXECUTORS = {"celery": "automation.tasks", "embedded": "automation.embedded"}
 
@@ -69,6 +71,37 @@ def by_priority(run_ids: list[str]) -> dict[str, list[str]]:
             run_id
         )
     return groups
+
+
+def dispatch_released() -> int:
+    """Queue released runs (the timer sweep woke them) as far as their priority's
+    queue has room, the longest due first; returns how many were queued.
+
+    The executor says how many runs its queue takes now (`room`): Celery a
+    bounded number of messages per queue, so Redis holds a bounded backlog
+    however many timers fall due at once.
+    """
+    queued = 0
+    for priority in PRIORITIES:
+        room = _executor("room")(priority)
+        while room > 0:
+            with transaction.atomic():
+                ids = list(
+                    Run.objects.filter(
+                        status=RunStatus.RUNNING, lease_until__isnull=True, queued_at__isnull=True
+                    )
+                    .filter(at_priority(priority))
+                    .order_by("resume_at", "pk")
+                    .select_for_update(skip_locked=True)
+                    .values_list("pk", flat=True)[: min(room, LOOKUP_BATCH)]
+                )
+                if not ids:
+                    break
+                Run.objects.filter(pk__in=ids).update(queued_at=timezone.now())
+                enqueue_runs(ids)
+            queued += len(ids)
+            room -= len(ids)
+    return queued
 
 
 def at_priority(priority: str | None) -> Q:

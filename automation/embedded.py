@@ -36,6 +36,14 @@ def submit(run_ids: list[str], priority: str = "normal") -> None:
         _queue.put((rank, next(_order), run_id))
 
 
+# Runs the in-memory queue holds before the sweep stops queueing released runs.
+QUEUE_BOUND = 2000
+
+
+def room(_priority: str) -> int:
+    return max(0, QUEUE_BOUND - _queue.qsize())
+
+
 def submit_cleanup(workflow_id: str) -> None:
     """Cancel an archived workflow's runs (runs.cancel_workflow_runs) on the executor."""
     _queue.put((RANK["normal"], next(_order), ("cancel_workflow_runs", workflow_id)))

@@ -255,6 +255,8 @@ class Run(models.Model):
     lease_until = models.DateTimeField(null=True, blank=True)
     # When it was last queued: a run still untaken after a later message of
     # its queue was taken lost its message (timers.requeue_lost_messages).
+    # None while released (woken by the timer sweep, waiting for room in its
+    # queue: dispatch.dispatch_released).
     queued_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
     is_preview = models.BooleanField(default=False)
@@ -282,6 +284,11 @@ class Run(models.Model):
                 fields=["queued_at"],
                 condition=Q(status="running", lease_until__isnull=True),
                 name="run_queued",
+            ),
+            models.Index(
+                fields=["resume_at"],
+                condition=Q(status="running", lease_until__isnull=True, queued_at__isnull=True),
+                name="run_released",
             ),
             models.Index(fields=["contact", "waiting_for"], name="run_subscription"),
             models.Index(fields=["workflow", "contact", "status"], name="run_enrolment"),

@@ -170,6 +170,35 @@ def submit(run_ids: list[str], priority: str = DEFAULT_PRIORITY) -> None:
         advance_runs_task.apply_async(args=[run_ids[start : start + size]], queue=priority)
 
 
+# Messages a priority's queue holds before the sweep stops queueing released
+# runs into it (dispatch.dispatch_released): about 2,000 runs, several
+# seconds of work for the workers, a few MiB of Redis.
+QUEUE_BOUND_MESSAGES = 40
+
+
+def room(priority: str) -> int:
+    """Runs the queue of `priority` takes now: up to QUEUE_BOUND_MESSAGES messages.
+    A broker that cannot say gets a sweep's worth."""
+    try:
+        depth = _broker().llen(priority)
+    except Exception:
+        log.warning("could not read the depth of queue %s", priority, exc_info=True)
+        return timers.SWEEP_BATCH
+    return max(0, QUEUE_BOUND_MESSAGES - depth) * MAX_RUNS_PER_MESSAGE
+
+
+_broker_client = None
+
+
+def _broker():
+    global _broker_client
+    if _broker_client is None:
+        import redis
+
+        _broker_client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=2)
+    return _broker_client
+
+
 def submit_cleanup(workflow_id: str) -> None:
     cancel_workflow_runs.delay(workflow_id)
 

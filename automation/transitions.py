@@ -13,10 +13,12 @@ overwrites a newer state. They come in two kinds:
   `exit_runs`, `discard` are one `UPDATE … WHERE status IN (<accepted>)`;
   a row in any other state is left alone and not counted.
 
-Queued and taken: a `running` run is queued (no lease, `queued_at` says
-since when) until a worker takes it (`take`: a lease the worker renews while
-it works); `requeue` hands it back to the queue. A queue however long never
-makes a queued run look abandoned: only a lease that lapsed does.
+Released, queued and taken: a `running` run the timer sweep woke is
+released (no lease, no `queued_at`) until its priority's queue has room; it
+is queued (no lease, `queued_at` says since when) until a worker takes it
+(`take`: a lease the worker renews while it works); `requeue` hands it back
+to the queue. A queue however long never makes a queued run look
+abandoned: only a lease that lapsed does.
 
 Why a redelivered task may re-enter a state: a Celery message can arrive
 twice (acks_late, redelivery after a lost worker). Its chunk finds the run
@@ -240,11 +242,17 @@ def save_all(runs: list[Run]) -> None:
 # ---------------------------------------------------------------- set-based
 
 
-def wake(runs: QuerySet) -> int:
-    """waiting → running (queued) for these runs; returns how many moved."""
+def wake(runs: QuerySet, *, queued: bool = True) -> int:
+    """waiting → running for these runs; returns how many moved. `queued`: the
+    caller queues them now; otherwise they are released, to be queued when
+    their queue has room (dispatch.dispatch_released)."""
     now = timezone.now()
     return runs.filter(status__in=ACCEPTS["wake"]).update(
-        status=RUNNING, held=False, lease_until=None, queued_at=now, updated_at=now
+        status=RUNNING,
+        held=False,
+        lease_until=None,
+        queued_at=now if queued else None,
+        updated_at=now,
     )
 
 

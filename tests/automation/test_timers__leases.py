@@ -167,3 +167,44 @@ def test_the_timer_sweep_queues_due_runs_of_every_priority_without_taking_them()
     assert timers.sweep_due_runs() == 3
 
     assert all(queued_again(run, due) for run in runs)
+
+
+def test_due_runs_beyond_their_queues_room_are_released_and_queued_as_room_frees(monkeypatch):
+    from automation import tasks
+
+    workspace = WorkspaceFactory()
+    due = timezone.now() - timedelta(seconds=1)
+    workflow = published_workflow(workspace, priority="normal")
+    runs = [
+        RunFactory(workflow=workflow, status=RunStatus.WAITING, resume_at=due) for _ in range(3)
+    ]
+
+    monkeypatch.setattr(tasks, "QUEUE_BOUND_MESSAGES", 0)  # the queue is full
+    assert timers.sweep_due_runs() == 3
+
+    for run in runs:  # released: running at once, waiting in PostgreSQL for room
+        run.refresh_from_db()
+        assert run.status == RunStatus.RUNNING
+        assert run.queued_at is None and run.lease_until is None
+    assert timers.reap_stale_runs() == 0
+    assert timers.requeue_lost_messages("normal", timezone.now()) == 0
+
+    monkeypatch.setattr(tasks, "QUEUE_BOUND_MESSAGES", 40)  # the workers caught up
+    assert timers.sweep_due_runs() == 0  # nothing new is due; the released ones go
+    assert all(queued_again(run, due) for run in runs)
+
+
+def test_a_queues_room_is_what_its_bound_leaves_free():
+    import redis
+    from django.conf import settings
+
+    from automation import tasks
+
+    queue = "cairn-test-room"
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    client.delete(queue)
+    client.rpush(queue, "a", "b", "c")
+    try:
+        assert tasks.room(queue) == (tasks.QUEUE_BOUND_MESSAGES - 3) * tasks.MAX_RUNS_PER_MESSAGE
+    finally:
+        client.delete(queue)
