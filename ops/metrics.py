@@ -14,6 +14,7 @@ workers and beats run, and a restart loses nothing.
 | `cairn_events_received_last_minute` | gauge | events stored in the last 60 s |
 | `cairn_timers_due` | gauge | waiting runs whose timer is due and not yet released |
 | `cairn_timer_sweep_lag_seconds` | gauge | how long the oldest of those has been due (0: none) |
+| `cairn_runs_released` | gauge | runs released by the sweep, waiting for room in their queue |
 | `cairn_queue_depth{queue}` | gauge | Celery messages waiting in Redis, per queue |
 | `cairn_queue_unacked` | gauge | messages delivered to a worker and not yet acknowledged |
 
@@ -112,6 +113,17 @@ def _timers() -> Iterator[Metric]:
     )
     lag.add_metric([], (now - due["oldest"]).total_seconds() if due["oldest"] else 0.0)
     yield lag
+    released = GaugeMetricFamily(
+        "cairn_runs_released",
+        "Runs the sweep released that wait for room in their queue (dispatch.dispatch_released).",
+    )
+    released.add_metric(
+        [],
+        Run.objects.filter(
+            status=RunStatus.RUNNING, lease_until__isnull=True, queued_at__isnull=True
+        ).count(),
+    )
+    yield released
 
 
 def queue_names() -> list[str]:

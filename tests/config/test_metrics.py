@@ -163,6 +163,31 @@ def test_sweep_lag_shows_a_stalled_beat(token, celery_worker):
     assert value(released, "cairn_runs_completed_total") == 1
 
 
+@pytest.mark.django_db
+def test_runs_released_counts_due_runs_waiting_for_room_in_their_queue(token, monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from automation import tasks, timers
+    from tests.builder.factories import RunFactory, published_workflow
+
+    workflow = published_workflow(workspace())
+    due = timezone.now() - timedelta(seconds=1)
+    for _ in range(3):
+        RunFactory(workflow=workflow, status=RunStatus.WAITING, resume_at=due)
+    monkeypatch.setattr(tasks, "QUEUE_BOUND_MESSAGES", 0)  # the queue is full
+    timers.sweep_due_runs()
+
+    full = scrape()
+    assert value(full, "cairn_runs_released") == 3
+    assert value(full, "cairn_timers_due") == 0  # released: the sweep did its part
+
+    monkeypatch.setattr(tasks, "QUEUE_BOUND_MESSAGES", 40)
+    timers.sweep_due_runs()
+    assert value(scrape(), "cairn_runs_released") == 0
+
+
 @pytest.mark.django_db(transaction=True)
 def test_queue_depth_shows_messages_no_worker_takes(token, celery_worker):
     from config.celery import app
