@@ -98,7 +98,10 @@ def dispatch_released() -> int:
                 if not ids:
                     break
                 Run.objects.filter(pk__in=ids).update(queued_at=timezone.now())
-                enqueue_runs(ids)
+                # at_priority picked them by the queue they go to: no second lookup.
+                transaction.on_commit(
+                    lambda p=priority, g=[str(i) for i in ids]: _executor("submit")(g, p)
+                )
             queued += len(ids)
             room -= len(ids)
     return queued

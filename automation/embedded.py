@@ -63,6 +63,7 @@ def _loop() -> None:
     from django.utils import timezone
 
     from . import engine, runs, schedules, timers
+    from .leases import Leases
 
     # Runs queued before this process started had their place in the last
     # process's queue, in memory: queue them again.
@@ -83,7 +84,8 @@ def _loop() -> None:
             if isinstance(run_id, tuple):
                 runs.cancel_workflow_runs(run_id[1])
             elif run_id is not None:
-                engine.advance_run(run_id)
+                with Leases([run_id]):
+                    engine.advance_run(run_id)
             if time.monotonic() >= next_sweep:
                 ticks += 1
                 timers.sweep_due_runs()

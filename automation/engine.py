@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 import traceback
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -22,7 +21,7 @@ from typing import Any
 
 from billiard.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from . import live, preview, transitions
@@ -117,9 +116,8 @@ def advance_run(run_id: Any, *, dry_run: bool = False) -> Outcome:
             # No transaction and no row lock is held here: the running step,
             # its attempt counted, is committed; the answer is recorded by
             # the next chunk only if that step is still the run's open one.
-            call = calls.pop()
-            with LeaseHeartbeat(run_id, call.step_id):
-                answer = call.make()
+            # The executor renews the run's lease meanwhile (automation/leases.py).
+            answer = calls.pop().make()
             continue
         if outcome is not Outcome.CONTINUE:
             return outcome
@@ -131,42 +129,6 @@ def _chunk_once(run_id: Any, calls: list[OutsideCall], **options: Any) -> Outcom
     outcome = _advance_chunk(run_id, calls=pending, **options)
     calls.extend(pending)
     return outcome
-
-
-class LeaseHeartbeat:
-    """Renews a run's lease while its outside call is in flight.
-
-    The lease is short (RUN_LEASE_SECONDS) so a dead worker's run is picked
-    up within seconds; a live worker in a long call keeps renewing it, so
-    the reaper never declares a call lost that is still being made. The
-    renewal is a compare-and-set on the open step: it stops mattering the
-    moment the run moves on.
-    """
-
-    def __init__(self, run_id: Any, step_id: int) -> None:
-        self.run_id, self.step_id = run_id, step_id
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, daemon=True, name="cairn-lease")
-
-    def __enter__(self) -> LeaseHeartbeat:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _beat(self) -> None:
-        lease = settings.RUN_LEASE_SECONDS
-        try:
-            while not self._stop.wait(max(0.5, lease / 4)):
-                Run.objects.filter(
-                    pk=self.run_id, status=RunStatus.RUNNING, current_step_id=self.step_id
-                ).update(lease_until=timezone.now() + timedelta(seconds=lease))
-        except Exception:
-            log.warning("run %s: renewing the lease failed", self.run_id, exc_info=True)
-        finally:
-            connection.close()  # this thread's own connection
 
 
 @dataclass

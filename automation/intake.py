@@ -40,6 +40,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from config.redis_clients import redis_client
+
 from .contacts import ContactError, ContactRef, link_contact_refs
 from .ingest import IncomingEvent, IngestResult, ingest_events, retrying
 from .models import Contact, Event, PendingEvent
@@ -176,7 +178,9 @@ def kick(countdown: float | None = None, *, again: bool = False) -> None:
     cannot be reached loses nothing: the events are stored and beat's drain
     picks them up. `again`: the drain in hand hands over to a fresh message."""
     try:
-        if not again and not _redis().set(KICK_KEY, 1, nx=True, px=KICK_TTL_MS):
+        if not again and not redis_client(settings.REDIS_URL).set(
+            KICK_KEY, 1, nx=True, px=KICK_TTL_MS
+        ):
             return
         if countdown is None:
             # The drain starts a moment later and takes what arrived
@@ -197,23 +201,11 @@ def settle() -> None:
     """The drain found nothing left: clear the flag, then look once more, so an
     event stored after the last batch (its kick saw the flag) is not left to beat."""
     try:
-        _redis().delete(KICK_KEY)
+        redis_client(settings.REDIS_URL).delete(KICK_KEY)
     except Exception:
         log.warning("could not clear the drain flag", exc_info=True)
     if PendingEvent.objects.filter(error="").exists():
         kick()
-
-
-_client = None
-
-
-def _redis():
-    global _client
-    if _client is None:
-        import redis
-
-        _client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2)
-    return _client
 
 
 # ------------------------------------------------------------------ the drain

@@ -12,11 +12,14 @@ from billiard.process import current_process
 from celery import shared_task
 from celery.signals import task_prerun
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import DatabaseError
 from django.utils import timezone
+
+from config.redis_clients import redis_client
 
 from . import engine, intake, runs, schedules, timers, transitions
 from .dispatch import DEFAULT_PRIORITY, PRIORITIES, by_priority
+from .leases import Leases
 from .models import Run
 from .reconnect import reconnecting
 
@@ -47,7 +50,9 @@ def _stop_after_this_run(_signum, _frame) -> None:
 
 @shared_task(name="automation.advance_run", acks_late=True, reject_on_worker_lost=True)
 def advance_run_task(run_id: str) -> str:
-    return engine.advance_run(run_id).value
+    reconnecting(transitions.take, [run_id])
+    with Leases([run_id]):
+        return engine.advance_run(run_id).value
 
 
 @shared_task(name="automation.advance_runs", acks_late=True, reject_on_worker_lost=True)
@@ -65,7 +70,7 @@ def advance_runs_task(run_ids: list[str]) -> None:
     kill would acknowledge them with the message).
     """
     reconnecting(transitions.take, run_ids)
-    with MessageLeases(run_ids) as leases:
+    with Leases(run_ids) as leases:
         # As far as they go together first (one transaction), then one by one.
         try:
             done = engine.advance_together(run_ids)
@@ -91,46 +96,6 @@ def advance_runs_task(run_ids: list[str]) -> None:
                 log.exception("advancing run %s failed; the reaper will retry it", run_id)
                 continue
             leases.done(run_id)
-
-
-class MessageLeases:
-    """Renews the leases of a message's runs not finished yet, while it is worked on.
-
-    A background thread (its own database connection) renews every quarter
-    lease; a run the message finished (or left to the reaper) drops out.
-    """
-
-    def __init__(self, run_ids: list[str]) -> None:
-        self._left = set(run_ids)
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, daemon=True, name="cairn-leases")
-
-    def __enter__(self) -> MessageLeases:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def done(self, run_id: str) -> None:
-        with self._lock:
-            self._left.discard(run_id)
-
-    def _beat(self) -> None:
-        try:
-            while not self._stop.wait(max(0.5, settings.RUN_LEASE_SECONDS / 4)):
-                with self._lock:
-                    left = list(self._left)
-                if left:
-                    try:
-                        transitions.renew(left)
-                    except DatabaseError:
-                        log.warning("renewing the leases of %d runs failed", len(left))
-                        connection.close()
-        finally:
-            connection.close()
 
 
 def hand_back(run_ids: list[str]) -> None:
@@ -180,23 +145,11 @@ def room(priority: str) -> int:
     """Runs the queue of `priority` takes now: up to QUEUE_BOUND_MESSAGES messages.
     A broker that cannot say gets a sweep's worth."""
     try:
-        depth = _broker().llen(priority)
+        depth = redis_client(settings.CELERY_BROKER_URL).llen(priority)
     except Exception:
         log.warning("could not read the depth of queue %s", priority, exc_info=True)
         return timers.SWEEP_BATCH
     return max(0, QUEUE_BOUND_MESSAGES - depth) * MAX_RUNS_PER_MESSAGE
-
-
-_broker_client = None
-
-
-def _broker():
-    global _broker_client
-    if _broker_client is None:
-        import redis
-
-        _broker_client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=2)
-    return _broker_client
 
 
 def submit_cleanup(workflow_id: str) -> None:

@@ -82,11 +82,16 @@ def workspaces(request: HttpRequest) -> HttpResponse:
     return render(request, "workspaces.html", {"memberships": memberships, "current": current})
 
 
-def open_in_its_workspace(request: HttpRequest, memberships, workspace_id, what: str):
-    """A link to a workflow or product opens it in its own workspace, if the person is a member."""
+def page_membership(request: HttpRequest, memberships, model=None, object_id=None):
+    """The membership a page of the app opens in. A link to one workflow or product
+    opens it in its own workspace, if the person is a member (404 otherwise);
+    any other page in the chosen workspace (None: none chosen yet)."""
+    if object_id is None:
+        return chosen_membership(request, memberships)
+    workspace_id = model.objects.filter(pk=object_id).values_list("workspace_id", flat=True).first()
     membership = next((m for m in memberships if m.workspace_id == workspace_id), None)
     if membership is None:
-        raise Http404(f"no such {what} in your workspaces")
+        raise Http404(f"no such {model._meta.verbose_name} in your workspaces")
     request.session[SESSION_KEY] = membership.workspace.slug
     return membership
 
@@ -117,15 +122,9 @@ def app(
     """The React app: the workflows list, the editor of one workflow, or another
     page of the app (`page`: "failed-runs")."""
     memberships = memberships_of(request.user)
-    if workflow_id is not None:
-        workspace_id = (
-            Workflow.objects.filter(pk=workflow_id).values_list("workspace_id", flat=True).first()
-        )
-        membership = open_in_its_workspace(request, memberships, workspace_id, "workflow")
-    else:
-        membership = chosen_membership(request, memberships)
-        if membership is None:
-            return redirect("workspaces")
+    membership = page_membership(request, memberships, Workflow, workflow_id)
+    if membership is None:
+        return redirect("workspaces")
     workspace = membership.workspace
     config = {
         **shell_config(request, membership, memberships),

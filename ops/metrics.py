@@ -36,6 +36,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from automation.models import Event, Run, RunStatus, Step, StepStatus
+from config.redis_clients import redis_client
 
 INGEST_WINDOW = timedelta(seconds=60)
 
@@ -141,24 +142,19 @@ def _queues() -> Iterator[Metric]:
     broker = settings.CELERY_BROKER_URL
     if not broker.startswith(("redis://", "rediss://")):
         return  # embedded: no broker, runs execute in the web process
-    import redis
     from kombu.transport.redis import Channel
 
     options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
     separator = options.get("sep", Channel.sep)
     steps = options.get("priority_steps", Channel.priority_steps)
-    client = redis.Redis.from_url(broker)
-    try:
-        names = queue_names()
-        with client.pipeline(transaction=False) as pipe:
-            for name in names:
-                for step in steps:
-                    # kombu keeps one list per priority step: "<queue>", "<queue>\x06\x163", …
-                    pipe.llen(f"{name}{separator}{step}" if step else name)
-            pipe.hlen(options.get("unacked_key", "unacked"))
-            lengths = pipe.execute()
-    finally:
-        client.close()
+    names = queue_names()
+    with redis_client(broker).pipeline(transaction=False) as pipe:
+        for name in names:
+            for step in steps:
+                # kombu keeps one list per priority step: "<queue>", "<queue>\x06\x163", …
+                pipe.llen(f"{name}{separator}{step}" if step else name)
+        pipe.hlen(options.get("unacked_key", "unacked"))
+        lengths = pipe.execute()
     depth = GaugeMetricFamily(
         "cairn_queue_depth", "Celery messages waiting in Redis, per queue.", labels=["queue"]
     )

@@ -6,7 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from builder.views import chosen_membership, memberships_of, open_in_its_workspace, shell_config
+from builder.views import memberships_of, page_membership, shell_config
 
 from .models import Product
 
@@ -14,15 +14,9 @@ from .models import Product
 @login_required
 def products_page(request: HttpRequest, product_id: int | None = None) -> HttpResponse:
     memberships = memberships_of(request.user)
-    if product_id is not None:
-        workspace_id = (
-            Product.objects.filter(pk=product_id).values_list("workspace_id", flat=True).first()
-        )
-        membership = open_in_its_workspace(request, memberships, workspace_id, "product")
-    else:
-        membership = chosen_membership(request, memberships)
-        if membership is None:
-            return redirect("workspaces")
+    membership = page_membership(request, memberships, Product, product_id)
+    if membership is None:
+        return redirect("workspaces")
     workspace = membership.workspace
     config = {
         **shell_config(request, membership, memberships),

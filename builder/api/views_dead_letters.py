@@ -3,7 +3,6 @@ discarded in bulk. The verbs live in automation/runs.py; this parses and answers
 
 from __future__ import annotations
 
-from django.db.models import Q
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers, viewsets
 from rest_framework.response import Response
@@ -20,7 +19,7 @@ from builder.models import Role
 
 from .serializers import ErrorSerializer, RunSerializer, same_status_as
 from .views import ApiViewMixin, acting_user
-from .views_workflows import date_param
+from .views_workflows import runs_of_contact_and_dates
 
 FIELD = "runs"
 
@@ -95,16 +94,7 @@ class DeadLetterViewSet(ApiViewMixin, viewsets.GenericViewSet):
             runs = runs.filter(current_node=node)
         if text := params.get("q", "").strip():
             runs = runs.filter(error__icontains=text)
-        if contact := params.get("contact", "").strip():
-            matches = Q(contact__email__icontains=contact) | Q(contact__external_id=contact)
-            if contact.isdigit():
-                matches |= Q(contact_id=int(contact))
-            runs = runs.filter(matches)
-        since, until = date_param(request, "since"), date_param(request, "until")
-        if since:
-            runs = runs.filter(finished_at__gte=since)
-        if until:
-            runs = runs.filter(finished_at__lt=until)
+        runs = runs_of_contact_and_dates(runs, request, "finished_at")
         page = self.paginate_queryset(runs)
         data = DeadLetterSerializer(page, many=True, context=self.get_serializer_context()).data
         return self.get_paginated_response(data)

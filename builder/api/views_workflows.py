@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status, viewsets
@@ -99,6 +99,21 @@ def date_param(request, name: str):
     if moment is None:
         raise exceptions.ValidationError({name: ["must be a date (2026-11-25) or ISO date-time"]})
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def runs_of_contact_and_dates(runs: QuerySet, request, date_field: str) -> QuerySet:
+    """Runs narrowed by `?contact=` (part of an email, an external id, or a contact
+    id) and by `?since=` / `?until=` on `date_field`."""
+    if contact := request.query_params.get("contact", "").strip():
+        matches = Q(contact__email__icontains=contact) | Q(contact__external_id=contact)
+        if contact.isdigit():
+            matches |= Q(contact_id=int(contact))
+        runs = runs.filter(matches)
+    if since := date_param(request, "since"):
+        runs = runs.filter(**{f"{date_field}__gte": since})
+    if until := date_param(request, "until"):
+        runs = runs.filter(**{f"{date_field}__lt": until})
+    return runs
 
 
 def choice_param(request, name: str, choices: list[str]) -> str | None:
@@ -312,15 +327,5 @@ class WorkflowViewSet(ApiViewMixin, viewsets.GenericViewSet):
         wanted = choice_param(request, "status", RunStatus.values)
         if wanted:
             runs = runs.filter(status=wanted)
-        contact = request.query_params.get("contact", "").strip()
-        if contact:
-            matches = Q(contact__email__icontains=contact) | Q(contact__external_id=contact)
-            if contact.isdigit():
-                matches |= Q(contact_id=int(contact))
-            runs = runs.filter(matches)
-        since, until = date_param(request, "since"), date_param(request, "until")
-        if since:
-            runs = runs.filter(created_at__gte=since)
-        if until:
-            runs = runs.filter(created_at__lt=until)
+        runs = runs_of_contact_and_dates(runs, request, "created_at")
         return self.paginated(runs.select_related("contact"), RunSerializer)

@@ -10,16 +10,21 @@ every run goes on one by one (a poison run fails alone).
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection, transaction
 from django.utils import timezone
 
 from automation.engine import Outcome, advance_run, advance_together
 from automation.models import Contact, Run, RunStatus, StepStatus
 from tests.automation.test_engine__poison import poisoned_workflow
-from tests.automation.workflows import chain, graph, node, path_of, published, send
+from tests.automation.workflows import (
+    chain,
+    graph,
+    locked_by_another_worker,
+    node,
+    path_of,
+    published,
+    send,
+)
 from tests.builder.factories import RunFactory
 
 SCORE = "{{ event.data.score }}"
@@ -150,21 +155,6 @@ def test_a_run_another_worker_holds_is_skipped_not_waited_for():
         str(RunFactory(workflow=workflow, current_node="start", queued_at=timezone.now()).pk)
         for _ in range(2)
     )
-    locked, release = threading.Event(), threading.Event()
-
-    def other_worker() -> None:
-        with transaction.atomic():
-            Run.objects.select_for_update().get(pk=held)
-            locked.set()
-            release.wait(10)
-        connection.close()
-
-    thread = threading.Thread(target=other_worker)
-    thread.start()
-    locked.wait(5)
-    try:
+    with locked_by_another_worker(held):
         assert advance_together([held, free]) == {free: Outcome.COMPLETED}
-    finally:
-        release.set()
-        thread.join()
     assert Run.objects.get(pk=held).status == RunStatus.RUNNING

@@ -9,7 +9,6 @@ it was sent and never taken; the timer sweep queues runs, it never takes them.
 
 from __future__ import annotations
 
-import threading
 import time
 from datetime import timedelta
 
@@ -18,6 +17,7 @@ from django.utils import timezone
 
 from automation import timers, transitions
 from automation.models import Run, RunStatus, StepStatus
+from tests.automation.workflows import locked_by_another_worker
 from tests.builder.factories import RunFactory, StepFactory, WorkspaceFactory, published_workflow
 
 pytestmark = pytest.mark.django_db
@@ -114,9 +114,9 @@ def test_a_worker_takes_queued_runs_renews_its_own_and_hands_them_back():
 def test_a_worker_renews_its_runs_leases_from_its_heartbeat_thread_skipping_locked_ones(
     settings,
 ):
-    from django.db import connection, transaction
+    from django.db import connection
 
-    from automation.tasks import MessageLeases
+    from automation.leases import Leases
 
     settings.RUN_LEASE_SECONDS = 2  # a beat every half second
     now = timezone.now()
@@ -124,25 +124,10 @@ def test_a_worker_renews_its_runs_leases_from_its_heartbeat_thread_skipping_lock
     mine = [RunFactory(lease_until=soon) for _ in range(3)]
     ids = [str(run.pk) for run in mine]
 
-    locked, release = threading.Event(), threading.Event()
-
-    def worker_writing_a_chunk() -> None:
-        with transaction.atomic():
-            Run.objects.select_for_update().get(pk=mine[0].pk)
-            locked.set()
-            release.wait(10)
-        connection.close()
-
-    writer = threading.Thread(target=worker_writing_a_chunk)
-    writer.start()
-    locked.wait(5)
-    try:
+    with locked_by_another_worker(mine[0].pk):  # its chunk is being written
         assert transitions.renew(ids[:2]) == 1  # never waits for the locked one
-    finally:
-        release.set()
-        writer.join()
 
-    leases = MessageLeases(ids)
+    leases = Leases(ids)
     leases.done(ids[2])  # finished by the message: no longer renewed
     with leases:
         time.sleep(1.2)

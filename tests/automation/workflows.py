@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import threading
 from datetime import datetime
 
+from django.db import connection, transaction
 from django.utils import timezone
 
 from automation.ingest import ContactRef, IncomingEvent, ingest_events
@@ -76,3 +79,26 @@ def send(
 
 def path_of(run: Run) -> list[str]:
     return list(run.steps.order_by("seq").values_list("node_id", flat=True))
+
+
+@contextlib.contextmanager
+def locked_by_another_worker(run_id):
+    """Hold the run's row lock from another connection (a thread), as a worker
+    writing that run's chunk would, until the block ends."""
+    locked, release = threading.Event(), threading.Event()
+
+    def worker() -> None:
+        with transaction.atomic():
+            Run.objects.select_for_update().get(pk=run_id)
+            locked.set()
+            release.wait(10)
+        connection.close()
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    assert locked.wait(5), "the other worker did not get the lock"
+    try:
+        yield
+    finally:
+        release.set()
+        thread.join()

@@ -92,6 +92,22 @@ def worker_backends(database: str) -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
+def cart_flow(http_target):
+    """cart → webhook to the sink → 1 s delay → wait for an order (3 s) → bought / lost."""
+    start = node("start", "trigger.event", event="cart")
+    hook = node("hook", "action.webhook", method="POST", url=f"{http_target.url}/sink")
+    pause = node("pause", "wait.delay", amount=1, unit="seconds")
+    order = node("order", "wait.event", event="order", timeout={"amount": 3, "unit": "seconds"})
+    bought = node("bought", "action.tag", add=["bought"])
+    lost = node("lost", "action.tag", add=["lost"])
+    edges = [
+        *chain(start, hook, pause, order),
+        {"id": "r", "source": "order", "sourceHandle": "received", "target": "bought"},
+        {"id": "t", "source": "order", "sourceHandle": "timeout", "target": "lost"},
+    ]
+    return published(graph([start, hook, pause, order, bought, lost], edges))
+
+
 # (contacts, seconds after the last cut by which every run has ended). 2,000
 # contacts take about 50 s to drain on a 2-core machine with or without the
 # cuts: the bound there is throughput, so it is generous; 300 contacts hold
@@ -109,18 +125,7 @@ def test_runs_survive_the_database_cutting_every_worker_connection(
     each visit has one Step row, and no run is left running once the cuts stop."""
     from django.db import connection
 
-    start = node("start", "trigger.event", event="cart")
-    hook = node("hook", "action.webhook", method="POST", url=f"{http_target.url}/sink")
-    pause = node("pause", "wait.delay", amount=1, unit="seconds")
-    order = node("order", "wait.event", event="order", timeout={"amount": 3, "unit": "seconds"})
-    bought = node("bought", "action.tag", add=["bought"])
-    lost = node("lost", "action.tag", add=["lost"])
-    edges = [
-        *chain(start, hook, pause, order),
-        {"id": "r", "source": "order", "sourceHandle": "received", "target": "bought"},
-        {"id": "t", "source": "order", "sourceHandle": "timeout", "target": "lost"},
-    ]
-    workflow = published(graph([start, hook, pause, order, bought, lost], edges))
+    workflow = cart_flow(http_target)
 
     # Half the contacts order right after their cart, before their run reaches
     # the wait: the wait must still see the order (it arrived since enrolment).

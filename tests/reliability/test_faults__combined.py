@@ -28,9 +28,8 @@ from django.utils import timezone
 
 from automation.ingest import ContactRef, IncomingEvent, ingest_events
 from automation.models import Run, RunStatus, Step
-from tests.automation.workflows import chain, graph, node, published
 from tests.conftest import wait_until
-from tests.reliability.test_faults import callers, worker_backends
+from tests.reliability.test_faults import callers, cart_flow, worker_backends
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
 
@@ -104,18 +103,7 @@ def kill_a_worker_mid_call(http_target, port: int) -> bool:
 def test_a_few_thousand_contacts_survive_kills_beat_restarts_and_cut_connections(
     http_target, celery_worker
 ):
-    start = node("start", "trigger.event", event="cart")
-    hook = node("hook", "action.webhook", method="POST", url=f"{http_target.url}/sink")
-    pause = node("pause", "wait.delay", amount=1, unit="seconds")
-    order = node("order", "wait.event", event="order", timeout={"amount": 3, "unit": "seconds"})
-    bought = node("bought", "action.tag", add=["bought"])
-    lost = node("lost", "action.tag", add=["lost"])
-    edges = [
-        *chain(start, hook, pause, order),
-        {"id": "r", "source": "order", "sourceHandle": "received", "target": "bought"},
-        {"id": "t", "source": "order", "sourceHandle": "timeout", "target": "lost"},
-    ]
-    workflow = published(graph([start, hook, pause, order, bought, lost], edges))
+    workflow = cart_flow(http_target)
     port = int(http_target.url.rsplit(":", 1)[1])
 
     def arrivals(first: int) -> list[IncomingEvent]:
