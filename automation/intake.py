@@ -110,9 +110,24 @@ def check_contact_refs(
 def store_events(workspace_id: int, events: Sequence[IncomingEvent]) -> StoreResult:
     """Store validated events as pending, in one statement (all or nothing), and
     wake the drain. Returns how many were new and how many were duplicates."""
+    accepted = sum(store_many([(workspace_id, event) for event in events]))
+    return StoreResult(accepted=accepted, duplicates=len(events) - accepted)
+
+
+def store_many(items: Sequence[tuple[int, IncomingEvent]]) -> list[bool]:
+    """Store events of any workspaces as pending, in one statement (all or
+    nothing), and wake the drain. One flag per event, in order: stored (True)
+    or a duplicate of an id already received (False).
+
+    The events of a batch share the sender's id space with each other too:
+    of two events with one id, the first is stored and the second is a
+    duplicate, as if they had come one after the other."""
+    if not items:
+        return []
     field = PendingEvent._meta.get_field("payload")
-    client_ids = [event.client_id or None for event in events]
-    payloads = [field.get_db_prep_value(payload(event), connection) for event in events]
+    workspace_ids = [workspace_id for workspace_id, _ in items]
+    client_ids = [event.client_id or None for _, event in items]
+    payloads = [field.get_db_prep_value(payload(event), connection) for _, event in items]
     table = connection.ops.quote_name(PendingEvent._meta.db_table)
     ingested = connection.ops.quote_name(Event._meta.db_table)
     with connection.cursor() as cursor:
@@ -126,18 +141,28 @@ def store_events(workspace_id: int, events: Sequence[IncomingEvent]) -> StoreRes
         # inserted in the order sent, so their ids keep that order.
         cursor.execute(
             f"INSERT INTO {table} (workspace_id, client_id, payload, received_at, error) "
-            "SELECT %s, v.client_id, v.payload, %s, '' "
-            "FROM unnest(%s::text[], %s::jsonb[]) WITH ORDINALITY AS v (client_id, payload, n) "
+            "SELECT v.workspace_id, v.client_id, v.payload, %s, '' "
+            "FROM unnest(%s::bigint[], %s::text[], %s::jsonb[]) WITH ORDINALITY "
+            "AS v (workspace_id, client_id, payload, n) "
             "WHERE v.client_id IS NULL OR NOT EXISTS (SELECT 1 FROM "
-            f"{ingested} e WHERE e.workspace_id = %s AND e.client_id = v.client_id) "
-            "ORDER BY v.n ON CONFLICT DO NOTHING RETURNING id",
-            [workspace_id, timezone.now(), client_ids, payloads, workspace_id],
+            f"{ingested} e WHERE e.workspace_id = v.workspace_id AND e.client_id = v.client_id) "
+            "ORDER BY v.n ON CONFLICT DO NOTHING RETURNING workspace_id, client_id",
+            [timezone.now(), workspace_ids, client_ids, payloads],
         )
         stored = cursor.fetchall()
-    accepted = len(stored)
-    if accepted:
+    # Rows without an id are always stored; of the rows with one, the first
+    # of each (workspace, id) in the batch is the one the INSERT kept.
+    kept = {(workspace_id, client_id) for workspace_id, client_id in stored if client_id}
+    flags = []
+    for workspace_id, client_id in zip(workspace_ids, client_ids, strict=True):
+        if client_id is None:
+            flags.append(True)
+        else:
+            flags.append((workspace_id, client_id) in kept)
+            kept.discard((workspace_id, client_id))
+    if stored:
         transaction.on_commit(kick)
-    return StoreResult(accepted=accepted, duplicates=len(events) - accepted)
+    return flags
 
 
 def payload(event: IncomingEvent) -> dict:

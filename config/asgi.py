@@ -16,6 +16,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from builder.api.fast_events import FastEvents  # noqa: E402
 from config.bodylimit import BodySizeLimit, guard_daphne  # noqa: E402
 from config.routing import websocket_urlpatterns  # noqa: E402
 
@@ -29,7 +30,8 @@ guard_daphne()
 
 application = ProtocolTypeRouter(
     {
-        "http": BodySizeLimit(django_asgi_app),
+        # Single events, when it can answer them as the API would: builder/api/fast_events.py.
+        "http": BodySizeLimit(FastEvents(django_asgi_app)),
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),

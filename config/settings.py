@@ -179,6 +179,10 @@ if EVENT_INTAKE not in ("queued", "inline") or (
 # Seconds the queued intake's drain waits after the first event of a burst,
 # gathering the events that follow into one batch.
 EVENT_DRAIN_DELAY = env.float("EVENT_DRAIN_DELAY", default=0.1)
+# With the queued intake, a valid single event with a known API key is stored
+# and answered without Django's request cycle, concurrent ones in one INSERT
+# (builder/api/fast_events.py); anything else goes through the API view.
+EVENT_FAST_PATH = env.bool("EVENT_FAST_PATH", default=True)
 # Pending events ingested per transaction by the queued intake.
 EVENT_DRAIN_BATCH = env.int("EVENT_DRAIN_BATCH", default=500)
 
