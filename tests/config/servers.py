@@ -1,4 +1,5 @@
-"""A real Cairn web server (Daphne, as the Procfile starts it) on the test database."""
+"""A real Cairn web server on the test database: Daphne (as `make run` starts the
+embedded default) or uvicorn (as the Procfile starts the production shape)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,29 @@ from tests.conftest import ROOT, _free_port, the_test_database_url, wait_until
 @contextmanager
 def daphne(tmp_path: Path, **env_overrides: str) -> Iterator[str]:
     """Start `daphne config.asgi:application` with these settings; yield its base URL."""
+    port = _free_port()
+    argv = ["daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"]
+    with _server(tmp_path, port, argv, env_overrides) as url:
+        yield url
+
+
+@contextmanager
+def uvicorn(tmp_path: Path, **env_overrides: str) -> Iterator[str]:
+    """Start one uvicorn process on config.asgi:application, as the Procfile's web
+    line does (httptools, uvloop); yield its base URL."""
+    port = _free_port()
+    argv = [
+        "uvicorn",
+        "config.asgi:application",
+        *("--host", "127.0.0.1", "--port", str(port)),
+        *("--loop", "uvloop", "--http", "httptools", "--lifespan", "off", "--no-access-log"),
+    ]
+    with _server(tmp_path, port, argv, env_overrides) as url:
+        yield url
+
+
+@contextmanager
+def _server(tmp_path: Path, port: int, argv: list[str], env_overrides: dict) -> Iterator[str]:
     from django.conf import settings
 
     env = {
@@ -30,14 +54,11 @@ def daphne(tmp_path: Path, **env_overrides: str) -> Iterator[str]:
         **env_overrides,
     }
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    port = _free_port()
-    log_path = tmp_path / f"daphne-{port}.log"
+    name = argv[0]
+    log_path = tmp_path / f"{name}-{port}.log"
     log = open(log_path, "w")  # noqa: SIM115 (kept open for the server's lifetime)
     process = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("daphne")),
-            *("-b", "127.0.0.1", "-p", str(port), "config.asgi:application"),
-        ],
+        [str(Path(sys.executable).with_name(name)), *argv[1:]],
         cwd=ROOT,
         env=env,
         stdout=log,
@@ -47,7 +68,7 @@ def daphne(tmp_path: Path, **env_overrides: str) -> Iterator[str]:
 
     def answers() -> bool:
         if process.poll() is not None:
-            pytest.fail(f"daphne exited:\n{log_path.read_text()[-3000:]}")
+            pytest.fail(f"{name} exited:\n{log_path.read_text()[-3000:]}")
         try:
             urllib.request.urlopen(f"{url}/login/", timeout=2)
         except urllib.error.HTTPError:
@@ -57,7 +78,7 @@ def daphne(tmp_path: Path, **env_overrides: str) -> Iterator[str]:
         return True
 
     try:
-        wait_until(answers, timeout=60, what="daphne answers")
+        wait_until(answers, timeout=60, what=f"{name} answers")
         yield url
     finally:
         process.terminate()
