@@ -6,9 +6,11 @@ workflow published). Three phases, each printed as pyinstrument's top lines:
 1. the request: N single POST /api/v1/events through Django's test client
    (queued intake: store + 202);
 2. the drain: automation.intake.drain() of those N pending events;
-3. execution: engine.advance_run of every run they enrolled.
+3. execution: engine.advance_run of every run they enrolled, one by one
+   (`run`), or 50 at a time as a worker's message does (`together`:
+   transitions.take, then engine.advance_together).
 
-Usage: .venv/bin/python bench/profile.py [--events 500] [--phase request,drain,run]
+Usage: .venv/bin/python bench/profile.py [--events 500] [--phase request,drain,run|together]
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ def main() -> None:
     from pyinstrument import Profiler
     from rest_framework.test import APIClient
 
-    from automation import engine, intake
+    from automation import engine, intake, transitions
     from automation.models import PendingEvent, Run, RunStatus
     from builder.models import ApiKey, Workspace
 
@@ -95,6 +97,20 @@ def main() -> None:
             connection.close()
         profiler.stop()
         show(f"advance_run of {len(ids)} runs", profiler)
+    if "together" in phases:
+        ids = [
+            pk
+            for pk in Run.objects.filter(status=RunStatus.RUNNING).values_list("pk", flat=True)
+            if pk not in before
+        ]
+        profiler = Profiler(interval=0.0005)
+        profiler.start()
+        for start in range(0, len(ids), 50):
+            chunk = ids[start : start + 50]
+            transitions.take(chunk)
+            engine.advance_together(chunk)
+        profiler.stop()
+        show(f"advance_together of {len(ids)} runs, 50 at a time", profiler)
 
 
 if __name__ == "__main__":
