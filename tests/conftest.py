@@ -311,3 +311,17 @@ class Beat:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+
+
+@pytest.fixture
+def drain_held():
+    """Pending events stay pending: the test holds the drainer's lock (the
+    session's beat would otherwise ingest them while the test reads them)."""
+    import psycopg
+
+    from automation import intake
+
+    with psycopg.connect(the_test_database_url().replace("postgres://", "postgresql://")) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", [intake.DRAIN_LOCK_KEY])
+        yield
+        conn.execute("SELECT pg_advisory_unlock(%s)", [intake.DRAIN_LOCK_KEY])

@@ -16,11 +16,9 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-import psycopg
 import pytest
 from django.utils import timezone
 
-from automation import intake
 from automation.contacts import ContactRef
 from automation.group_commit import EventWriter, _store_each_alone_if_need_be
 from automation.ingest import IncomingEvent
@@ -30,7 +28,6 @@ from builder.api.fast_events import FastEvents
 from builder.models import Role
 from tests.builder.factories import WorkspaceFactory, make_api_key
 from tests.config.servers import uvicorn
-from tests.conftest import the_test_database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -56,16 +53,6 @@ def servers(django_db_setup, tmp_path_factory):
         uvicorn(tmp, **QUEUED, EVENT_FAST_PATH="false") as full,
     ):
         yield fast, full
-
-
-@pytest.fixture
-def drain_held():
-    """Pending events stay pending: the test holds the drainer's lock (the
-    session's beat would otherwise ingest them while the test reads them)."""
-    with psycopg.connect(the_test_database_url().replace("postgres://", "postgresql://")) as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", [intake.DRAIN_LOCK_KEY])
-        yield
-        conn.execute("SELECT pg_advisory_unlock(%s)", [intake.DRAIN_LOCK_KEY])
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -22,14 +23,27 @@ def daphne(tmp_path: Path, **env_overrides: str) -> Iterator[str]:
     """Start `daphne config.asgi:application` with these settings; yield its base URL."""
     port = _free_port()
     argv = ["daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"]
-    with _server(tmp_path, port, argv, env_overrides) as url:
-        yield url
+    with _server(tmp_path, port, argv, env_overrides) as server:
+        yield server.url
 
 
 @contextmanager
 def uvicorn(tmp_path: Path, **env_overrides: str) -> Iterator[str]:
     """Start one uvicorn process on config.asgi:application, as the Procfile's web
     line does (httptools, uvloop); yield its base URL."""
+    with uvicorn_server(tmp_path, **env_overrides) as server:
+        yield server.url
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen
+
+
+@contextmanager
+def uvicorn_server(tmp_path: Path, **env_overrides: str) -> Iterator[Server]:
+    """`uvicorn`, yielding the server's process too (to kill it)."""
     port = _free_port()
     argv = [
         "uvicorn",
@@ -37,12 +51,12 @@ def uvicorn(tmp_path: Path, **env_overrides: str) -> Iterator[str]:
         *("--host", "127.0.0.1", "--port", str(port)),
         *("--loop", "uvloop", "--http", "httptools", "--lifespan", "off", "--no-access-log"),
     ]
-    with _server(tmp_path, port, argv, env_overrides) as url:
-        yield url
+    with _server(tmp_path, port, argv, env_overrides) as server:
+        yield server
 
 
 @contextmanager
-def _server(tmp_path: Path, port: int, argv: list[str], env_overrides: dict) -> Iterator[str]:
+def _server(tmp_path: Path, port: int, argv: list[str], env_overrides: dict) -> Iterator[Server]:
     from django.conf import settings
 
     env = {
@@ -79,7 +93,7 @@ def _server(tmp_path: Path, port: int, argv: list[str], env_overrides: dict) -> 
 
     try:
         wait_until(answers, timeout=60, what=f"{name} answers")
-        yield url
+        yield Server(url, process)
     finally:
         process.terminate()
         try:
