@@ -111,7 +111,12 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--timers", type=int, default=200000)
     parser.add_argument("--web", type=int, default=os.cpu_count() or 2, help="web processes")
-    parser.add_argument("--workers", type=int, default=2, help="Celery worker processes")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=(os.cpu_count() or 2) + 1,
+        help="Celery worker processes (default: the Procfile's, cores + 1)",
+    )
     parser.add_argument("--json-out", default="")
     args = parser.parse_args()
 
