@@ -22,7 +22,7 @@ import logging
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 
-from django.db import close_old_connections
+from django.db import connection
 
 from .ingest import IncomingEvent
 from .intake import store_many
@@ -31,6 +31,8 @@ log = logging.getLogger("cairn.intake")
 
 # Events per INSERT at most; more wait for the next one.
 MAX_BATCH = 500
+# A writer with nothing to write this long gives its connection back to the pool.
+IDLE_RELEASE_SECONDS = 5.0
 
 Item = tuple[int, IncomingEvent, asyncio.Future]
 
@@ -42,8 +44,8 @@ class EventWriter:
         self._waiting: list[Item] = []
         self._writing = False
         self._task: asyncio.Task | None = None
-        # One thread: one database connection, borrowed per batch from the
-        # process's pool like a request borrows it.
+        self._release: asyncio.TimerHandle | None = None
+        # One thread: one database connection, from the process's pool.
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cairn-events")
 
     async def store(self, workspace_id: int, event: IncomingEvent) -> bool:
@@ -54,6 +56,8 @@ class EventWriter:
         self._waiting.append((workspace_id, event, done))
         if not self._writing:
             self._writing = True
+            if self._release is not None:
+                self._release.cancel()
             # Kept: the loop holds tasks only weakly.
             self._task = loop.create_task(self._write_while_waiting())
         return await done
@@ -84,29 +88,49 @@ class EventWriter:
                         done.set_result(outcome)
         finally:
             self._writing = False
+            self._release = loop.call_later(IDLE_RELEASE_SECONDS, self._release_connection)
+
+    def _release_connection(self) -> None:
+        if not self._writing:
+            # On the writer's thread, after anything it is still doing.
+            self._thread.submit(_close_connection)
+
+    async def close(self) -> None:
+        """Give the connection back to the pool and stop the thread (tests; a
+        process stopping)."""
+        if self._release is not None:
+            self._release.cancel()
+        await asyncio.get_running_loop().run_in_executor(self._thread, _close_connection)
+        self._thread.shutdown(wait=False)
+
+
+def _close_connection() -> None:
+    # `connection` is per thread: looked up here, on the writer's thread.
+    connection.close()
 
 
 def _store_each_alone_if_need_be(
     items: list[tuple[int, IncomingEvent]],
 ) -> list[bool | Exception]:
+    """Runs on the writer's thread, which keeps its database connection from
+    batch to batch (borrowing one from the pool per batch cost a third of a
+    single event's time) and lets it go after any failure, so the next
+    attempt starts on a fresh one."""
     try:
+        return list(store_many(items))
+    except Exception as error:
+        connection.close()
+        if len(items) == 1:
+            return [error]
+        log.warning("a batch of %s events failed; storing them one by one", len(items))
+    outcomes: list[bool | Exception] = []
+    for item in items:
         try:
-            return list(store_many(items))
+            outcomes.extend(store_many([item]))
         except Exception as error:
-            if len(items) == 1:
-                return [error]
-            log.warning("a batch of %s events failed; storing them one by one", len(items))
-        outcomes: list[bool | Exception] = []
-        for item in items:
-            try:
-                outcomes.extend(store_many([item]))
-            except Exception as error:
-                outcomes.append(error)
-        return outcomes
-    finally:
-        # Gives the connection back to the pool (or drops a broken one), as
-        # the end of a request does.
-        close_old_connections()
+            connection.close()
+            outcomes.append(error)
+    return outcomes
 
 
 _writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, EventWriter] = (

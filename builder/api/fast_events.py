@@ -48,6 +48,7 @@ from builder.models import Role
 from .auth import KEYWORD, cached_key
 from .permissions import WORKSPACE_HEADER
 from .serializers_events import EventSerializer, incoming_event
+from .views_events import EventsView
 
 log = logging.getLogger("cairn.http")
 
@@ -135,7 +136,7 @@ class FastEvents:
         slug = headers.get(WORKSPACE, "").strip()
         if slug and slug != key.workspace.slug:
             raise Defer
-        if Role.rank(key.role) < Role.rank(Role.EDITOR):
+        if Role.rank(key.role) < Role.rank(EventsView.required_roles["post"]):
             raise Defer
         if headers.get(b"content-type", "").lower().replace(" ", "") not in JSON_TYPES:
             raise Defer

@@ -20,7 +20,7 @@ import pytest
 from django.utils import timezone
 
 from automation.contacts import ContactRef
-from automation.group_commit import EventWriter, _store_each_alone_if_need_be
+from automation.group_commit import EventWriter, _store_each_alone_if_need_be, writer
 from automation.ingest import IncomingEvent
 from automation.models import PendingEvent
 from builder.api.auth import find_key
@@ -256,6 +256,7 @@ def call(app, body: bytes, key: str | None, *, path="/api/v1/events", headers=No
             ],
         }
         await app(scope, receive, send)
+        await writer().close()  # this loop ends here: its writer's connection goes back
         return statuses[0]
 
     return asyncio.run(go())
@@ -361,12 +362,14 @@ def test_writers_racing_for_one_id_store_it_once(trusted_key):
 
 def test_one_writer_batches_concurrent_events_and_answers_duplicates(trusted_key):
     workspace_id = find_key(trusted_key).workspace_id
-    writer = EventWriter()
+    event_writer = EventWriter()
 
     async def race() -> list[bool]:
-        return await asyncio.gather(
-            *(writer.store(workspace_id, incoming(f"e-{n % 50}")) for n in range(150))
+        stored = await asyncio.gather(
+            *(event_writer.store(workspace_id, incoming(f"e-{n % 50}")) for n in range(150))
         )
+        await event_writer.close()
+        return stored
 
     outcomes = asyncio.run(race())
 
