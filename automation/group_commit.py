@@ -100,7 +100,10 @@ class EventWriter:
         process stopping)."""
         if self._release is not None:
             self._release.cancel()
-        await asyncio.get_running_loop().run_in_executor(self._thread, _close_connection)
+        loop = asyncio.get_running_loop()
+        if _writers.get(loop) is self:
+            del _writers[loop]  # the loop's next event gets a new writer
+        await loop.run_in_executor(self._thread, _close_connection)
         self._thread.shutdown(wait=False)
 
 

@@ -263,7 +263,8 @@ def call(app, body: bytes, key: str | None, *, path="/api/v1/events", headers=No
 
 
 @pytest.fixture
-def trusted_key(settings):
+def trusted_key(settings, drain_held):
+    """An editor key this process trusts; what the tests store stays pending."""
     settings.EVENT_INTAKE = "queued"
     workspace = WorkspaceFactory()
     _, key = make_api_key(workspace, Role.EDITOR)
