@@ -84,12 +84,14 @@ def main() -> None:
         result = intake.drain(seconds=600)
         profiler.stop()
         show(f"drain: {result.ingested} events ingested", profiler)
+
+    def enrolled_runs() -> list:
+        """The runs the drain enrolled, still to run."""
+        running = Run.objects.filter(status=RunStatus.RUNNING).values_list("pk", flat=True)
+        return [pk for pk in running if pk not in before]
+
     if "run" in phases:
-        ids = [
-            pk
-            for pk in Run.objects.filter(status=RunStatus.RUNNING).values_list("pk", flat=True)
-            if pk not in before
-        ]
+        ids = enrolled_runs()
         profiler = Profiler(interval=0.0005)
         profiler.start()
         for run_id in ids:
@@ -98,11 +100,7 @@ def main() -> None:
         profiler.stop()
         show(f"advance_run of {len(ids)} runs", profiler)
     if "together" in phases:
-        ids = [
-            pk
-            for pk in Run.objects.filter(status=RunStatus.RUNNING).values_list("pk", flat=True)
-            if pk not in before
-        ]
+        ids = enrolled_runs()
         profiler = Profiler(interval=0.0005)
         profiler.start()
         for start in range(0, len(ids), 50):

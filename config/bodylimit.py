@@ -57,6 +57,21 @@ def _declared_length(scope: Scope) -> int | None:
     return None
 
 
+def replay(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that hands the application a body already read, then goes on
+    with the connection's own messages (a disconnect)."""
+    replayed = False
+
+    async def receive_again() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return receive_again
+
+
 class BodySizeLimit:
     """ASGI middleware: no request body over REQUEST_MAX_BYTES reaches the application."""
 
@@ -92,16 +107,7 @@ class BodySizeLimit:
                 **scope,
                 "headers": [*scope["headers"], (b"content-length", str(len(body)).encode())],
             }
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        return await self.app(scope, replay, send)
+        return await self.app(scope, replay(body, receive), send)
 
     @staticmethod
     async def _refuse(send: Send, declared: int | None, max_bytes: int) -> None:

@@ -35,7 +35,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
@@ -44,6 +43,7 @@ from rest_framework.exceptions import ValidationError
 from automation import safe_json
 from automation.group_commit import writer
 from builder.models import Role
+from config.bodylimit import Receive, Scope, Send, replay
 
 from .auth import KEYWORD, cached_key
 from .permissions import WORKSPACE_HEADER
@@ -52,10 +52,6 @@ from .views_events import EventsView
 
 log = logging.getLogger("cairn.http")
 
-Scope = dict[str, Any]
-Message = dict[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 PATHS = frozenset({"/api/v1/events", "/api/v1/events/"})
 WORKSPACE = WORKSPACE_HEADER.lower().encode()
@@ -96,11 +92,11 @@ class FastEvents:
             workspace_id, event = self._event(scope, body)
             stored = await writer().store(workspace_id, event)
         except Defer:
-            return await self.app(scope, _replay(body, receive), send)
+            return await self.app(scope, replay(body, receive), send)
         except Exception:
             # Not stored (nothing of it is): Django stores it or answers why not.
             log.warning("the fast path could not store an event; Django takes it", exc_info=True)
-            return await self.app(scope, _replay(body, receive), send)
+            return await self.app(scope, replay(body, receive), send)
         answer = json.dumps(
             {"accepted": int(stored), "duplicates": int(not stored), "enrolled": None},
             separators=(",", ":"),
@@ -202,16 +198,3 @@ async def _read_body(receive: Receive) -> bytes | None:
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             return b"".join(chunks)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    replayed = False
-
-    async def replay() -> Message:
-        nonlocal replayed
-        if not replayed:
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
