@@ -26,10 +26,12 @@ from django.utils import timezone
 
 from . import live, preview, transitions
 from .contacts import change_contact, fire_contacts_triggers, save_contacts
-from .enrolment import enrol_in_workflow
+from .dispatch import by_priority, enqueue_runs
+from .enrolment import NewRun, enrol_in_workflow
 from .graph import Graph, version_graph
 from .models import (
     Contact,
+    Deployment,
     DeploymentStatus,
     Event,
     InboxItem,
@@ -317,33 +319,90 @@ def _advance_together(run_ids: list[str]) -> dict[str, Outcome]:
             .filter(pk__in={run.contact_id for run in runs})
             .order_by("pk")
         }
-        outcomes: dict[str, Outcome] = {}
-        chunks: list[_Chunk] = []
-        changed_runs: list[Run] = []
-        seen: set = set()
         for run in runs:
-            if run.contact_id in seen:
-                continue  # one chunk per contact here: a second run goes on its own
-            seen.add(run.contact_id)
             run.contact = contacts[run.contact_id]
-            outcome, chunk, changed = _chunk_of_locked_run(
-                run,
-                dry_run=False,
-                nodes_per_chunk=NODES_PER_CHUNK,
-                answer=None,
-                calls=[],
-                together=True,
-            )
-            outcomes[str(run.pk)] = outcome
-            if chunk is not None:
-                chunks.append(chunk)
-            if changed:
-                changed_runs.append(run)
-        _write(chunks)
-        transitions.save_all(changed_runs)
-        for chunk in chunks:
-            _publish_after_commit(chunk)
+        outcomes = _advance_locked(runs)
     return {run_id: o for run_id, o in outcomes.items() if o in _DONE_FOR_THE_MESSAGE}
+
+
+def _advance_locked(
+    runs: list[Run], deployments: dict | None = None, *, queue_the_rest: bool = False
+) -> dict[str, Outcome]:
+    """Run a chunk of each of these runs (the caller holds them and their
+    contacts locked; one per contact, the others are left out) and write them
+    all at once. `queue_the_rest`: the runs not done go to a queue, not on in
+    this process, so they hold no lease."""
+    outcomes: dict[str, Outcome] = {}
+    chunks: list[_Chunk] = []
+    changed_runs: list[Run] = []
+    seen: set = set()
+    for run in runs:
+        if run.contact_id in seen:
+            continue  # one chunk per contact here: a second run goes on its own
+        seen.add(run.contact_id)
+        outcome, chunk, changed = _chunk_of_locked_run(
+            run,
+            dry_run=False,
+            nodes_per_chunk=NODES_PER_CHUNK,
+            answer=None,
+            calls=[],
+            together=True,
+            deployment=deployments.get(run.pk) if deployments else None,
+        )
+        outcomes[str(run.pk)] = outcome
+        if chunk is not None:
+            chunks.append(chunk)
+        if queue_the_rest and outcome not in _DONE_FOR_THE_MESSAGE:
+            run.lease_until = None
+            run.queued_at = timezone.now()
+        if changed:
+            changed_runs.append(run)
+    _write(chunks)
+    transitions.save_all(changed_runs)
+    for chunk in chunks:
+        _publish_after_commit(chunk)
+    return outcomes
+
+
+# Where the event drain starts the runs it enrols itself: the queues whose
+# runs may take the drain's time (it runs on the high queue; low-priority
+# work never does).
+STARTED_BY_THE_DRAIN = ("high", "normal")
+
+
+def start_enrolled(new_runs: list[NewRun]) -> None:
+    """Start runs this transaction has just enrolled, in it: as far as they go
+    together without an outside call, as a worker's message would take them,
+    but without the message, a second lock of the runs and their contacts, and
+    a second commit. The caller holds their contacts locked (event ingest).
+
+    Runs of low-priority workflows, a second run of one contact, and any run
+    with more to do (an outside call, its chunk's node limit) are queued after
+    commit as usual; so are all of them if starting them fails: that part
+    rolls back alone and the enrolments stand.
+    """
+    if not new_runs:
+        return
+    by_id = {str(new.run.pk): new for new in new_runs}
+    groups = by_priority(list(by_id))
+    started = [
+        by_id[run_id] for priority in STARTED_BY_THE_DRAIN for run_id in groups.get(priority, ())
+    ]
+    outcomes: dict[str, Outcome] = {}
+    if started:
+        try:
+            with transaction.atomic():
+                outcomes = _advance_locked(
+                    [new.run for new in started],
+                    {new.run.pk: new.deployment for new in started},
+                    queue_the_rest=True,
+                )
+        except NOT_THE_RUNS_FAULT:
+            raise
+        except Exception:
+            log.warning("starting %d enrolled runs failed; queued", len(started), exc_info=True)
+            outcomes = {}
+    enqueue_runs(run_id for run_id in by_id if outcomes.get(run_id) not in _DONE_FOR_THE_MESSAGE)
 
 
 def _lock_runs(run_ids: list) -> Any:
@@ -365,12 +424,14 @@ def _chunk_of_locked_run(
     answer: CallAnswer | None,
     calls: list[OutsideCall],
     together: bool = False,
+    deployment: Deployment | None = None,
 ) -> tuple[Outcome, _Chunk | None, bool]:
     """Execute a chunk of a run whose row and contact the caller has locked.
 
     Returns the outcome, the chunk to write (None if no node ran) and whether
     the run changed (the caller saves it). `together`: stop before an
-    outside call instead of beginning it (advance_together).
+    outside call instead of beginning it (advance_together). `deployment`:
+    the run's, when the caller has it at hand.
     """
     open_step = run.current_step
     if answer is not None and not (
@@ -387,9 +448,9 @@ def _chunk_of_locked_run(
         # duplicate delivery): leave it alone. If that worker died, the
         # reaper declares the attempt lost when the run's lease ends.
         return Outcome.BUSY, None, False
-    deployment = None
     if not run.is_preview and answer is None:
-        deployment = getattr(run.workflow, "deployment", None)
+        if deployment is None:
+            deployment = getattr(run.workflow, "deployment", None)
         if deployment is None or deployment.status == DeploymentStatus.ARCHIVED:
             transitions.cancel(run, "the workflow was archived")
             return Outcome.CANCELLED, None, True

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from django.utils import timezone
@@ -22,8 +24,32 @@ class Enrolment:
     event: Event | None = None
 
 
+@dataclass(frozen=True)
+class NewRun:
+    run: Run
+    deployment: Deployment
+
+
+_held: ContextVar[list[NewRun] | None] = ContextVar("held_new_runs", default=None)
+
+
+@contextmanager
+def holding_new_runs() -> Iterator[list[NewRun]]:
+    """Runs enrolled inside this block are not queued: they are gathered in the
+    list yielded, for the caller to start itself or queue (the event drain
+    starts them in its own transaction, automation.engine.start_enrolled).
+    The list is only good if the block's transaction commits."""
+    held: list[NewRun] = []
+    token = _held.set(held)
+    try:
+        yield held
+    finally:
+        _held.reset(token)
+
+
 def enrol(enrolments: Iterable[Enrolment]) -> list[Run]:
-    """Create the runs these enrolments allow and queue them after commit.
+    """Create the runs these enrolments allow and queue them after commit
+    (or hand them to the `holding_new_runs` block around the call).
 
     Callers hold the contacts' row locks (or are the only writer), so two
     events for one contact cannot both pass a "never" check.
@@ -35,6 +61,7 @@ def enrol(enrolments: Iterable[Enrolment]) -> list[Run]:
     history = _existing_runs(pairs)
     now = timezone.now()
     runs: list[Run] = []
+    deployments: list[Deployment] = []
     for enrolment in wanted:
         key = (enrolment.deployment.pk, enrolment.contact.pk)
         rule = enrolment.deployment.settings.get("reenrollment") or "never"
@@ -56,8 +83,13 @@ def enrol(enrolments: Iterable[Enrolment]) -> list[Run]:
                 queued_at=now,
             )
         )
+        deployments.append(enrolment.deployment)
     Run.objects.bulk_create(runs)
-    enqueue_runs(run.pk for run in runs)
+    held = _held.get()
+    if held is None:
+        enqueue_runs(run.pk for run in runs)
+    else:
+        held.extend(map(NewRun, runs, deployments))
     return runs
 
 

@@ -42,7 +42,9 @@ from django.utils import timezone
 
 from config.redis_clients import redis_client
 
+from . import engine
 from .contacts import ContactError, ContactRef, link_contact_refs
+from .enrolment import NewRun, holding_new_runs
 from .ingest import IncomingEvent, IngestResult, ingest_events, retrying
 from .models import Contact, Event, PendingEvent
 
@@ -292,18 +294,25 @@ def _drain_batch(size: int) -> int | None:
         by_workspace: dict[int, list[PendingEvent]] = {}
         for row in rows:
             by_workspace.setdefault(row.workspace_id, []).append(row)
+        enrolled: list[NewRun] = []
         for workspace_id, pending in by_workspace.items():
-            _ingest(workspace_id, pending)
+            _ingest(workspace_id, pending, enrolled)
         PendingEvent.objects.filter(pk__in=[row.pk for row in rows], error="").delete()
+        # The runs these events enrolled take their first steps in this same
+        # transaction: no message, no second lock, no second commit.
+        engine.start_enrolled(enrolled)
     return len(rows)
 
 
-def _ingest(workspace_id: int, rows: list[PendingEvent]) -> None:
+def _ingest(workspace_id: int, rows: list[PendingEvent], enrolled: list[NewRun]) -> None:
+    """Ingest the rows, all at once (adding the runs they enrolled to
+    `enrolled`), or one by one if one is refused."""
     events = [incoming(row) for row in rows]
     try:
-        with transaction.atomic():
+        with holding_new_runs() as new_runs, transaction.atomic():
             link_contact_refs(workspace_id, [e.contact for e in events], field="contact.email")
             ingest_events(workspace_id, events)
+        enrolled += new_runs
         return
     except ContactError:
         pass
@@ -312,6 +321,8 @@ def _ingest(workspace_id: int, rows: list[PendingEvent]) -> None:
     # keep the ones refused, with why, instead of holding up the rest.
     for row, event in zip(rows, events, strict=True):
         try:
+            # Queued as usual: a contact of several of these events is a
+            # fresh object in each, and only the last one is up to date.
             with transaction.atomic():
                 link_contact_refs(workspace_id, [event.contact], field="contact.email")
                 ingest_events(workspace_id, [event])

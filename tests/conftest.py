@@ -54,6 +54,39 @@ def _real_services_are_up():
         pytest.fail(f"Redis is not reachable at {redis_url}. Start it: {START_REDIS}")
 
 
+FLUSH_ATTEMPTS = 5
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _flush_outlasts_the_session_worker():
+    """A transactional test ends by emptying every table in one TRUNCATE while
+    the session's worker and beat may still be in a transaction on the test
+    database (a drain starting runs, a sweep). PostgreSQL can pick the
+    TRUNCATE as a deadlock's victim: it is tried again once that transaction
+    is over, instead of leaving the rows to break the next test."""
+    from django.core.management.base import CommandError
+    from django.db import OperationalError
+    from django.test import TransactionTestCase
+
+    teardown = TransactionTestCase._fixture_teardown
+
+    def teardown_again_after_a_deadlock(self):
+        for attempt in range(1, FLUSH_ATTEMPTS + 1):
+            try:
+                return teardown(self)
+            except CommandError as error:
+                deadlock = isinstance(error.__cause__, OperationalError) and "deadlock" in str(
+                    error.__cause__
+                )
+                if not deadlock or attempt == FLUSH_ATTEMPTS:
+                    raise
+                time.sleep(0.2 * attempt)
+
+    TransactionTestCase._fixture_teardown = teardown_again_after_a_deadlock
+    yield
+    TransactionTestCase._fixture_teardown = teardown
+
+
 @pytest.fixture(autouse=True)
 def _no_api_key_cached_from_another_test():
     """Each test's database starts afresh; so does the web process's API key cache."""
