@@ -45,6 +45,12 @@ def test_slack_posts_chat_post_message_with_the_bot_token(service):
         "channel": "C024BE91L",
         "ts": "1700000000.000100",
         "text": "Ada upgraded to pro",
+        # What Slack answered, bounded and redacted (editors and up read it).
+        "response": {
+            "status": 200,
+            "body": {"ok": True, "channel": "C024BE91L", "ts": "1700000000.000100"},
+            "content_type": "application/json",
+        },
     }
 
 
@@ -139,13 +145,15 @@ def test_jira_creates_an_issue_assigned_by_level(service):
             "labels": ["onboarding"],
         }
     }
-    assert result.output == {
+    assert {k: v for k, v in result.output.items() if k != "response"} == {
         "id": "10000",
         "key": "OPS-24",
         "url": f"{service.url}/browse/OPS-24",
         "assignee": "u2",
         "level": "L2",
     }
+    assert result.output["response"]["status"] == 201
+    assert result.output["response"]["body"]["key"] == "OPS-24"
 
 
 def test_jira_400_fails_at_once_with_the_answer_kept(service):

@@ -56,7 +56,15 @@ def test_mixpanel_imports_the_milestone_with_a_stable_insert_id(service):
     assert (properties["workflow_id"], properties["run_id"]) == ("wf-1", "run-1")
     # Mixpanel deduplicates on $insert_id: the retry carries the same one.
     assert service.json(1)[0]["properties"]["$insert_id"] == properties["$insert_id"]
-    assert result.output == {"event": "Onboarding completed", "imported": 1}
+    assert result.output == {
+        "event": "Onboarding completed",
+        "imported": 1,
+        "response": {
+            "status": 200,
+            "body": {"code": 200, "num_records_imported": 1, "status": "OK"},
+            "content_type": "application/json",
+        },
+    }
 
 
 def test_mixpanel_bad_request_is_permanent(service):
@@ -101,7 +109,12 @@ def test_sms_posts_a_twilio_message_form(service):
         "From": ["+15005550006"],
         "Body": ["Hi Ada, your code is 42"],
     }
-    assert result.output == {"to": "+447700900123", "sid": "SM87", "status": "queued"}
+    assert {k: v for k, v in result.output.items() if k != "response"} == {
+        "to": "+447700900123",
+        "sid": "SM87",
+        "status": "queued",
+    }
+    assert result.output["response"]["status"] == 201
 
 
 def test_sms_refuses_a_number_that_is_not_e164_and_skips_opted_out(service):
