@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from automation.nodes.base import (
@@ -82,17 +83,22 @@ ESCALATION_SCHEMA = {
 }
 
 
+def pick_assignee(level: str, by_level: Mapping[str, Any] | None, assignee: str = "") -> str:
+    """The level's assignee from 'Assignee by level', else the direct assignee."""
+    by_level = by_level or {}
+    if level and by_level.get(level):
+        return str(by_level[level])
+    return assignee
+
+
 def assignee_for(ctx: NodeContext) -> tuple[str, str]:
     """(level, assignee): the assignee field, or the one the rendered level picks."""
     from automation.templating import render_field
 
     data = ctx.data
     level = one_line(render_field("level", ctx.config.get("level", ""), data)).upper()
-    by_level = ctx.config.get("assignees") or {}
-    if level and level in by_level:
-        return level, str(by_level[level])
     assignee = one_line(render_field("assignee", ctx.config.get("assignee", ""), data))
-    return level, assignee
+    return level, pick_assignee(level, ctx.config.get("assignees"), assignee)
 
 
 def issue_schema(provider: str, title: str, assignee_help: str, extra: dict) -> dict:
@@ -112,11 +118,26 @@ def issue_schema(provider: str, title: str, assignee_help: str, extra: dict) -> 
     }
 
 
+@dataclass(frozen=True)
+class Issue:
+    """An issue as Cairn means it, before a tracker names its fields."""
+
+    title: str
+    description: str = ""
+    level: str = ""  # L1, L2, L3 or empty
+    assignee: str = ""  # already picked by level
+    labels: tuple[str, ...] = ()
+    issue_type: str = ""  # Jira's; empty: Task
+
+
 class IssueNode(NodeType):
     """A task or issue in an outside tracker, assigned directly or by escalation level.
 
     A subclass says which provider it needs, how the tracker names the issue's
-    fields (`issue`) and where it files it (`create`); the rest is shared.
+    fields (`fields`) and where it files it (`create`, reading the config's
+    project/team/repository, else the connection's default). Workflow nodes
+    and product escalations (`file_issue`) both file through these, so the
+    defaults and the level's assignee and priority are decided in one place.
     """
 
     category = "action"
@@ -128,19 +149,65 @@ class IssueNode(NodeType):
     def check_config(cls, config: Mapping[str, Any]) -> list[ConfigIssue]:
         return template_issues(config, cls.template_fields)
 
-    def issue(self, ctx: NodeContext, level: str, assignee: str) -> dict[str, Any]:
+    @classmethod
+    def fields(cls, issue: Issue) -> dict[str, Any]:
+        """The tracker client's arguments for this issue."""
         raise NotImplementedError
 
+    @classmethod
     def create(
-        self, ctx: NodeContext, connection: dict[str, Any], issue: dict[str, Any]
+        cls, connection: Mapping[str, Any], fields: dict[str, Any], where: Mapping[str, Any]
     ) -> dict[str, Any]:
+        """File it where `where` (a node config or an escalation route) says, else
+        where the connection's settings say."""
         raise NotImplementedError
 
     def run(self, ctx: NodeContext) -> NodeResult:
+        from automation.templating import render_field
+
+        data = ctx.data
         level, assignee = assignee_for(ctx)
-        issue = self.issue(ctx, level, assignee)
+        issue = Issue(
+            title=one_line(render_field("title", ctx.config["title"], data)),
+            description=render_field("description", ctx.config.get("description", ""), data),
+            level=level,
+            assignee=assignee,
+            labels=tuple(ctx.config.get("labels") or ()),
+            issue_type=str(ctx.config.get("issue_type") or ""),
+        )
+        fields = self.fields(issue)
         if ctx.dry_run:
-            return NodeResult(output={"dry_run": True, "would": {**issue, "level": level}})
+            return NodeResult(output={"dry_run": True, "would": {**fields, "level": level}})
         connection = required_connection(ctx, "connection", self.provider)
-        created = self.create(ctx, connection, issue)
+        created = self.create(connection, fields, ctx.config)
         return NodeResult(output={**created, "assignee": assignee, "level": level})
+
+
+def file_issue(
+    provider: str,
+    connection: Mapping[str, Any],
+    route: Mapping[str, Any],
+    *,
+    level: str,
+    title: str,
+    description: str,
+    labels: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """File an issue outside a workflow (a product escalation) as the provider's
+    node would: `route` holds the node's config fields (project / team_id /
+    owner, repo, issue_type, assignee, and `assignees` by level); what it leaves
+    empty comes from the connection."""
+    from automation.nodes.registry import get_node_type
+
+    node_class = get_node_type(f"action.{provider}")
+    if node_class is None or not issubclass(node_class, IssueNode):
+        raise ValueError(f"{provider} is not an issue tracker Cairn files into")
+    issue = Issue(
+        title=one_line(title),
+        description=description,
+        level=level,
+        assignee=pick_assignee(level, route.get("assignees"), str(route.get("assignee") or "")),
+        labels=tuple(labels),
+        issue_type=str(route.get("issue_type") or ""),
+    )
+    return node_class.create(connection, node_class.fields(issue), route)
