@@ -45,6 +45,8 @@ def call(config, **fields):
         ("192.168.1.1", "private"),
         ("[fd12:3456::1]", "private"),
         ("169.254.169.254", "metadata"),
+        ("169.254.170.2", "metadata"),  # AWS ECS task metadata / credentials
+        ("[fd00:ec2::254]", "metadata"),  # AWS IMDS over IPv6
         ("169.254.10.10", "link-local"),
         ("[fe80::1]", "link-local"),
         ("224.0.0.251", "multicast"),
