@@ -38,6 +38,16 @@ def template_field(title: str, description: str = "", **extra: Any) -> dict[str,
     return {"type": "string", "title": title, "description": text, **extra}
 
 
+# A node that falls back on the workspace's default connection of a provider
+# (action.email: the workspace's sender) names it "default:<provider>" in
+# connection_ids(); the resolver (integrations.services) finds it.
+DEFAULT_PREFIX = "default:"
+
+
+def default_connection_id(provider: str) -> str:
+    return f"{DEFAULT_PREFIX}{provider}"
+
+
 def connection_of(ctx: NodeContext, field: str, provider: str) -> dict[str, Any] | None:
     """The connection a config field names, as the engine resolved it; None if not set."""
     wanted = ctx.config.get(field)

@@ -45,6 +45,20 @@ class Connection(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.get_provider_display()})"
 
+    def save(self, *args, **kwargs) -> None:
+        super().save(*args, **kwargs)
+        if self.is_workspace_default:
+            # One workspace sender: marking this one unmarks the others.
+            for other in Connection.objects.filter(
+                workspace_id=self.workspace_id,
+                provider=self.provider,
+                settings__workspace_default=True,
+            ).exclude(pk=self.pk):
+                other.settings = {
+                    k: v for k, v in other.settings.items() if k != "workspace_default"
+                }
+                super(Connection, other).save(update_fields=["settings", "updated_at"])
+
     @property
     def secrets(self) -> dict[str, Any]:
         return crypto.decrypt(self.encrypted_secrets)
@@ -54,6 +68,21 @@ class Connection(models.Model):
 
     def redacted_secrets(self) -> dict[str, str]:
         return {name: crypto.hint(value) for name, value in self.secrets.items()}
+
+    @property
+    def is_workspace_default(self) -> bool:
+        return bool((self.settings or {}).get("workspace_default"))
+
+    @classmethod
+    def workspace_default(cls, workspace_id, provider: str) -> Connection | None:
+        """The connection a workspace marked as its default of a provider (its sender)."""
+        return (
+            cls.objects.filter(
+                workspace_id=workspace_id, provider=provider, settings__workspace_default=True
+            )
+            .order_by("pk")
+            .first()
+        )
 
     def resolved(self) -> dict[str, Any]:
         """The connection as a node sees it (ctx.connections): decrypted, with defaults."""

@@ -19,10 +19,11 @@ from automation.nodes.base import (
 )
 from automation.templating import render_field, template_issues
 
-from ..common import connection_field, connection_of
+from ..common import connection_field, connection_of, default_connection_id
 from . import client, tracking
 
 UNSUBSCRIBED = "unsubscribed"
+DEFAULT_SENDER = default_connection_id("smtp")  # the workspace's sender
 
 
 def parse_addresses(field: str, text: str) -> list[str]:
@@ -51,7 +52,6 @@ def _one_line(text: str) -> str:
 class EmailAction(NodeType):
     type = "action.email"
     label = "Send email"
-    summary = "Email: {subject}"
     category = "action"
     description = (
         "Sends an email, by default to the contact, e.g. 'Welcome, {{ contact.first_name }}'. "
@@ -105,8 +105,9 @@ class EmailAction(NodeType):
             "connection": connection_field(
                 "Email sender",
                 "smtp",
-                "The workspace's SMTP sender (its From address and server). Leave empty for "
-                "Cairn's default sender.",
+                "An SMTP sender of the workspace (its From address and server). Leave empty "
+                "for the workspace's sender (the SMTP connection marked as such), or Cairn's "
+                "default sender when there is none.",
             ),
             "unsubscribe_link": {
                 "type": "boolean",
@@ -133,6 +134,19 @@ class EmailAction(NodeType):
             if len(senders) != 1:
                 issues.append(ConfigIssue("from", f"{sender!r} is not one email address", "email"))
         return issues
+
+    @classmethod
+    def connection_ids(cls, config: Mapping[str, Any]) -> list[str]:
+        # No sender picked: the workspace's sender, if it marked one.
+        return [str(config["connection"])] if config.get("connection") else [DEFAULT_SENDER]
+
+    def _sender(self, ctx: NodeContext) -> dict[str, Any] | None:
+        """The SMTP connection the mail goes through: the one picked, else the
+        workspace's sender; None: Cairn's EMAIL_URL and DEFAULT_FROM_EMAIL."""
+        if ctx.config.get("connection"):
+            return connection_of(ctx, "connection", "smtp")
+        default = ctx.connections.get(DEFAULT_SENDER)
+        return dict(default) if default and default.get("provider") == "smtp" else None
 
     def _message(self, ctx: NodeContext, sender: dict[str, Any]) -> dict[str, Any]:
         data = ctx.data
@@ -186,7 +200,7 @@ class EmailAction(NodeType):
         return {**message, "body": text, "html": html, "headers": headers}
 
     def run(self, ctx: NodeContext) -> NodeResult:
-        sender = connection_of(ctx, "connection", "smtp") if not ctx.dry_run else None
+        sender = self._sender(ctx) if not ctx.dry_run else None
         message = self._message(ctx, (sender or {}).get("settings") or {})
         contact_email = str(ctx.contact.get("email") or "").lower()
         recipients = {address.rsplit("<", 1)[-1].rstrip(">").lower() for address in message["to"]}

@@ -202,3 +202,73 @@ def test_testing_an_smtp_connection_signs_in_and_secrets_stay_hidden(mailbox, se
     assert not ok
     assert "loopback" in detail
     assert PASSWORD not in detail
+
+
+# ------------------------------------------------------------------ the workspace's sender
+
+
+def test_a_step_that_picks_no_sender_sends_as_the_workspace(mailbox, sender):
+    """Invariant: an email step with no connection goes through the workspace's
+    sender (the SMTP connection marked as such: its server and From), not
+    Cairn's global EMAIL_URL; without one marked, Cairn's default sender."""
+    from django.core import mail
+
+    from builder.models import Role
+    from tests.builder.conftest import key_client
+
+    start = node("start", "trigger.event", event="signup")
+    welcome = node("welcome", "action.email", subject="Welcome", body="Hi")
+    published(graph([start, welcome], [edge("start", "welcome")]))
+
+    send("signup", "ada@example.com")  # no sender marked yet: Cairn's default
+    assert advance_run(Run.objects.get(contact__email="ada@example.com").pk) is Outcome.COMPLETED
+    assert mailbox.messages == []
+    assert [m.from_email for m in mail.outbox] == ["Cairn <cairn@localhost>"]
+
+    admin = key_client(workspace(), Role.ADMIN)
+    marked = admin.patch(
+        f"/api/v1/connections/{sender.pk}/",
+        {"settings": {"workspace_default": True}},
+        format="json",
+    )
+    assert marked.status_code == 200, marked.content
+    assert marked.json()["settings"]["workspace_default"] is True
+    # Another workspace's sender is never ours.
+    theirs = Connection(
+        workspace=workspace("other"),
+        provider="smtp",
+        name="Theirs",
+        settings={"host": "127.0.0.1", "port": 1, "from_email": "x@other.example"},
+    )
+    theirs.settings["workspace_default"] = True
+    theirs.save()
+
+    send("signup", "bo@example.com")
+    assert advance_run(Run.objects.get(contact__email="bo@example.com").pk) is Outcome.COMPLETED
+
+    [delivered] = mailbox.messages
+    assert delivered["to"] == ["bo@example.com"]
+    assert delivered["message"]["from"] == "Acme <hello@acme.example>"
+    assert delivered["message"]["reply-to"] == "support@acme.example"
+    assert len(mail.outbox) == 1  # nothing more through Cairn's default
+
+
+def test_one_sender_per_workspace_and_a_sender_in_use_is_kept(mailbox, sender):
+    sender.settings = {**sender.settings, "workspace_default": True}
+    sender.save()
+    second = Connection(
+        workspace=workspace(),
+        provider="smtp",
+        name="Newsletter sender",
+        settings={**sender.settings, "from_email": "news@acme.example"},
+    )
+    second.save()  # marked too: it becomes the workspace's sender
+    sender.refresh_from_db()
+    assert "workspace_default" not in sender.settings
+    assert Connection.workspace_default(workspace().pk, "smtp") == second
+
+    start = node("start", "trigger.event", event="signup")
+    welcome = node("welcome", "action.email", subject="Welcome", body="Hi")
+    published(graph([start, welcome], [edge("start", "welcome")]), name="Welcome")
+    assert services.workflows_using(second) == ["Welcome"]  # it may not be deleted now
+    assert services.workflows_using(sender) == []
