@@ -17,7 +17,7 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.urls import path, reverse
 
-from .models import Connection, WebhookSecret
+from .models import Connection, EmailSuppression, WebhookSecret
 from .providers import PROVIDERS
 from .services import test_connection
 
@@ -164,3 +164,15 @@ class WebhookSecretAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+@admin.register(EmailSuppression)
+class EmailSuppressionAdmin(admin.ModelAdmin):
+    """Addresses that unsubscribed from an email sent to them rather than to the
+    run's contact; delete one to let it be emailed again."""
+
+    list_display = ("email", "workspace", "created_at")
+    list_filter = ("workspace",)
+    search_fields = ("email",)
+    fields = ("workspace", "email", "created_at")
+    readonly_fields = ("created_at",)

@@ -165,3 +165,43 @@ class InboundDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.webhook_id} for {self.workflow_id}"
+
+
+class EmailSuppression(models.Model):
+    """An address that asked a workspace for no more email.
+
+    It is how someone who is not the run's contact (an email step's `to`
+    naming another address) unsubscribes: the link in that message suppresses
+    their address, never the contact. Every email step skips suppressed
+    recipients. Delete a row to let the address be emailed again.
+    """
+
+    workspace = models.ForeignKey("builder.Workspace", on_delete=models.CASCADE, related_name="+")
+    email = models.CharField(max_length=254, help_text="Lower case.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "email"], name="one_suppression_per_email")
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    @classmethod
+    def suppress(cls, workspace_id, addresses) -> None:
+        for address in {str(a).strip().lower() for a in addresses if a}:
+            cls.objects.get_or_create(workspace_id=workspace_id, email=address)
+
+    @classmethod
+    def among(cls, workspace_id, addresses) -> set[str]:
+        """The ones of `addresses` (lower case) this workspace may not email."""
+        wanted = {str(a).strip().lower() for a in addresses if a}
+        if not wanted or not workspace_id:
+            return set()
+        return set(
+            cls.objects.filter(workspace_id=workspace_id, email__in=wanted).values_list(
+                "email", flat=True
+            )
+        )

@@ -187,3 +187,12 @@ def send_email(
     except OSError as error:  # connection refused, DNS, timeouts
         raise NodeError(f"could not reach the mail server: {error}") from error
     return {"message_id": message_id, "to": list(to)}
+
+
+def suppressed(workspace_id, addresses) -> set[str]:
+    """The addresses (lower case) that asked this workspace for no more email."""
+    if not workspace_id:
+        return set()
+    from ..models import EmailSuppression
+
+    return EmailSuppression.among(workspace_id, addresses)

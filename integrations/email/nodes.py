@@ -44,6 +44,11 @@ def parse_addresses(field: str, text: str) -> list[str]:
     return addresses
 
 
+def _bare(address: str) -> str:
+    """The address alone, in lower case: 'Ann <Ann@Example.com>' -> 'ann@example.com'."""
+    return address.rsplit("<", 1)[-1].rstrip(">").strip().lower()
+
+
 def _one_line(text: str) -> str:
     # A header is one line; a template that renders a newline must not inject headers.
     return " ".join(text.split())
@@ -173,13 +178,23 @@ class EmailAction(NodeType):
             "reply_to": parse_addresses("reply_to", reply_to) if reply_to.strip() else [],
         }
 
-    def _marketing(self, ctx: NodeContext, message: dict[str, Any]) -> dict[str, Any]:
-        """HTML + text parts with the footer, tracked links, pixel and List-Unsubscribe."""
+    def _marketing(
+        self, ctx: NodeContext, message: dict[str, Any], recipients: set[str], to_contact: bool
+    ) -> dict[str, Any]:
+        """HTML + text parts with the footer, tracked links, pixel and List-Unsubscribe.
+
+        To the contact: the unsubscribe link unsubscribes the contact, and
+        opens and clicks are the contact's engagement. To anyone else (`to`
+        names another address): the link suppresses the addresses the message
+        went to and leaves the contact alone, and nothing is tracked, since
+        another reader's opens and clicks are not the contact's.
+        """
         config = ctx.config
+        message_id = client.message_id_for(ctx.idempotency_key or f"{ctx.run_id}-{ctx.node_id}")
         ref = {
             "w": ctx.workspace_id,
             "c": ctx.contact.get("id"),
-            "m": client.message_id_for(ctx.idempotency_key or f"{ctx.run_id}-{ctx.node_id}"),
+            "m": message_id,
             "r": ctx.run_id,
             "n": ctx.node_id,
         }
@@ -188,14 +203,21 @@ class EmailAction(NodeType):
         headers: dict[str, str] = {}
         unsubscribe = None
         if config.get("unsubscribe_link", True):
-            unsubscribe = tracking.unsubscribe_url(ref)
+            if to_contact:
+                unsubscribe = tracking.unsubscribe_url(ref)
+            else:
+                scope = {"w": ctx.workspace_id, "e": sorted(recipients), "m": message_id}
+                unsubscribe = tracking.unsubscribe_url(scope)
             text = text.rstrip("\n") + f"\n\n--\nUnsubscribe: {unsubscribe}\n"
             headers["List-Unsubscribe"] = f"<{unsubscribe}>"
             headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-        if config.get("track_clicks", True):
+        if to_contact and config.get("track_clicks", True):
             html = tracking.track_links(html, ref)
         html = tracking.with_footer_and_pixel(
-            html, ref, unsubscribe=unsubscribe, pixel=config.get("track_opens", True)
+            html,
+            ref,
+            unsubscribe=unsubscribe,
+            pixel=to_contact and config.get("track_opens", True),
         )
         return {**message, "body": text, "html": html, "headers": headers}
 
@@ -203,7 +225,7 @@ class EmailAction(NodeType):
         sender = self._sender(ctx) if not ctx.dry_run else None
         message = self._message(ctx, (sender or {}).get("settings") or {})
         contact_email = str(ctx.contact.get("email") or "").lower()
-        recipients = {address.rsplit("<", 1)[-1].rstrip(">").lower() for address in message["to"]}
+        recipients = {_bare(address) for address in message["to"]}
         properties = ctx.contact.get("properties") or {}
         if properties.get(UNSUBSCRIBED) and contact_email in recipients:
             return NodeResult(
@@ -213,7 +235,20 @@ class EmailAction(NodeType):
                     "subject": message["subject"],
                 }
             )
-        message = self._marketing(ctx, message)
+        suppressed = client.suppressed(ctx.workspace_id, recipients)
+        if suppressed:
+            message["to"] = [a for a in message["to"] if _bare(a) not in suppressed]
+            recipients -= suppressed
+        if not recipients:
+            return NodeResult(
+                output={
+                    "skipped": True,
+                    "reason": f"{', '.join(sorted(suppressed))} unsubscribed: no email is "
+                    "sent to them",
+                    "subject": message["subject"],
+                }
+            )
+        message = self._marketing(ctx, message, recipients, recipients == {contact_email})
         if ctx.dry_run:
             would = {
                 "to": ", ".join(message["to"]),

@@ -272,3 +272,60 @@ def test_one_sender_per_workspace_and_a_sender_in_use_is_kept(mailbox, sender):
     published(graph([start, welcome], [edge("start", "welcome")]), name="Welcome")
     assert services.workflows_using(second) == ["Welcome"]  # it may not be deleted now
     assert services.workflows_using(sender) == []
+
+
+# ------------------------------------------------------------------ mail to someone else
+
+
+def test_mail_to_another_address_never_unsubscribes_the_contact(mailbox, sender):
+    """Invariant: when `to` names someone other than the run's contact (their
+    account manager, say), that person's unsubscribe link stops mail to their
+    own address (the workspace's suppression list), never to the contact; and
+    their opens and clicks are not tracked as the contact's."""
+    start = node("start", "trigger.event", event="signup")
+    brief = node(
+        "brief",
+        "action.email",
+        connection=str(sender.pk),
+        to="{{ contact.properties.manager }}",
+        subject="New signup: {{ contact.email }}",
+        body="Say hello: https://crm.example/contacts/{{ contact.email }}\n",
+    )
+    welcome = node("welcome", "action.email", connection=str(sender.pk), subject="Hi", body="Hi")
+    published(graph([start, brief, welcome], [edge("start", "brief"), edge("brief", "welcome")]))
+    manager = "Max Boss <Max@acme.example>"
+    send("signup", "ada@example.com", properties={"manager": manager})
+    run = Run.objects.get(contact__email="ada@example.com")
+    assert advance_run(run.pk) is Outcome.COMPLETED
+
+    to_manager, to_ada = mailbox.messages
+    assert to_manager["to"] == ["Max@acme.example"] and to_ada["to"] == ["ada@example.com"]
+    message = to_manager["message"]
+    html = message.get_body(preferencelist=("html",)).get_content()
+    assert 'href="https://crm.example/contacts/ada@example.com"' in html  # not rewritten
+    assert "/hooks/email/open/" not in html and "/hooks/email/click/" not in html
+    unsubscribe = re.fullmatch(r"<(http[^>]+)>", message["list-unsubscribe"].strip()).group(1)
+    assert message["list-unsubscribe-post"] == "List-Unsubscribe=One-Click"
+
+    done = Client().post(
+        path_of_url(unsubscribe),
+        "List-Unsubscribe=One-Click",
+        content_type="application/x-www-form-urlencoded",
+    )
+
+    assert done.status_code == 200
+    ada = Contact.objects.get(email="ada@example.com")
+    assert not ada.properties.get("unsubscribed")
+    assert not Event.objects.filter(type="email_unsubscribed").exists()
+    # The next signup's brief is not sent to the manager, who asked for none;
+    # the contact still gets their welcome.
+    send("signup", "bo@example.com", properties={"manager": "max@ACME.example"})
+    second = Run.objects.get(contact__email="bo@example.com")
+    assert advance_run(second.pk) is Outcome.COMPLETED
+    step = Step.objects.get(run=second, node_id="brief")
+    assert step.output["skipped"] is True
+    assert "max@acme.example unsubscribed" in step.output["reason"]
+    assert [m["to"] for m in mailbox.messages[2:]] == [["bo@example.com"]]
+    # Ada's own mail still carries her tracking and her own unsubscribe link.
+    ada_html = to_ada["message"].get_body(preferencelist=("html",)).get_content()
+    assert "/hooks/email/open/" in ada_html
