@@ -135,7 +135,7 @@ def test_a_route_that_names_its_project_and_team_keeps_them(
             title="Atlas is slow",
             message="p95 up.",
             guidance="",
-            level=1,
+            level=2,
             max_level=3,
             acknowledge_within=60,
         )
