@@ -1,7 +1,9 @@
 """Connections and webhook signing secrets in the Django admin.
 
-Secrets go in through a write-only field and are only ever shown redacted;
-"Test connection" is an action on the list (and the change page's actions).
+Secrets go in through a write-only field (never rendered back, not even into
+a form shown again with errors) and are only ever shown redacted. "Test
+connection" is an action on the list (for the selected connections) and a
+button on each connection's change page.
 """
 
 from __future__ import annotations
@@ -10,20 +12,33 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect
+from django.urls import path, reverse
 
-from .models import Connection, WebhookSecret
+from .models import Connection, EmailSuppression, WebhookSecret
 from .providers import PROVIDERS
 from .services import test_connection
+
+
+class WriteOnlyTextarea(forms.Textarea):
+    """A textarea that never renders a value: what was typed into it is not sent
+    back to the browser, even when the form is shown again with its errors."""
+
+    def format_value(self, value):
+        return None
 
 
 class ConnectionForm(forms.ModelForm):
     new_secrets = forms.CharField(
         label="Secrets",
         required=False,
-        widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "off"}),
+        widget=WriteOnlyTextarea(attrs={"rows": 3, "autocomplete": "off"}),
         help_text=(
             'A JSON object, e.g. {"bot_token": "xoxb-…"}. Leave empty to keep the stored '
-            "secrets; a name given an empty string is removed. Never shown back."
+            "secrets; a name given an empty string is removed. Never shown back: when the "
+            "form has errors, type the secrets again."
         ),
     )
 
@@ -71,6 +86,7 @@ class ConnectionForm(forms.ModelForm):
 @admin.register(Connection)
 class ConnectionAdmin(admin.ModelAdmin):
     form = ConnectionForm
+    change_form_template = "admin/integrations/connection/change_form.html"
     list_display = ("name", "provider", "workspace", "last_test_ok", "last_tested_at")
     list_filter = ("provider", "workspace")
     search_fields = ("name",)
@@ -102,12 +118,40 @@ class ConnectionAdmin(admin.ModelAdmin):
     @admin.action(description="Test connection")
     def test_connections(self, request, queryset):
         for connection in queryset:
-            ok, detail = test_connection(connection)
-            self.message_user(
-                request,
-                f"{connection.name}: {'works' if ok else 'failed'}: {detail}",
-                messages.SUCCESS if ok else messages.ERROR,
-            )
+            self._test(request, connection)
+
+    def _test(self, request, connection: Connection) -> None:
+        ok, detail = test_connection(connection)
+        self.message_user(
+            request,
+            f"{connection.name}: {'works' if ok else 'failed'}: {detail}",
+            messages.SUCCESS if ok else messages.ERROR,
+        )
+
+    def get_urls(self):
+        test = path(
+            "<path:object_id>/test/",
+            self.admin_site.admin_view(self.test_view),
+            name="integrations_connection_test",
+        )
+        return [test, *super().get_urls()]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "test_url": reverse("admin:integrations_connection_test", args=[object_id]),
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def test_view(self, request, object_id):
+        """The change page's "Test connection" button: test the stored connection."""
+        connection = self.get_object(request, unquote(object_id))
+        if connection is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if request.method != "POST" or not self.has_change_permission(request, connection):
+            raise PermissionDenied
+        self._test(request, connection)
+        return redirect(reverse("admin:integrations_connection_change", args=[connection.pk]))
 
 
 @admin.register(WebhookSecret)
@@ -120,3 +164,15 @@ class WebhookSecretAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+@admin.register(EmailSuppression)
+class EmailSuppressionAdmin(admin.ModelAdmin):
+    """Addresses that unsubscribed from an email sent to them rather than to the
+    run's contact; delete one to let it be emailed again."""
+
+    list_display = ("email", "workspace", "created_at")
+    list_filter = ("workspace",)
+    search_fields = ("email",)
+    fields = ("workspace", "email", "created_at")
+    readonly_fields = ("created_at",)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, ClassVar
 
 from automation.nodes.base import (
@@ -35,6 +38,16 @@ def template_field(title: str, description: str = "", **extra: Any) -> dict[str,
     return {"type": "string", "title": title, "description": text, **extra}
 
 
+# A node that falls back on the workspace's default connection of a provider
+# (action.email: the workspace's sender) names it "default:<provider>" in
+# connection_ids(); the resolver (integrations.services) finds it.
+DEFAULT_PREFIX = "default:"
+
+
+def default_connection_id(provider: str) -> str:
+    return f"{DEFAULT_PREFIX}{provider}"
+
+
 def connection_of(ctx: NodeContext, field: str, provider: str) -> dict[str, Any] | None:
     """The connection a config field names, as the engine resolved it; None if not set."""
     wanted = ctx.config.get(field)
@@ -57,6 +70,31 @@ def required_connection(ctx: NodeContext, field: str, provider: str) -> dict[str
 
 def one_line(text: str) -> str:
     return " ".join(str(text).split())
+
+
+def visit_started_at(ctx: NodeContext) -> datetime:
+    """When this visit of the node began: its step's `started_at`, the same on
+    every attempt (ctx.now is the current attempt's time). Outside calls that
+    a service deduplicates by content (Mixpanel: $insert_id with `time`) use it.
+
+    The engine commits the step as `running` before any outside call, so the
+    row is there; a context built by hand (unit tests, no run) gets ctx.now.
+    """
+    run_id, _, seq = ctx.idempotency_key.rpartition(":")
+    try:
+        run_uuid = uuid.UUID(run_id)
+    except ValueError:
+        return ctx.now
+    if not seq.isdigit():
+        return ctx.now
+    from automation.models import Step
+
+    started = (
+        Step.objects.filter(run_id=run_uuid, seq=int(seq))
+        .values_list("started_at", flat=True)
+        .first()
+    )
+    return started or ctx.now
 
 
 # The L1/L2/L3 escalation: who gets a task or issue, by the level a template renders.
@@ -82,17 +120,22 @@ ESCALATION_SCHEMA = {
 }
 
 
+def pick_assignee(level: str, by_level: Mapping[str, Any] | None, assignee: str = "") -> str:
+    """The level's assignee from 'Assignee by level', else the direct assignee."""
+    by_level = by_level or {}
+    if level and by_level.get(level):
+        return str(by_level[level])
+    return assignee
+
+
 def assignee_for(ctx: NodeContext) -> tuple[str, str]:
     """(level, assignee): the assignee field, or the one the rendered level picks."""
     from automation.templating import render_field
 
     data = ctx.data
     level = one_line(render_field("level", ctx.config.get("level", ""), data)).upper()
-    by_level = ctx.config.get("assignees") or {}
-    if level and level in by_level:
-        return level, str(by_level[level])
     assignee = one_line(render_field("assignee", ctx.config.get("assignee", ""), data))
-    return level, assignee
+    return level, pick_assignee(level, ctx.config.get("assignees"), assignee)
 
 
 def issue_schema(provider: str, title: str, assignee_help: str, extra: dict) -> dict:
@@ -112,11 +155,26 @@ def issue_schema(provider: str, title: str, assignee_help: str, extra: dict) -> 
     }
 
 
+@dataclass(frozen=True)
+class Issue:
+    """An issue as Cairn means it, before a tracker names its fields."""
+
+    title: str
+    description: str = ""
+    level: str = ""  # L1, L2, L3 or empty
+    assignee: str = ""  # already picked by level
+    labels: tuple[str, ...] = ()
+    issue_type: str = ""  # Jira's; empty: Task
+
+
 class IssueNode(NodeType):
     """A task or issue in an outside tracker, assigned directly or by escalation level.
 
     A subclass says which provider it needs, how the tracker names the issue's
-    fields (`issue`) and where it files it (`create`); the rest is shared.
+    fields (`fields`) and where it files it (`create`, reading the config's
+    project/team/repository, else the connection's default). Workflow nodes
+    and product escalations (`file_issue`) both file through these, so the
+    defaults and the level's assignee and priority are decided in one place.
     """
 
     category = "action"
@@ -128,19 +186,65 @@ class IssueNode(NodeType):
     def check_config(cls, config: Mapping[str, Any]) -> list[ConfigIssue]:
         return template_issues(config, cls.template_fields)
 
-    def issue(self, ctx: NodeContext, level: str, assignee: str) -> dict[str, Any]:
+    @classmethod
+    def fields(cls, issue: Issue) -> dict[str, Any]:
+        """The tracker client's arguments for this issue."""
         raise NotImplementedError
 
+    @classmethod
     def create(
-        self, ctx: NodeContext, connection: dict[str, Any], issue: dict[str, Any]
+        cls, connection: Mapping[str, Any], fields: dict[str, Any], where: Mapping[str, Any]
     ) -> dict[str, Any]:
+        """File it where `where` (a node config or an escalation route) says, else
+        where the connection's settings say."""
         raise NotImplementedError
 
     def run(self, ctx: NodeContext) -> NodeResult:
+        from automation.templating import render_field
+
+        data = ctx.data
         level, assignee = assignee_for(ctx)
-        issue = self.issue(ctx, level, assignee)
+        issue = Issue(
+            title=one_line(render_field("title", ctx.config["title"], data)),
+            description=render_field("description", ctx.config.get("description", ""), data),
+            level=level,
+            assignee=assignee,
+            labels=tuple(ctx.config.get("labels") or ()),
+            issue_type=str(ctx.config.get("issue_type") or ""),
+        )
+        fields = self.fields(issue)
         if ctx.dry_run:
-            return NodeResult(output={"dry_run": True, "would": {**issue, "level": level}})
+            return NodeResult(output={"dry_run": True, "would": {**fields, "level": level}})
         connection = required_connection(ctx, "connection", self.provider)
-        created = self.create(ctx, connection, issue)
+        created = self.create(connection, fields, ctx.config)
         return NodeResult(output={**created, "assignee": assignee, "level": level})
+
+
+def file_issue(
+    provider: str,
+    connection: Mapping[str, Any],
+    route: Mapping[str, Any],
+    *,
+    level: str,
+    title: str,
+    description: str,
+    labels: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """File an issue outside a workflow (a product escalation) as the provider's
+    node would: `route` holds the node's config fields (project / team_id /
+    owner, repo, issue_type, assignee, and `assignees` by level); what it leaves
+    empty comes from the connection."""
+    from automation.nodes.registry import get_node_type
+
+    node_class = get_node_type(f"action.{provider}")
+    if node_class is None or not issubclass(node_class, IssueNode):
+        raise ValueError(f"{provider} is not an issue tracker Cairn files into")
+    issue = Issue(
+        title=one_line(title),
+        description=description,
+        level=level,
+        assignee=pick_assignee(level, route.get("assignees"), str(route.get("assignee") or "")),
+        labels=tuple(labels),
+        issue_type=str(route.get("issue_type") or ""),
+    )
+    return node_class.create(connection, node_class.fields(issue), route)

@@ -45,6 +45,20 @@ class Connection(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.get_provider_display()})"
 
+    def save(self, *args, **kwargs) -> None:
+        super().save(*args, **kwargs)
+        if self.is_workspace_default:
+            # One workspace sender: marking this one unmarks the others.
+            for other in Connection.objects.filter(
+                workspace_id=self.workspace_id,
+                provider=self.provider,
+                settings__workspace_default=True,
+            ).exclude(pk=self.pk):
+                other.settings = {
+                    k: v for k, v in other.settings.items() if k != "workspace_default"
+                }
+                super(Connection, other).save(update_fields=["settings", "updated_at"])
+
     @property
     def secrets(self) -> dict[str, Any]:
         return crypto.decrypt(self.encrypted_secrets)
@@ -54,6 +68,21 @@ class Connection(models.Model):
 
     def redacted_secrets(self) -> dict[str, str]:
         return {name: crypto.hint(value) for name, value in self.secrets.items()}
+
+    @property
+    def is_workspace_default(self) -> bool:
+        return bool((self.settings or {}).get("workspace_default"))
+
+    @classmethod
+    def workspace_default(cls, workspace_id, provider: str) -> Connection | None:
+        """The connection a workspace marked as its default of a provider (its sender)."""
+        return (
+            cls.objects.filter(
+                workspace_id=workspace_id, provider=provider, settings__workspace_default=True
+            )
+            .order_by("pk")
+            .first()
+        )
 
     def resolved(self) -> dict[str, Any]:
         """The connection as a node sees it (ctx.connections): decrypted, with defaults."""
@@ -136,3 +165,43 @@ class InboundDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.webhook_id} for {self.workflow_id}"
+
+
+class EmailSuppression(models.Model):
+    """An address that asked a workspace for no more email.
+
+    It is how someone who is not the run's contact (an email step's `to`
+    naming another address) unsubscribes: the link in that message suppresses
+    their address, never the contact. Every email step skips suppressed
+    recipients. Delete a row to let the address be emailed again.
+    """
+
+    workspace = models.ForeignKey("builder.Workspace", on_delete=models.CASCADE, related_name="+")
+    email = models.CharField(max_length=254, help_text="Lower case.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "email"], name="one_suppression_per_email")
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    @classmethod
+    def suppress(cls, workspace_id, addresses) -> None:
+        for address in {str(a).strip().lower() for a in addresses if a}:
+            cls.objects.get_or_create(workspace_id=workspace_id, email=address)
+
+    @classmethod
+    def among(cls, workspace_id, addresses) -> set[str]:
+        """The ones of `addresses` (lower case) this workspace may not email."""
+        wanted = {str(a).strip().lower() for a in addresses if a}
+        if not wanted or not workspace_id:
+            return set()
+        return set(
+            cls.objects.filter(workspace_id=workspace_id, email__in=wanted).values_list(
+                "email", flat=True
+            )
+        )

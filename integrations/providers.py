@@ -68,6 +68,14 @@ PROVIDERS: dict[str, Provider] = {
                 "security": {"enum": ["starttls", "ssl", "none"], "title": "Security"},
                 "from_email": _string("From", description="e.g. Acme <hello@acme.example>"),
                 "reply_to": _string("Reply to"),
+                "workspace_default": {
+                    "type": "boolean",
+                    "title": "The workspace's sender",
+                    "description": (
+                        "Emails whose step picks no sender go out through this connection "
+                        "(one per workspace: marking another moves it)."
+                    ),
+                },
             },
             secrets={"password": _string("Password")},
             required_settings=("host", "port", "from_email"),

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from automation.nodes.base import NodeError
 
+from .common import DEFAULT_PREFIX, default_connection_id
 from .http.redaction import redact
 from .models import Connection
 from .providers import PROVIDERS
@@ -17,10 +18,20 @@ log = logging.getLogger("cairn.integrations")
 
 
 def resolve_connections(workspace_id, ids: list[str]) -> dict[str, dict[str, Any]]:
-    """The engine's connection resolver: {id: decrypted connection} of this workspace only."""
+    """The engine's connection resolver: {id: decrypted connection} of this workspace only.
+
+    "default:<provider>" resolves to the workspace's default connection of that
+    provider (kept under that key), when it has one.
+    """
     wanted = [int(i) for i in ids if str(i).isdigit()]
     found = Connection.objects.filter(workspace_id=workspace_id, pk__in=wanted)
-    return {str(c.pk): c.resolved() for c in found}
+    resolved = {str(c.pk): c.resolved() for c in found}
+    for key in ids:
+        if str(key).startswith(DEFAULT_PREFIX):
+            default = Connection.workspace_default(workspace_id, str(key)[len(DEFAULT_PREFIX) :])
+            if default is not None:
+                resolved[str(key)] = default.resolved()
+    return resolved
 
 
 def test_connection(connection: Connection) -> tuple[bool, str]:
@@ -64,12 +75,14 @@ def workflows_using(connection: Connection) -> list[str]:
         .values_list("version_id", "workflow__name")
         .distinct()
     )
-    wanted = str(connection.pk)
+    wanted = {str(connection.pk)}
+    if connection.is_workspace_default:  # used by every step that falls back on it
+        wanted.add(default_connection_id(connection.provider))
     using = set()
     for version_id, name in live:
         for node in version_graph(version_id).nodes.values():
             node_class = get_node_type(str(node.get("type", "")))
             config = (node.get("data") or {}).get("config") or {}
-            if node_class is not None and wanted in node_class.connection_ids(config):
+            if node_class is not None and wanted & set(node_class.connection_ids(config)):
                 using.add(name)
     return sorted(using)

@@ -54,34 +54,23 @@ def notify(escalation: Escalation, level: int, owner: str) -> list[str]:
         from integrations.slack.client import post_message
 
         attempt("slack", lambda: post_message(c, wanted["slack"].get("channel", ""), text))
-    if "jira" in wanted and (c := connections.get(str(wanted["jira"]["connection"]))):
-        from integrations.jira.client import create_issue
+    # Filed as action.jira / action.linear would: the route's project or team,
+    # else the connection's default; the assignee its `assignees` names for the level.
+    for name in ("jira", "linear"):
+        route = wanted.get(name)
+        if route and (c := connections.get(str(route["connection"]))):
+            from integrations.common import file_issue
 
-        jira = wanted["jira"]
-        attempt(
-            "jira",
-            lambda: create_issue(
-                c,
-                project=jira.get("project", ""),
-                summary=subject,
-                description=body,
-                issue_type=jira.get("issue_type", "Task"),
-                assignee="",
-                labels=["cairn-escalation", f"L{level}"],
-            ),
-        )
-    if "linear" in wanted and (c := connections.get(str(wanted["linear"]["connection"]))):
-        from integrations.linear.client import create_issue as linear_issue
-
-        attempt(
-            "linear",
-            lambda: linear_issue(
-                c,
-                team_id=wanted["linear"].get("team_id", ""),
-                title=subject,
-                description=body,
-                assignee_id="",
-                priority={1: 3, 2: 2, 3: 1}.get(level),
-            ),
-        )
+            attempt(
+                name,
+                lambda name=name, c=c, route=route: file_issue(
+                    name,
+                    c,
+                    route,
+                    level=f"L{level}",
+                    title=subject,
+                    description=body,
+                    labels=("cairn-escalation", f"L{level}"),
+                ),
+            )
     return sent

@@ -90,6 +90,11 @@ RESUMED_BY_EVENT = "received"  # the value stored on runs already waiting: never
 RESUMED_BY_TIMEOUT = "timeout"
 
 
+# The key under which a step output keeps what an outside system answered
+# (status, redacted body, content type): private to editors and up.
+OUTSIDE_ANSWER = "response"
+
+
 class NodeError(Exception):
     """A node failed in a way worth retrying (network down, 5xx, SMTP refused).
 
@@ -187,8 +192,8 @@ class NodeType:
     # keys, enum, handles, split; `{a|b}` takes the first that is set); a part in
     # [brackets] is dropped when a field in it is empty. Empty: the label alone.
     summary: ClassVar[str] = ""
-    # Keys of the step output only roles that may read outside answers see
-    # (the response of an HTTP call); viewers get them hidden.
+    # Keys of the step output, besides `response`, that hold what an outside
+    # system answered (action.webhook's `body`); see private_output_keys().
     private_output: ClassVar[tuple[str, ...]] = ()
 
     # ------------------------------------------------------------ catalogue
@@ -200,6 +205,20 @@ class NodeType:
         can post to the inbox or to Slack decides by its config.
         """
         return cls.has_side_effects
+
+    @classmethod
+    def private_output_keys(cls, config: Mapping[str, Any] | None) -> tuple[str, ...]:
+        """Keys of a step output that only roles allowed to read outside answers see.
+
+        One rule for every node type: a visit that reaches outside (with this
+        config, `reaches_outside`) keeps what the other system answered under
+        `response` (bounded and redacted, on success and on failure), plus the
+        node's own `private_output`. `None`: the config is not known, so
+        everything the node could hide is hidden.
+        """
+        if config is not None and not cls.reaches_outside(config):
+            return ()
+        return (OUTSIDE_ANSWER, *cls.private_output)
 
     @classmethod
     def output_handles(cls, config: Mapping[str, Any]) -> list[str]:

@@ -287,19 +287,44 @@ class StepSerializer(serializers.ModelSerializer):
 
     def to_representation(self, step):
         data = super().to_representation(step)
-        # What an outside system answered (a webhook's response body) is for
-        # editors and up; a viewer sees that it is there, not what it says.
+        # What an outside system answered (the `response` of any node that
+        # reached outside, a webhook's body) is for editors and up; a viewer
+        # sees that it is there, not what it says.
         request = self.context.get("request")
         role = getattr(request, "role", None)
-        node_class = get_node_type(step.node_type)
-        hidden = node_class.private_output if node_class is not None else ()
         may_read = role is not None and Role.rank(role) >= Role.rank(Role.EDITOR)
-        if hidden and isinstance(data.get("output"), dict) and not may_read:
+        node_class = get_node_type(step.node_type)
+        if may_read or node_class is None or not isinstance(data.get("output"), dict):
+            return data
+        hidden = node_class.private_output_keys(self._node_config(step))
+        if hidden:
             data["output"] = {
                 key: HIDDEN_OUTPUT if key in hidden else value
                 for key, value in data["output"].items()
             }
         return data
+
+    def _node_config(self, step) -> dict | None:
+        """The config the step's node ran with (its run's version or preview draft);
+        None when it cannot be found."""
+        from automation.graph import version_graph
+        from automation.preview import preview_graph
+
+        graphs = self.context.setdefault("_graphs", {})
+        run = step.run
+        try:
+            if run.pk not in graphs:
+                graphs[run.pk] = (
+                    preview_graph(run)
+                    if run.is_preview
+                    else (version_graph(run.version_id) if run.version_id else None)
+                )
+            node = graphs[run.pk].node(step.node_id) if graphs[run.pk] else None
+        except Exception:
+            return None
+        if node is None:
+            return None
+        return dict((node.get("data") or {}).get("config") or {})
 
 
 class RunSerializer(serializers.ModelSerializer):

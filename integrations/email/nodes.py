@@ -19,10 +19,11 @@ from automation.nodes.base import (
 )
 from automation.templating import render_field, template_issues
 
-from ..common import connection_field, connection_of
+from ..common import connection_field, connection_of, default_connection_id
 from . import client, tracking
 
 UNSUBSCRIBED = "unsubscribed"
+DEFAULT_SENDER = default_connection_id("smtp")  # the workspace's sender
 
 
 def parse_addresses(field: str, text: str) -> list[str]:
@@ -43,6 +44,11 @@ def parse_addresses(field: str, text: str) -> list[str]:
     return addresses
 
 
+def _bare(address: str) -> str:
+    """The address alone, in lower case: 'Ann <Ann@Example.com>' -> 'ann@example.com'."""
+    return address.rsplit("<", 1)[-1].rstrip(">").strip().lower()
+
+
 def _one_line(text: str) -> str:
     # A header is one line; a template that renders a newline must not inject headers.
     return " ".join(text.split())
@@ -51,7 +57,6 @@ def _one_line(text: str) -> str:
 class EmailAction(NodeType):
     type = "action.email"
     label = "Send email"
-    summary = "Email: {subject}"
     category = "action"
     description = (
         "Sends an email, by default to the contact, e.g. 'Welcome, {{ contact.first_name }}'. "
@@ -105,8 +110,9 @@ class EmailAction(NodeType):
             "connection": connection_field(
                 "Email sender",
                 "smtp",
-                "The workspace's SMTP sender (its From address and server). Leave empty for "
-                "Cairn's default sender.",
+                "An SMTP sender of the workspace (its From address and server). Leave empty "
+                "for the workspace's sender (the SMTP connection marked as such), or Cairn's "
+                "default sender when there is none.",
             ),
             "unsubscribe_link": {
                 "type": "boolean",
@@ -134,6 +140,19 @@ class EmailAction(NodeType):
                 issues.append(ConfigIssue("from", f"{sender!r} is not one email address", "email"))
         return issues
 
+    @classmethod
+    def connection_ids(cls, config: Mapping[str, Any]) -> list[str]:
+        # No sender picked: the workspace's sender, if it marked one.
+        return [str(config["connection"])] if config.get("connection") else [DEFAULT_SENDER]
+
+    def _sender(self, ctx: NodeContext) -> dict[str, Any] | None:
+        """The SMTP connection the mail goes through: the one picked, else the
+        workspace's sender; None: Cairn's EMAIL_URL and DEFAULT_FROM_EMAIL."""
+        if ctx.config.get("connection"):
+            return connection_of(ctx, "connection", "smtp")
+        default = ctx.connections.get(DEFAULT_SENDER)
+        return dict(default) if default and default.get("provider") == "smtp" else None
+
     def _message(self, ctx: NodeContext, sender: dict[str, Any]) -> dict[str, Any]:
         data = ctx.data
         config = ctx.config
@@ -159,13 +178,23 @@ class EmailAction(NodeType):
             "reply_to": parse_addresses("reply_to", reply_to) if reply_to.strip() else [],
         }
 
-    def _marketing(self, ctx: NodeContext, message: dict[str, Any]) -> dict[str, Any]:
-        """HTML + text parts with the footer, tracked links, pixel and List-Unsubscribe."""
+    def _marketing(
+        self, ctx: NodeContext, message: dict[str, Any], recipients: set[str], to_contact: bool
+    ) -> dict[str, Any]:
+        """HTML + text parts with the footer, tracked links, pixel and List-Unsubscribe.
+
+        To the contact: the unsubscribe link unsubscribes the contact, and
+        opens and clicks are the contact's engagement. To anyone else (`to`
+        names another address): the link suppresses the addresses the message
+        went to and leaves the contact alone, and nothing is tracked, since
+        another reader's opens and clicks are not the contact's.
+        """
         config = ctx.config
+        message_id = client.message_id_for(ctx.idempotency_key or f"{ctx.run_id}-{ctx.node_id}")
         ref = {
             "w": ctx.workspace_id,
             "c": ctx.contact.get("id"),
-            "m": client.message_id_for(ctx.idempotency_key or f"{ctx.run_id}-{ctx.node_id}"),
+            "m": message_id,
             "r": ctx.run_id,
             "n": ctx.node_id,
         }
@@ -174,22 +203,29 @@ class EmailAction(NodeType):
         headers: dict[str, str] = {}
         unsubscribe = None
         if config.get("unsubscribe_link", True):
-            unsubscribe = tracking.unsubscribe_url(ref)
+            if to_contact:
+                unsubscribe = tracking.unsubscribe_url(ref)
+            else:
+                scope = {"w": ctx.workspace_id, "e": sorted(recipients), "m": message_id}
+                unsubscribe = tracking.unsubscribe_url(scope)
             text = text.rstrip("\n") + f"\n\n--\nUnsubscribe: {unsubscribe}\n"
             headers["List-Unsubscribe"] = f"<{unsubscribe}>"
             headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-        if config.get("track_clicks", True):
+        if to_contact and config.get("track_clicks", True):
             html = tracking.track_links(html, ref)
         html = tracking.with_footer_and_pixel(
-            html, ref, unsubscribe=unsubscribe, pixel=config.get("track_opens", True)
+            html,
+            ref,
+            unsubscribe=unsubscribe,
+            pixel=to_contact and config.get("track_opens", True),
         )
         return {**message, "body": text, "html": html, "headers": headers}
 
     def run(self, ctx: NodeContext) -> NodeResult:
-        sender = connection_of(ctx, "connection", "smtp") if not ctx.dry_run else None
+        sender = self._sender(ctx) if not ctx.dry_run else None
         message = self._message(ctx, (sender or {}).get("settings") or {})
         contact_email = str(ctx.contact.get("email") or "").lower()
-        recipients = {address.rsplit("<", 1)[-1].rstrip(">").lower() for address in message["to"]}
+        recipients = {_bare(address) for address in message["to"]}
         properties = ctx.contact.get("properties") or {}
         if properties.get(UNSUBSCRIBED) and contact_email in recipients:
             return NodeResult(
@@ -199,7 +235,20 @@ class EmailAction(NodeType):
                     "subject": message["subject"],
                 }
             )
-        message = self._marketing(ctx, message)
+        suppressed = client.suppressed(ctx.workspace_id, recipients)
+        if suppressed:
+            message["to"] = [a for a in message["to"] if _bare(a) not in suppressed]
+            recipients -= suppressed
+        if not recipients:
+            return NodeResult(
+                output={
+                    "skipped": True,
+                    "reason": f"{', '.join(sorted(suppressed))} unsubscribed: no email is "
+                    "sent to them",
+                    "subject": message["subject"],
+                }
+            )
+        message = self._marketing(ctx, message, recipients, recipients == {contact_email})
         if ctx.dry_run:
             would = {
                 "to": ", ".join(message["to"]),

@@ -7,7 +7,9 @@
 - unsubscribe/<token>: GET shows a page with a button (link scanners and
   previews must not unsubscribe anyone); POST unsubscribes at once, which
   is what RFC 8058 one-click (`List-Unsubscribe=One-Click`) sends. The
-  contact gets `unsubscribed: true` and an `email_unsubscribed` event.
+  contact gets `unsubscribed: true` and an `email_unsubscribed` event; for
+  a message sent to other addresses than the contact's, those addresses
+  are suppressed instead (EmailSuppression) and the contact is untouched.
 
 The events go through the same ingest as the events API, so triggers,
 conditions and `wait.event` see them.
@@ -29,6 +31,7 @@ from automation.contacts import ContactRef
 from automation.ingest import IncomingEvent, ingest_events
 from automation.models import Contact
 
+from ..models import EmailSuppression
 from . import tracking
 from .nodes import UNSUBSCRIBED
 
@@ -106,13 +109,18 @@ PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>{title}</title
 def unsubscribe(request, token: str):
     ref = _ref(token)
     if request.method == "POST":
-        _record(
-            ref,
-            "email_unsubscribed",
-            f"email_unsubscribed:{ref.get('w')}:{ref.get('c')}",
-            {},
-            properties={UNSUBSCRIBED: True},
-        )
+        if ref.get("e"):
+            # A message to someone other than the run's contact: those addresses
+            # get no more email from this workspace; the contact is left alone.
+            EmailSuppression.suppress(ref.get("w"), ref["e"])
+        else:
+            _record(
+                ref,
+                "email_unsubscribed",
+                f"email_unsubscribed:{ref.get('w')}:{ref.get('c')}",
+                {},
+                properties={UNSUBSCRIBED: True},
+            )
         body = PAGE.format(
             title="You are unsubscribed",
             text="You will not get these emails any more.",

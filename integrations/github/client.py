@@ -43,7 +43,11 @@ def create_issue(
         what="GitHub create issue",
     )
     answer = response.body if isinstance(response.body, dict) else {}
-    return {"number": answer.get("number"), "url": answer.get("html_url", "")}
+    return {
+        "number": answer.get("number"),
+        "url": answer.get("html_url", ""),
+        "response": response.captured(),
+    }
 
 
 def test_connection(connection: Mapping[str, Any]) -> str:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
-from automation.nodes.base import NodeContext, PermanentNodeError
-from automation.templating import render_field
+from automation.nodes.base import PermanentNodeError
 
-from ..common import IssueNode, issue_schema, one_line
+from ..common import Issue, IssueNode, issue_schema
 from . import client
 
 NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -38,20 +38,24 @@ class GitHubIssue(IssueNode):
         },
     )
 
-    def issue(self, ctx: NodeContext, level: str, assignee: str) -> dict[str, Any]:
-        data = ctx.data
+    @classmethod
+    def fields(cls, issue: Issue) -> dict[str, Any]:
         return {
-            "title": one_line(render_field("title", ctx.config["title"], data)),
-            "body": render_field("description", ctx.config.get("description", ""), data),
-            "assignees": [assignee] if assignee else [],
-            "labels": list(ctx.config.get("labels") or []),
+            "title": issue.title,
+            "body": issue.description,
+            "assignees": [issue.assignee] if issue.assignee else [],
+            "labels": list(issue.labels),
         }
 
-    def create(self, ctx: NodeContext, connection: dict, issue: dict) -> dict[str, Any]:
-        owner = ctx.config.get("owner") or connection["settings"].get("owner") or ""
-        repo = ctx.config.get("repo") or connection["settings"].get("repo") or ""
+    @classmethod
+    def create(
+        cls, connection: Mapping[str, Any], fields: dict[str, Any], where: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        defaults = connection.get("settings") or {}
+        owner = where.get("owner") or defaults.get("owner") or ""
+        repo = where.get("repo") or defaults.get("repo") or ""
         if not (NAME.match(owner) and NAME.match(repo)):
             raise PermanentNodeError(
                 "repo: name the owner and repository (or set them on the connection)"
             )
-        return client.create_issue(connection, owner=owner, repo=repo, **issue)
+        return client.create_issue(connection, owner=owner, repo=repo, **fields)

@@ -7,7 +7,9 @@ Every request to an outside system goes through `request()`:
   the connection is made to the checked address, so a name cannot resolve
   to one address for the check and another for the call;
 - redirects are followed by hand, each hop checked the same way, and
-  credentials are not carried to another origin;
+  credentials (standard auth headers, headers whose names say so, every
+  header a connection added whatever its name, Standard Webhooks
+  signatures) are not carried to another origin;
 - at most `OUTBOUND_MAX_RESPONSE_BYTES` of an answer are read;
 - an optional circuit breaker key (a connection) refuses to call a service
   that keeps failing, so runs wait instead of hammering it.
@@ -33,7 +35,7 @@ from django.utils import timezone
 from automation.nodes.base import NodeError, PermanentNodeError
 
 from . import breaker, guard
-from .redaction import redact, redact_url
+from .redaction import is_secret_key, redact, redact_url
 
 log = logging.getLogger("cairn.outbound")
 
@@ -41,8 +43,12 @@ USER_AGENT = "Cairn/1"
 MAX_JSON_BYTES = 64 * 1024  # parse JSON answers up to this size
 MAX_TEXT_CHARS = 10 * 1024  # keep this much of any other answer
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
-# Headers that carry credentials: dropped when a redirect leaves the origin.
+# Headers that carry credentials: dropped when a redirect leaves the origin,
+# with any header whose name says it is one (redaction.is_secret_key) and
+# the headers a caller marks as credentials (a connection's, whatever the name).
 CREDENTIAL_HEADERS = ("authorization", "cookie", "proxy-authorization", "x-api-key")
+# A Standard Webhooks signature vouches for this request to this receiver only.
+SIGNATURE_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
 
 
 @dataclass
@@ -108,6 +114,16 @@ def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
     return (url.scheme, url.host, url.port)
 
 
+def _without_credentials(headers: Mapping[str, str], marked: set[str]) -> dict[str, str]:
+    """The headers that may follow a redirect to another origin."""
+    dropped = {*CREDENTIAL_HEADERS, *SIGNATURE_HEADERS, *marked}
+    return {
+        name: value
+        for name, value in headers.items()
+        if name.lower() not in dropped and not is_secret_key(name)
+    }
+
+
 def _send(
     http: httpx.Client,
     method: str,
@@ -150,8 +166,13 @@ def request(
     follow_redirects: bool = True,
     breaker_key: str = "",
     secrets: Iterable[str] = (),
+    credential_headers: Iterable[str] = (),
 ) -> Response:
     """Send one request through the guard; returns the answer whatever its status.
+
+    `credential_headers`: names of headers that carry credentials although
+    their names do not say so (a connection's custom auth header); like
+    Authorization, they are not sent on once a redirect leaves the origin.
 
     Raises OutboundRefused (nothing sent) for a refused destination, NodeError
     for network failures and timeouts, CircuitOpen while the breaker is open.
@@ -167,6 +188,7 @@ def request(
     if breaker_key:
         breaker.check(breaker_key)
     send_headers = {"User-Agent": USER_AGENT, **dict(headers or {})}
+    marked = {name.lower() for name in credential_headers}
     max_redirects = int(getattr(settings, "OUTBOUND_MAX_REDIRECTS", 5))
     body = content
     try:
@@ -191,11 +213,7 @@ def request(
                                 "which is not http(s)"
                             )
                         if _origin(following) != _origin(current):
-                            send_headers = {
-                                k: v
-                                for k, v in send_headers.items()
-                                if k.lower() not in CREDENTIAL_HEADERS
-                            }
+                            send_headers = _without_credentials(send_headers, marked)
                         if answer.status_code == 303 or (
                             answer.status_code in (301, 302) and method == "POST"
                         ):

@@ -46,9 +46,21 @@ from automation.webhooks import webhook_signature
 from .. import standard_webhooks
 from ..models import InboundDelivery, WebhookSecret
 
-# Received webhook-ids are kept this long: well past the timestamp window,
-# after which a replay is refused for its stale timestamp anyway.
-DELIVERY_MEMORY_SECONDS = 3600
+# Received webhook-ids are kept at least an hour, and always past the
+# timestamp window, after which a replay is refused for its stale timestamp.
+DELIVERY_MEMORY_MIN_SECONDS = 3600
+
+
+def delivery_memory_seconds() -> float:
+    """How long a received webhook-id is remembered.
+
+    A timestamp is accepted within the tolerance either way of now, so one
+    signed delivery stays acceptable for twice the tolerance (first seen at
+    timestamp - tolerance, still fresh at timestamp + tolerance): its id must
+    be remembered at least that long, or a replay would be taken again.
+    """
+    window = 2 * float(settings.INBOUND_WEBHOOK_TOLERANCE_SECONDS)
+    return max(DELIVERY_MEMORY_MIN_SECONDS, window + 60)
 
 
 class InboundContactSerializer(serializers.Serializer):
@@ -201,5 +213,5 @@ def refuse(code: int, detail: str) -> Response:
 
 
 def forget_old_deliveries() -> None:
-    cutoff = timezone.now() - timedelta(seconds=DELIVERY_MEMORY_SECONDS)
+    cutoff = timezone.now() - timedelta(seconds=delivery_memory_seconds())
     InboundDelivery.objects.filter(received_at__lt=cutoff).delete()

@@ -61,7 +61,12 @@ def create_issue(
     )
     body = response.body if isinstance(response.body, dict) else {}
     key = body.get("key", "")
-    return {"id": body.get("id", ""), "key": key, "url": f"{_base(connection)}/browse/{key}"}
+    return {
+        "id": body.get("id", ""),
+        "key": key,
+        "url": f"{_base(connection)}/browse/{key}",
+        "response": response.captured(),
+    }
 
 
 def test_connection(connection: Mapping[str, Any]) -> str:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from automation.nodes.base import NodeContext, PermanentNodeError
-from automation.templating import render_field
+from automation.nodes.base import PermanentNodeError
 
-from ..common import IssueNode, issue_schema, one_line
+from ..common import Issue, IssueNode, issue_schema
 from . import client
 
 
@@ -31,18 +31,21 @@ class JiraIssue(IssueNode):
         },
     )
 
-    def issue(self, ctx: NodeContext, level: str, assignee: str) -> dict[str, Any]:
-        data = ctx.data
+    @classmethod
+    def fields(cls, issue: Issue) -> dict[str, Any]:
         return {
-            "summary": one_line(render_field("title", ctx.config["title"], data)),
-            "description": render_field("description", ctx.config.get("description", ""), data),
-            "issue_type": ctx.config.get("issue_type") or "Task",
-            "assignee": assignee,
-            "labels": list(ctx.config.get("labels") or []),
+            "summary": issue.title,
+            "description": issue.description,
+            "issue_type": issue.issue_type or "Task",
+            "assignee": issue.assignee,
+            "labels": list(issue.labels),
         }
 
-    def create(self, ctx: NodeContext, connection: dict, issue: dict) -> dict[str, Any]:
-        project = ctx.config.get("project") or connection["settings"].get("project_key")
+    @classmethod
+    def create(
+        cls, connection: Mapping[str, Any], fields: dict[str, Any], where: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        project = where.get("project") or (connection.get("settings") or {}).get("project_key")
         if not project:
             raise PermanentNodeError("project: name a project key (or set one on the connection)")
-        return client.create_issue(connection, project=project, **issue)
+        return client.create_issue(connection, project=project, **fields)

@@ -8,6 +8,7 @@ from typing import Any
 from automation.nodes.base import PermanentNodeError
 
 from ..http import api
+from ..http import client as http
 
 DEFAULT_BASE_URL = "https://api.linear.app"
 ISSUE_CREATE = (
@@ -17,7 +18,10 @@ ISSUE_CREATE = (
 VIEWER = "query Viewer { viewer { id name } }"
 
 
-def graphql(connection: Mapping[str, Any], query: str, variables: dict, what: str) -> dict:
+def graphql(
+    connection: Mapping[str, Any], query: str, variables: dict, what: str
+) -> tuple[dict, http.Response]:
+    """The answer's `data` and the answer itself; GraphQL `errors` fail the step."""
     key = (connection.get("secrets") or {}).get("api_key", "")
     response = api.call(
         connection,
@@ -32,7 +36,7 @@ def graphql(connection: Mapping[str, Any], query: str, variables: dict, what: st
     if answer.get("errors"):
         messages = "; ".join(str(e.get("message", e)) for e in answer["errors"])[:300]
         raise PermanentNodeError(f"{what}: {messages}", output={"response": response.captured()})
-    return answer.get("data") or {}
+    return answer.get("data") or {}, response
 
 
 def create_issue(
@@ -51,15 +55,17 @@ def create_issue(
         issue["assigneeId"] = assignee_id
     if priority is not None:
         issue["priority"] = priority
-    data = graphql(connection, ISSUE_CREATE, {"input": issue}, "Linear issueCreate")
+    data, response = graphql(connection, ISSUE_CREATE, {"input": issue}, "Linear issueCreate")
     created = (data.get("issueCreate") or {}).get("issue") or {}
     return {
         "id": created.get("id", ""),
         "identifier": created.get("identifier", ""),
         "url": created.get("url", ""),
+        "response": response.captured(),
     }
 
 
 def test_connection(connection: Mapping[str, Any]) -> str:
-    viewer = graphql(connection, VIEWER, {}, "Linear viewer").get("viewer") or {}
+    data, _response = graphql(connection, VIEWER, {}, "Linear viewer")
+    viewer = data.get("viewer") or {}
     return f"signed in as {viewer.get('name') or viewer.get('id') or 'a Linear user'}"

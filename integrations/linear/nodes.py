@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from automation.nodes.base import NodeContext, PermanentNodeError
-from automation.templating import render_field
+from automation.nodes.base import PermanentNodeError
 
-from ..common import IssueNode, issue_schema, one_line
+from ..common import Issue, IssueNode, issue_schema
 from . import client
 
 # Linear priorities: 1 urgent, 2 high, 3 normal, 4 low. An escalation level sets one.
@@ -33,17 +33,20 @@ class LinearIssue(IssueNode):
         },
     )
 
-    def issue(self, ctx: NodeContext, level: str, assignee: str) -> dict[str, Any]:
-        data = ctx.data
+    @classmethod
+    def fields(cls, issue: Issue) -> dict[str, Any]:
         return {
-            "title": one_line(render_field("title", ctx.config["title"], data)),
-            "description": render_field("description", ctx.config.get("description", ""), data),
-            "assignee_id": assignee,
-            "priority": PRIORITY_BY_LEVEL.get(level),
+            "title": issue.title,
+            "description": issue.description,
+            "assignee_id": issue.assignee,
+            "priority": PRIORITY_BY_LEVEL.get(issue.level),
         }
 
-    def create(self, ctx: NodeContext, connection: dict, issue: dict) -> dict[str, Any]:
-        team_id = ctx.config.get("team_id") or connection["settings"].get("team_id")
+    @classmethod
+    def create(
+        cls, connection: Mapping[str, Any], fields: dict[str, Any], where: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        team_id = where.get("team_id") or (connection.get("settings") or {}).get("team_id")
         if not team_id:
             raise PermanentNodeError("team_id: name a team (or set one on the connection)")
-        return client.create_issue(connection, team_id=team_id, **issue)
+        return client.create_issue(connection, team_id=team_id, **fields)

@@ -7,11 +7,14 @@ from typing import Any
 from urllib.parse import urlencode
 
 from ..http import api
+from ..http import client as http
 
 DEFAULT_BASE_URL = "https://api.mixpanel.com"
 
 
-def _import(connection: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> dict:
+def _import(
+    connection: Mapping[str, Any], events: Sequence[Mapping[str, Any]]
+) -> tuple[dict, http.Response]:
     import base64
 
     options = connection.get("settings") or {}
@@ -25,14 +28,14 @@ def _import(connection: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) 
         json_body=list(events),
         what="Mixpanel import",
     )
-    return response.body if isinstance(response.body, dict) else {}
+    return (response.body if isinstance(response.body, dict) else {}), response
 
 
 def track(connection: Mapping[str, Any], event: Mapping[str, Any]) -> dict[str, Any]:
-    answer = _import(connection, [event])
-    return {"imported": answer.get("num_records_imported", 0)}
+    answer, response = _import(connection, [event])
+    return {"imported": answer.get("num_records_imported", 0), "response": response.captured()}
 
 
 def test_connection(connection: Mapping[str, Any]) -> str:
-    answer = _import(connection, [])
+    answer, _response = _import(connection, [])
     return f"Mixpanel accepted the credentials ({answer.get('status', 'OK')})"

@@ -9,7 +9,13 @@ from typing import Any
 from automation.nodes.base import ConfigIssue, NodeContext, NodeResult, NodeType
 from automation.templating import render_field, template_issues
 
-from ..common import connection_field, one_line, required_connection, template_field
+from ..common import (
+    connection_field,
+    one_line,
+    required_connection,
+    template_field,
+    visit_started_at,
+)
 from . import client
 
 
@@ -51,7 +57,9 @@ class MixpanelTrack(NodeType):
             "event": name,
             "properties": {
                 **extra,
-                "time": int(ctx.now.timestamp() * 1000),
+                # The visit's first attempt: a retry sends the very same event,
+                # which Mixpanel deduplicates ($insert_id, time, name, distinct_id).
+                "time": int(visit_started_at(ctx).timestamp() * 1000),
                 "distinct_id": str(
                     contact.get("external_id") or contact.get("email") or contact.get("id")
                 ),

@@ -82,7 +82,11 @@ def send_push(
             output={"response": response.captured()},
         )
     http.raise_for_status(response, what="Web push")
-    return {"status": response.status, "location": response.headers.get("location", "")}
+    return {
+        "status": response.status,
+        "location": response.headers.get("location", ""),
+        "response": response.captured(),
+    }
 
 
 def test_connection(connection: Mapping[str, Any]) -> str:

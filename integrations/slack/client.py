@@ -12,6 +12,7 @@ from typing import Any
 from automation.nodes.base import NodeError, PermanentNodeError
 
 from ..http import api
+from ..http import client as http
 
 DEFAULT_BASE_URL = "https://slack.com/api"
 TRANSIENT_ERRORS = {
@@ -23,7 +24,9 @@ TRANSIENT_ERRORS = {
 }
 
 
-def _post(connection: Mapping[str, Any], method: str, body: Mapping[str, Any]) -> dict:
+def _post(
+    connection: Mapping[str, Any], method: str, body: Mapping[str, Any]
+) -> tuple[dict, http.Response]:
     token = (connection.get("secrets") or {}).get("bot_token", "")
     response = api.call(
         connection,
@@ -40,14 +43,18 @@ def _post(connection: Mapping[str, Any], method: str, body: Mapping[str, Any]) -
         if error in TRANSIENT_ERRORS:
             raise NodeError(f"Slack {method}: {error}", output=kept)
         raise PermanentNodeError(f"Slack {method}: {error}", output=kept)
-    return answer
+    return answer, response
 
 
 def post_message(connection: Mapping[str, Any], channel: str, text: str) -> dict[str, Any]:
-    answer = _post(connection, "chat.postMessage", {"channel": channel, "text": text})
-    return {"channel": answer.get("channel", channel), "ts": answer.get("ts", "")}
+    answer, response = _post(connection, "chat.postMessage", {"channel": channel, "text": text})
+    return {
+        "channel": answer.get("channel", channel),
+        "ts": answer.get("ts", ""),
+        "response": response.captured(),
+    }
 
 
 def test_connection(connection: Mapping[str, Any]) -> str:
-    answer = _post(connection, "auth.test", {})
+    answer, _response = _post(connection, "auth.test", {})
     return f"signed in to {answer.get('team', 'Slack')} as {answer.get('user', 'the bot')}"

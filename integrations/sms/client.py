@@ -32,7 +32,11 @@ def send_sms(connection: Mapping[str, Any], to: str, body: str) -> dict[str, Any
         what="SMS send",
     )
     answer = response.body if isinstance(response.body, dict) else {}
-    return {"sid": answer.get("sid", ""), "status": answer.get("status", "")}
+    return {
+        "sid": answer.get("sid", ""),
+        "status": answer.get("status", ""),
+        "response": response.captured(),
+    }
 
 
 def test_connection(connection: Mapping[str, Any]) -> str:

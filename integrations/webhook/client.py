@@ -82,6 +82,7 @@ def send_request(
         follow_redirects=True,
         breaker_key=f"connection:{connection['id']}" if connection else "",
         secrets=[str(s) for s in secrets],
+        credential_headers=added,  # the connection's auth, whatever its header is called
     )
     http.raise_for_status(response)
     result = {
@@ -120,11 +121,13 @@ def test_connection(connection: Mapping[str, Any]) -> str:
     test_url = options.get("test_url")
     if not test_url:
         return f"{kind} credentials are stored; set a test URL to try them against a server"
+    added = auth_headers(connection, b"", "connection-test")
     response = http.request(
         "GET",
         test_url,
-        headers=auth_headers(connection, b"", "connection-test"),
+        headers=added,
         secrets=[str(s) for s in (connection.get("secrets") or {}).values()],
+        credential_headers=added,
     )
     http.raise_for_status(response)
     return f"GET {response.url} answered {response.status}"

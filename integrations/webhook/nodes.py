@@ -51,14 +51,14 @@ def _looks_like_json(text: str) -> bool:
 class WebhookAction(NodeType):
     type = "action.webhook"
     label = "Call a webhook"
-    summary = "{method} {url}"
     category = "action"
     description = "Sends an HTTP request to another tool, e.g. to post the contact to your CRM."
     summary = "{method} {url}"
     handles = ("out",)
     has_side_effects = True
-    # The answer of an outside system: editors and up read it, viewers do not.
-    private_output = ("body", "response")
+    # The answer's body, besides the `response` every outside call keeps
+    # private (NodeType.private_output_keys): editors and up read it.
+    private_output = ("body",)
     template_fields = ("url", "headers", "body")
     config_schema = {
         "type": "object",

@@ -239,6 +239,60 @@ def test_the_admin_form_sets_secrets_write_only(admin_client, workspace_a):
     assert b"ghp_admin_form_secret_123456" not in change.content
 
 
+def test_an_invalid_admin_form_never_shows_the_posted_secrets_back(admin_client, workspace_a):
+    """Invariant: a secret typed into the admin form is not in the page that shows
+    the form again with its errors (nor stored: the form was refused)."""
+    typed = "xoxb-typed-into-a-refused-form-4242"
+    refused_settings = admin_client.post(
+        "/admin/integrations/connection/add/",
+        {
+            "workspace": workspace_a.pk,
+            "provider": "slack",
+            "name": "Slack",
+            "settings": '{"base_url": "ftp://not-http.example"}',  # refused: not http(s)
+            "new_secrets": json.dumps({"bot_token": typed}),
+        },
+    )
+    broken_json = admin_client.post(
+        "/admin/integrations/connection/add/",
+        {
+            "workspace": workspace_a.pk,
+            "provider": "slack",
+            "name": "Slack",
+            "settings": "{}",
+            "new_secrets": '{"bot_token": "' + typed,  # not JSON
+        },
+    )
+    for page in (refused_settings, broken_json):
+        assert page.status_code == 200  # the form again, with its errors
+        assert b"errornote" in page.content
+        assert typed.encode() not in page.content
+        assert b"4242" not in page.content
+    assert not Connection.objects.exists()
+
+
+def test_the_change_page_tests_the_stored_connection(admin_client, slack, service):
+    stored = Connection.objects.get()
+    stored.settings = {"base_url": service.url}
+    stored.save()
+    change_url = f"/admin/integrations/connection/{stored.pk}/change/"
+    page = admin_client.get(change_url)
+    test_url = f"/admin/integrations/connection/{stored.pk}/test/"
+    assert f'action="{test_url}"'.encode() in page.content
+    assert b"Test connection</button>" in page.content
+
+    service.answer(200, {"ok": True, "team": "Acme", "user": "cairn"})
+    done = admin_client.post(test_url, follow=True)
+    assert done.redirect_chain[-1][0] == change_url
+    assert b"Team Slack: works: signed in to Acme as cairn" in done.content
+    service.answer(200, {"ok": False, "error": "invalid_auth"})
+    failed = admin_client.post(test_url, follow=True)
+    assert b"Team Slack: failed: Slack auth.test: invalid_auth" in failed.content
+    assert TOKEN.encode() not in done.content + failed.content
+    assert [r["path"] for r in service.requests] == ["/auth.test", "/auth.test"]
+    assert admin_client.get(test_url).status_code == 403  # a GET changes nothing
+
+
 # ------------------------------------------------------------------ each provider's test
 
 

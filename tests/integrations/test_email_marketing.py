@@ -202,3 +202,130 @@ def test_testing_an_smtp_connection_signs_in_and_secrets_stay_hidden(mailbox, se
     assert not ok
     assert "loopback" in detail
     assert PASSWORD not in detail
+
+
+# ------------------------------------------------------------------ the workspace's sender
+
+
+def test_a_step_that_picks_no_sender_sends_as_the_workspace(mailbox, sender):
+    """Invariant: an email step with no connection goes through the workspace's
+    sender (the SMTP connection marked as such: its server and From), not
+    Cairn's global EMAIL_URL; without one marked, Cairn's default sender."""
+    from django.core import mail
+
+    from builder.models import Role
+    from tests.builder.conftest import key_client
+
+    start = node("start", "trigger.event", event="signup")
+    welcome = node("welcome", "action.email", subject="Welcome", body="Hi")
+    published(graph([start, welcome], [edge("start", "welcome")]))
+
+    send("signup", "ada@example.com")  # no sender marked yet: Cairn's default
+    assert advance_run(Run.objects.get(contact__email="ada@example.com").pk) is Outcome.COMPLETED
+    assert mailbox.messages == []
+    assert [m.from_email for m in mail.outbox] == ["Cairn <cairn@localhost>"]
+
+    admin = key_client(workspace(), Role.ADMIN)
+    marked = admin.patch(
+        f"/api/v1/connections/{sender.pk}/",
+        {"settings": {"workspace_default": True}},
+        format="json",
+    )
+    assert marked.status_code == 200, marked.content
+    assert marked.json()["settings"]["workspace_default"] is True
+    # Another workspace's sender is never ours.
+    theirs = Connection(
+        workspace=workspace("other"),
+        provider="smtp",
+        name="Theirs",
+        settings={"host": "127.0.0.1", "port": 1, "from_email": "x@other.example"},
+    )
+    theirs.settings["workspace_default"] = True
+    theirs.save()
+
+    send("signup", "bo@example.com")
+    assert advance_run(Run.objects.get(contact__email="bo@example.com").pk) is Outcome.COMPLETED
+
+    [delivered] = mailbox.messages
+    assert delivered["to"] == ["bo@example.com"]
+    assert delivered["message"]["from"] == "Acme <hello@acme.example>"
+    assert delivered["message"]["reply-to"] == "support@acme.example"
+    assert len(mail.outbox) == 1  # nothing more through Cairn's default
+
+
+def test_one_sender_per_workspace_and_a_sender_in_use_is_kept(mailbox, sender):
+    sender.settings = {**sender.settings, "workspace_default": True}
+    sender.save()
+    second = Connection(
+        workspace=workspace(),
+        provider="smtp",
+        name="Newsletter sender",
+        settings={**sender.settings, "from_email": "news@acme.example"},
+    )
+    second.save()  # marked too: it becomes the workspace's sender
+    sender.refresh_from_db()
+    assert "workspace_default" not in sender.settings
+    assert Connection.workspace_default(workspace().pk, "smtp") == second
+
+    start = node("start", "trigger.event", event="signup")
+    welcome = node("welcome", "action.email", subject="Welcome", body="Hi")
+    published(graph([start, welcome], [edge("start", "welcome")]), name="Welcome")
+    assert services.workflows_using(second) == ["Welcome"]  # it may not be deleted now
+    assert services.workflows_using(sender) == []
+
+
+# ------------------------------------------------------------------ mail to someone else
+
+
+def test_mail_to_another_address_never_unsubscribes_the_contact(mailbox, sender):
+    """Invariant: when `to` names someone other than the run's contact (their
+    account manager, say), that person's unsubscribe link stops mail to their
+    own address (the workspace's suppression list), never to the contact; and
+    their opens and clicks are not tracked as the contact's."""
+    start = node("start", "trigger.event", event="signup")
+    brief = node(
+        "brief",
+        "action.email",
+        connection=str(sender.pk),
+        to="{{ contact.properties.manager }}",
+        subject="New signup: {{ contact.email }}",
+        body="Say hello: https://crm.example/contacts/{{ contact.email }}\n",
+    )
+    welcome = node("welcome", "action.email", connection=str(sender.pk), subject="Hi", body="Hi")
+    published(graph([start, brief, welcome], [edge("start", "brief"), edge("brief", "welcome")]))
+    manager = "Max Boss <Max@acme.example>"
+    send("signup", "ada@example.com", properties={"manager": manager})
+    run = Run.objects.get(contact__email="ada@example.com")
+    assert advance_run(run.pk) is Outcome.COMPLETED
+
+    to_manager, to_ada = mailbox.messages
+    assert to_manager["to"] == ["Max@acme.example"] and to_ada["to"] == ["ada@example.com"]
+    message = to_manager["message"]
+    html = message.get_body(preferencelist=("html",)).get_content()
+    assert 'href="https://crm.example/contacts/ada@example.com"' in html  # not rewritten
+    assert "/hooks/email/open/" not in html and "/hooks/email/click/" not in html
+    unsubscribe = re.fullmatch(r"<(http[^>]+)>", message["list-unsubscribe"].strip()).group(1)
+    assert message["list-unsubscribe-post"] == "List-Unsubscribe=One-Click"
+
+    done = Client().post(
+        path_of_url(unsubscribe),
+        "List-Unsubscribe=One-Click",
+        content_type="application/x-www-form-urlencoded",
+    )
+
+    assert done.status_code == 200
+    ada = Contact.objects.get(email="ada@example.com")
+    assert not ada.properties.get("unsubscribed")
+    assert not Event.objects.filter(type="email_unsubscribed").exists()
+    # The next signup's brief is not sent to the manager, who asked for none;
+    # the contact still gets their welcome.
+    send("signup", "bo@example.com", properties={"manager": "max@ACME.example"})
+    second = Run.objects.get(contact__email="bo@example.com")
+    assert advance_run(second.pk) is Outcome.COMPLETED
+    step = Step.objects.get(run=second, node_id="brief")
+    assert step.output["skipped"] is True
+    assert "max@acme.example unsubscribed" in step.output["reason"]
+    assert [m["to"] for m in mailbox.messages[2:]] == [["bo@example.com"]]
+    # Ada's own mail still carries her tracking and her own unsubscribe link.
+    ada_html = to_ada["message"].get_body(preferencelist=("html",)).get_content()
+    assert "/hooks/email/open/" in ada_html

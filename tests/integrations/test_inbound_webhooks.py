@@ -76,7 +76,9 @@ def test_a_wrong_secret_is_refused(hooked, secret, workspace_a):
     assert nothing_stored()
 
 
-@pytest.mark.parametrize("offset", [-301, 301, -3600])
+# Just outside the five minutes either way; a future timestamp gets a few
+# seconds more, since the server's clock moves on while the request is made.
+@pytest.mark.parametrize("offset", [-301, 305, -3600])
 def test_a_stale_or_future_timestamp_is_refused(hooked, secret, offset):
     response = signed_post(
         webhook_path(hooked.pk), PAYLOAD, secret, timestamp=int(time.time()) + offset
@@ -162,6 +164,34 @@ def test_old_deliveries_are_forgotten(hooked, secret):
     InboundDelivery.objects.update(received_at=timezone.now() - timedelta(hours=2))
     signed_post(webhook_path(hooked.pk), PAYLOAD, secret, msg_id="msg_new")
     assert list(InboundDelivery.objects.values_list("webhook_id", flat=True)) == ["msg_new"]
+
+
+def test_a_wide_tolerance_remembers_ids_for_as_long_as_a_replay_could_pass(
+    settings, hooked, secret
+):
+    """Invariant: while a delivery's timestamp is still within the tolerance, its
+    webhook-id is still remembered, whatever the tolerance is set to."""
+    settings.INBOUND_WEBHOOK_TOLERANCE_SECONDS = 2 * 3600
+    sent_at = int(time.time()) - 90 * 60  # signed and first received 90 minutes ago
+    first = signed_post(
+        webhook_path(hooked.pk), PAYLOAD, secret, msg_id="msg_slow", timestamp=sent_at
+    )
+    assert first.status_code == 202
+    InboundDelivery.objects.update(received_at=timezone.now() - timedelta(minutes=90))
+
+    # The captured request again: its timestamp is 90 minutes old, inside the
+    # two-hour tolerance, so only the remembered id can refuse it.
+    replay = signed_post(
+        webhook_path(hooked.pk), PAYLOAD, secret, msg_id="msg_slow", timestamp=sent_at
+    )
+
+    assert replay.status_code == 409
+    assert "already received" in replay.json()["detail"]
+    assert Run.objects.count() == 1
+    # Four hours on (twice the tolerance and more), the id may be forgotten.
+    InboundDelivery.objects.update(received_at=timezone.now() - timedelta(hours=4, minutes=2))
+    signed_post(webhook_path(hooked.pk), PAYLOAD, secret, msg_id="msg_next")
+    assert list(InboundDelivery.objects.values_list("webhook_id", flat=True)) == ["msg_next"]
 
 
 # ------------------------------------------------------------------ secrets API

@@ -45,6 +45,8 @@ def call(config, **fields):
         ("192.168.1.1", "private"),
         ("[fd12:3456::1]", "private"),
         ("169.254.169.254", "metadata"),
+        ("169.254.170.2", "metadata"),  # AWS ECS task metadata / credentials
+        ("[fd00:ec2::254]", "metadata"),  # AWS IMDS over IPv6
         ("169.254.10.10", "link-local"),
         ("[fe80::1]", "link-local"),
         ("224.0.0.251", "multicast"),
@@ -119,6 +121,52 @@ def test_allowed_redirects_are_followed_and_credentials_stay_with_their_origin(
     assert moved["path"] == "/moved"
     assert moved["method"] == "POST"  # 307 keeps the method and body
     assert "authorization" not in moved["headers"]
+
+
+def _http_connection(settings_: dict, secrets: dict) -> dict:
+    return {"id": "9", "provider": "http", "name": "CRM", "settings": settings_, "secrets": secrets}
+
+
+def _call_with(connection: dict, url: str):
+    ctx = make_ctx({"url": url, "connection": connection["id"]}, idempotency_key="run-1:2")
+    ctx.connections = {connection["id"]: connection}
+    return WebhookAction().run(ctx)
+
+
+def test_a_custom_auth_header_stays_with_its_origin_whatever_its_name(service, other_service):
+    """Invariant: a connection's credential is sent to the origin it was meant
+    for only; a redirect to another origin (another port) gets none of it."""
+    key = _http_connection(
+        {"auth": "header", "header_name": "X-Cairn-Key"}, {"header_value": "ck-live-777"}
+    )
+    service.answer(302, b"", headers={"Location": f"{service.url}/same-origin"})
+    service.answer(307, b"", headers={"Location": f"{other_service.url}/elsewhere"})
+    other_service.answer(200, {"done": True})
+
+    assert _call_with(key, f"{service.url}/hook").output["status"] == 200
+
+    first, same_origin = service.requests
+    assert first["headers"]["x-cairn-key"] == "ck-live-777"
+    assert same_origin["headers"]["x-cairn-key"] == "ck-live-777"  # same origin: kept
+    [elsewhere] = other_service.requests
+    assert elsewhere["path"] == "/elsewhere"
+    assert "x-cairn-key" not in elsewhere["headers"]
+    assert b"ck-live-777" not in json.dumps(elsewhere["headers"]).encode()
+    assert elsewhere["headers"]["idempotency-key"] == "run-1:2"  # not a credential: kept
+
+
+def test_a_signature_is_not_carried_to_another_origin(service, other_service):
+    from integrations.standard_webhooks import new_secret
+
+    signer = _http_connection({"auth": "signing"}, {"signing_secret": new_secret()})
+    service.answer(308, b"", headers={"Location": f"{other_service.url}/moved"})
+
+    _call_with(signer, f"{service.url}/in")
+
+    signed = service.requests[0]["headers"]
+    assert signed["webhook-signature"].startswith("v1,")
+    moved = other_service.requests[0]["headers"]
+    assert not {"webhook-signature", "webhook-id", "webhook-timestamp"} & set(moved)
 
 
 def test_too_many_redirects_fail(settings, service):

@@ -45,6 +45,12 @@ def test_slack_posts_chat_post_message_with_the_bot_token(service):
         "channel": "C024BE91L",
         "ts": "1700000000.000100",
         "text": "Ada upgraded to pro",
+        # What Slack answered, bounded and redacted (editors and up read it).
+        "response": {
+            "status": 200,
+            "body": {"ok": True, "channel": "C024BE91L", "ts": "1700000000.000100"},
+            "content_type": "application/json",
+        },
     }
 
 
@@ -139,13 +145,15 @@ def test_jira_creates_an_issue_assigned_by_level(service):
             "labels": ["onboarding"],
         }
     }
-    assert result.output == {
+    assert {k: v for k, v in result.output.items() if k != "response"} == {
         "id": "10000",
         "key": "OPS-24",
         "url": f"{service.url}/browse/OPS-24",
         "assignee": "u2",
         "level": "L2",
     }
+    assert result.output["response"]["status"] == 201
+    assert result.output["response"]["body"]["key"] == "OPS-24"
 
 
 def test_jira_400_fails_at_once_with_the_answer_kept(service):
@@ -264,17 +272,45 @@ def test_linear_graphql_errors_fail_permanently(service):
 # ------------------------------------------------------------------ catalogue
 
 
-@pytest.mark.parametrize(
-    "type_key", ["action.slack", "action.jira", "action.github", "action.linear"]
-)
-def test_registered_with_a_connection_field_the_canvas_understands(type_key):
+PROVIDER_NODES = {
+    "action.slack": "slack",
+    "action.jira": "jira",
+    "action.github": "github",
+    "action.linear": "linear",
+    "action.mixpanel": "mixpanel",
+    "action.sms": "sms",
+    "action.push": "webpush",
+}
+
+
+@pytest.mark.parametrize(("type_key", "provider"), PROVIDER_NODES.items())
+def test_registered_with_a_connection_field_the_canvas_understands(type_key, provider):
     node = get_node_type(type_key)
     assert node is not None and node.has_side_effects and node.summary
+    assert node.category == "action" and node.label and node.description
     field = node.config_schema["properties"]["connection"]
     assert field["x-widget"] == "connection"
     assert field["type"] == "string"
-    assert field["x-provider"] == type_key.split(".")[1]
+    assert field["x-provider"] == provider
     assert "connection" in node.config_schema["required"]
+    # An outside call: its answer is kept for editors only.
+    assert node.reaches_outside({}) and "response" in node.private_output_keys({})
+
+
+@pytest.mark.django_db
+def test_the_catalogue_api_lists_every_connector(client_a):
+    listed = client_a.get("/api/v1/node-types/")
+    assert listed.status_code == 200
+    body = listed.json()
+    types = {item["type"]: item for item in body.get("results", body)}
+    for type_key, provider in {
+        **PROVIDER_NODES,
+        "action.email": "smtp",
+        "action.webhook": "http",
+    }.items():
+        assert type_key in types, type_key
+        schema = types[type_key]["config_schema"]["properties"]["connection"]
+        assert schema["x-provider"] == provider
 
 
 def test_config_validation_names_the_field():

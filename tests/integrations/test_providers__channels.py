@@ -56,7 +56,62 @@ def test_mixpanel_imports_the_milestone_with_a_stable_insert_id(service):
     assert (properties["workflow_id"], properties["run_id"]) == ("wf-1", "run-1")
     # Mixpanel deduplicates on $insert_id: the retry carries the same one.
     assert service.json(1)[0]["properties"]["$insert_id"] == properties["$insert_id"]
-    assert result.output == {"event": "Onboarding completed", "imported": 1}
+    assert result.output == {
+        "event": "Onboarding completed",
+        "imported": 1,
+        "response": {
+            "status": 200,
+            "body": {"code": 200, "num_records_imported": 1, "status": "OK"},
+            "content_type": "application/json",
+        },
+    }
+
+
+@pytest.mark.django_db
+def test_a_retried_mixpanel_event_is_the_same_event(settings, service):
+    """Invariant: Mixpanel deduplicates on $insert_id together with the event's
+    `time`, so every attempt of one visit sends both unchanged (the time of the
+    visit's first attempt, not of the retry)."""
+    import time
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from automation import timers
+    from automation.engine import Outcome, advance_run
+    from automation.models import Run, Step
+    from integrations.models import Connection
+    from tests.automation.workflows import chain, graph, node, published, send, workspace
+
+    settings.ACTION_RETRY_BASE_SECONDS = 1
+    made = Connection(
+        workspace=workspace(),
+        provider="mixpanel",
+        name="Mixpanel",
+        settings={"base_url": service.url, "project_id": "3141", "username": "cairn.sa"},
+    )
+    made.set_secrets({"secret": "sa-secret-xyz"})
+    made.save()
+    start = node("start", "trigger.event", event="onboarded")
+    track = node("track", "action.mixpanel", connection=str(made.pk), event="Onboarded")
+    published(graph([start, track], chain(start, track)))
+    service.answer(500, b"busy")
+    service.answer(200, {"code": 200, "num_records_imported": 1, "status": "OK"})
+    send("onboarded", "ada@example.com")
+    run = Run.objects.get()
+
+    assert advance_run(run.pk) is Outcome.WAITING  # the 500: retried later
+    time.sleep(0.05)  # the retry happens at another moment
+    Run.objects.filter(pk=run.pk).update(resume_at=timezone.now() - timedelta(seconds=1))
+    assert timers.sweep_due_runs() == 1
+    assert advance_run(run.pk) is Outcome.COMPLETED
+
+    first, retry = (service.json(i)[0]["properties"] for i in (0, 1))
+    assert retry["$insert_id"] == first["$insert_id"]
+    assert retry["time"] == first["time"]
+    step = Step.objects.get(run=run, node_id="track")
+    assert step.attempt == 2
+    assert first["time"] == int(step.started_at.timestamp() * 1000)
 
 
 def test_mixpanel_bad_request_is_permanent(service):
@@ -101,7 +156,12 @@ def test_sms_posts_a_twilio_message_form(service):
         "From": ["+15005550006"],
         "Body": ["Hi Ada, your code is 42"],
     }
-    assert result.output == {"to": "+447700900123", "sid": "SM87", "status": "queued"}
+    assert {k: v for k, v in result.output.items() if k != "response"} == {
+        "to": "+447700900123",
+        "sid": "SM87",
+        "status": "queued",
+    }
+    assert result.output["response"]["status"] == 201
 
 
 def test_sms_refuses_a_number_that_is_not_e164_and_skips_opted_out(service):

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import re
+from html import unescape as html_unescape
 from urllib.parse import urlsplit
 
 import pytest
-from django.test import Client
 
 from automation.models import InboxItem, Run, RunStatus, Step
 from integrations.models import Connection
@@ -73,8 +73,13 @@ def test_a_slack_message_from_a_published_workflow(service, celery_worker):
     assert TOKEN not in worker_log
 
 
-def test_the_welcome_series_on_the_worker_moves_on_a_click():
+def test_the_welcome_series_on_the_worker_moves_on_a_click(tmp_path):
+    """The mail app's requests (pixel, click) reach a real uvicorn web process
+    over HTTP, as in production; the worker moves the run, no test code does."""
+    import httpx
     from aiosmtpd.controller import Controller
+
+    from tests.config.servers import uvicorn
 
     mailbox = Mailbox()
     controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
@@ -126,11 +131,14 @@ def test_the_welcome_series_on_the_worker_moves_on_a_click():
         html = mailbox.messages[0]["message"].get_body(preferencelist=("html",)).get_content()
         [pixel] = re.findall(r'<img src="([^"]+/hooks/email/open/[^"]+)"', html)
         [link] = re.findall(r'<a href="([^"]+/hooks/email/click/[^"]+)"', html)
-        browser = Client()
-        assert browser.get(urlsplit(pixel).path).status_code == 200
-        assert browser.get(urlsplit(link).path)["Location"] == "https://shop.example/start"
+        with uvicorn(tmp_path) as web, httpx.Client(base_url=web, timeout=10) as mail_app:
+            opened = mail_app.get(urlsplit(html_unescape(pixel)).path)
+            assert (opened.status_code, opened.headers["content-type"]) == (200, "image/gif")
+            clicked = mail_app.get(urlsplit(html_unescape(link)).path)
+            assert clicked.status_code == 302
+            assert clicked.headers["location"] == "https://shop.example/start"
+            done = finished({"pk": run.pk})
 
-        done = finished({"pk": run.pk})
         assert done.status == RunStatus.COMPLETED
         assert path_of(done) == ["start", "welcome", "clicked", "engaged"]
         assert done.contact.engagement["opens"] == 1
@@ -265,3 +273,106 @@ def test_a_slack_notify_refused_by_slack_fails_the_run_visibly(service):
     assert "channel_not_found" in run.error
     assert len(service.requests) == 1  # a permanent refusal is not retried
     assert not InboxItem.objects.filter(run=run).exists()
+
+
+def test_a_secret_is_nowhere_a_person_or_a_log_can_read(service, celery_worker, caplog, client):
+    """Invariant: the bytes of a connection's secrets appear in no API answer
+    (connections list and detail, test verdict, runs list, run with its steps,
+    dead letters), no admin page (connections list and change page, the Run and
+    Step pages of a run that used them), no stored step, and no log: the test
+    process's (caplog) nor the real worker's that made the calls. A careless
+    service echoes the credentials back, on a failure and on success."""
+    import logging
+
+    from builder.models import Role
+    from tests.builder.conftest import key_client
+    from tests.builder.factories import UserFactory
+
+    caplog.set_level(logging.DEBUG)
+    bot_token, api_key = "xoxb-never-shown-5e5e5e", "hdr-never-shown-7a7a7a"
+    secrets = (bot_token, api_key)
+    admin_api = key_client(workspace(), Role.ADMIN)
+    slack = admin_api.post(
+        "/api/v1/connections/",
+        {
+            "name": "Slack",
+            "provider": "slack",
+            "settings": {"base_url": service.url},
+            "secrets": {"bot_token": bot_token},
+        },
+        format="json",
+    ).json()
+    crm = admin_api.post(
+        "/api/v1/connections/",
+        {
+            "name": "CRM",
+            "provider": "http",
+            "settings": {"auth": "header", "header_name": "X-Crm-Key"},
+            "secrets": {"header_value": api_key},
+        },
+        format="json",
+    ).json()
+    # Each service echoes what it was sent (and so could know).
+    slack_echo = {"you_sent": f"Bearer {bot_token}", "note": f"token={bot_token}"}
+    service.answer(500, slack_echo)  # Slack fails once
+    service.answer(200, {"ok": True, "channel": "C1", "ts": "1.2", **slack_echo})
+    service.answer(200, {"key": api_key, "note": f"X-Crm-Key: {api_key}"})  # the CRM
+    start = node("start", "trigger.event", event="upgraded")
+    post = node("post", "action.slack", connection=slack["id"], channel="#sales", text="hi")
+    hook = node("hook", "action.webhook", url=f"{service.url}/crm", connection=crm["id"])
+    workflow = published(graph([start, post, hook], chain(start, post, hook)))
+
+    send("upgraded", "ada@example.com")
+
+    run = finished({"contact__email": "ada@example.com"})
+    assert run.status == RunStatus.COMPLETED, run.error
+    assert [r["path"] for r in service.requests] == ["/chat.postMessage"] * 2 + ["/crm"]
+    assert service.requests[0]["headers"]["authorization"] == f"Bearer {bot_token}"
+    assert service.requests[2]["headers"]["x-crm-key"] == api_key
+    service.answer(200, {"ok": True, "team": "Acme", "user": "bot", **slack_echo})
+    verdict = admin_api.post(f"/api/v1/connections/{slack['id']}/test")
+    assert verdict.json()["ok"] is True
+
+    steps = list(Step.objects.filter(run=run))
+    run.refresh_from_db()
+    readable = {
+        "stored steps": json.dumps([list(Step.objects.filter(run=run).values())], default=str),
+        "run": json.dumps([run.outputs, run.error]),
+        "test verdict": verdict.content.decode(),
+    }
+    for role in (Role.ADMIN, Role.VIEWER):
+        api = key_client(workspace(), role)
+        for url in (
+            "/api/v1/connections/",
+            f"/api/v1/connections/{slack['id']}/",
+            f"/api/v1/connections/{crm['id']}/",
+            f"/api/v1/workflows/{workflow.pk}/runs/",
+            f"/api/v1/runs/{run.pk}/",
+            "/api/v1/dead-letters",
+        ):
+            answer = api.get(url)
+            assert answer.status_code == 200, (url, answer.status_code)
+            readable[f"{role} GET {url}"] = answer.content.decode()
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    for url in (
+        "/admin/integrations/connection/",
+        f"/admin/integrations/connection/{slack['id']}/change/",
+        f"/admin/integrations/connection/{crm['id']}/change/",
+        "/admin/automation/run/",
+        f"/admin/automation/run/{run.pk}/change/",
+        "/admin/automation/step/",
+        *(f"/admin/automation/step/{step.pk}/change/" for step in steps),
+    ):
+        page = client.get(url)
+        assert page.status_code == 200, (url, page.status_code)
+        readable[f"admin {url}"] = page.content.decode()
+    readable["caplog"] = caplog.text
+    readable["worker log"] = celery_worker.log_path.read_text()
+
+    for where, text in readable.items():
+        for secret in secrets:
+            assert secret not in text, f"{where} shows a secret"
+    # The searches looked at real content: the calls and their answers are there.
+    assert "/chat.postMessage answered 500" in readable["worker log"]
+    assert "[redacted]" in readable[f"admin /admin/automation/step/{steps[1].pk}/change/"]
+    assert "••••" in readable[f"{Role.VIEWER} GET /api/v1/connections/"]
