@@ -5,12 +5,17 @@ workflow published). Three phases, each printed as pyinstrument's top lines:
 
 1. the request: N single POST /api/v1/events through Django's test client
    (queued intake: store + 202);
-2. the drain: automation.intake.drain() of those N pending events;
-3. execution: engine.advance_run of every run they enrolled, one by one
+2. the drain: automation.intake.drain() of those N pending events, in
+   batches of `--batch` (EVENT_DRAIN_BATCH by default; a single client's
+   stream makes batches of a few events); it starts the runs it enrols
+   (engine.start_enrolled), so its figure includes their execution;
+3. execution of runs the drain left running (none with the peer workflow,
+   unless it is made low-priority): engine.advance_run of each, one by one
    (`run`), or 50 at a time as a worker's message does (`together`:
    transitions.take, then engine.advance_together).
 
-Usage: .venv/bin/python bench/profile.py [--events 500] [--phase request,drain,run|together]
+Usage: .venv/bin/python bench/profile.py [--events 500] [--batch 10]
+       [--phase request,drain,run|together]
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=500)
+    parser.add_argument("--batch", type=int, default=None, help="events per drain batch")
     parser.add_argument("--phase", default="request,drain,run")
     args = parser.parse_args()
     phases = args.phase.split(",")
@@ -81,9 +87,10 @@ def main() -> None:
         print("pending:", PendingEvent.objects.count())
         profiler = Profiler(interval=0.0005)
         profiler.start()
-        result = intake.drain(seconds=600)
+        result = intake.drain(seconds=600, batch=args.batch)
         profiler.stop()
-        show(f"drain: {result.ingested} events ingested", profiler)
+        batch = args.batch or "default"
+        show(f"drain: {result.ingested} events ingested, {batch} a batch", profiler)
 
     def enrolled_runs() -> list:
         """The runs the drain enrolled, still to run."""

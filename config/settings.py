@@ -177,7 +177,8 @@ if EVENT_INTAKE not in ("queued", "inline") or (
         "PostgreSQL (DATABASE_URL and REDIS_URL)"
     )
 # Seconds the queued intake's drain waits after the first event of a burst,
-# gathering the events that follow into one batch.
+# and at least between the starts of two batches that are not full, gathering
+# the events that follow into one batch.
 EVENT_DRAIN_DELAY = env.float("EVENT_DRAIN_DELAY", default=0.1)
 # With the queued intake, a valid single event with a known API key is stored
 # and answered without Django's request cycle, concurrent ones in one INSERT
