@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Count, F, Lookup, Q
+from django.db.models.fields.json import DataContains
 
 from automation.models import Contact, Event
 
@@ -29,6 +30,32 @@ def usage_events(product: Product, since: datetime, until: datetime):
         occurred_at__gte=since,
         occurred_at__lte=until,
     )
+
+
+class HasTag(Lookup):
+    """A JSON list of strings (a contact's `tags`) holds one string: one set-based
+    condition on both databases. PostgreSQL: `tags @> '["beta"]'` (Django's
+    `tags__contains`). SQLite has no containment operator and Django refuses
+    `__contains` on a JSONField there, so it looks through the list with
+    `json_each`, element by element, never matching a tag that merely looks alike."""
+
+    lookup_name = "has_tag"
+    prepare_rhs = False
+
+    def as_sql(self, compiler, connection):
+        return compiler.compile(DataContains(self.lhs, [self.rhs]))
+
+    def as_sqlite(self, compiler, connection):
+        lhs, params = self.process_lhs(compiler, connection)
+        return (
+            f"EXISTS (SELECT 1 FROM json_each({lhs}) AS tag WHERE tag.value = %s)",
+            [*params, self.rhs],
+        )
+
+
+def tagged(tag: str) -> HasTag:
+    """`Contact.objects.filter(tagged("beta"))`: the contacts with that tag."""
+    return HasTag(F("tags"), tag)
 
 
 def adoption_percent(users: int, target: int) -> float | None:
@@ -101,8 +128,7 @@ def compute(product: Product, now: datetime) -> dict[str, Any]:
             audience = Contact.objects.filter(
                 workspace_id=product.workspace_id,
                 is_preview=False,
-                tags__contains=[feature.target_tag],
-            )
+            ).filter(tagged(feature.target_tag))
             target = audience.count()
             users = (
                 used.filter(data__feature=feature.key, contact__in=audience)

@@ -371,7 +371,7 @@ def audience_contacts(product: Product, feature_key: str, audience: str, now: da
     if feature is None:
         return contacts.none()
     if feature.target_tag:
-        target = contacts.filter(tags__contains=[feature.target_tag])
+        target = contacts.filter(product_metrics.tagged(feature.target_tag))
     else:
         # A number as the audience: the product's active users are who is there to reach.
         target = contacts.filter(Exists(events.filter(contact=OuterRef("pk"))))
