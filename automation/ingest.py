@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from django.db import OperationalError, transaction
 from django.db.models import Q
+from django.dispatch import Signal
 from django.utils import timezone
 
 from . import transitions
@@ -36,6 +37,13 @@ ENGAGEMENT_COUNTERS = {
     "email_clicked": "clicks",
     "email_replied": "replies",
 }
+
+
+# Sent inside a batch's transaction with the events it stored (duplicates left
+# out), whichever path they came by (API, queued intake, webhooks): an app
+# that keeps something per event (products/ rolls up product usage) writes
+# it with the events, or not at all. Receivers get `workspace_id`, `events`.
+events_stored = Signal()
 
 
 @dataclass(frozen=True)
@@ -65,6 +73,7 @@ def ingest_events(workspace_id: int, events: Sequence[IncomingEvent]) -> IngestR
     touched = {id(c): c for c in contacts.values()}
     runs = _update_contacts(list(touched.values()), events, contacts, fresh)
     if fresh:
+        events_stored.send(sender=Event, workspace_id=workspace_id, events=fresh)
         runs += _enrol_from_events(workspace_id, fresh)
         _resume_subscriptions(fresh)
         _exit_waiting_runs(workspace_id, fresh)

@@ -13,3 +13,10 @@ class ProductsConfig(AppConfig):
 
         for node_type in NODE_TYPES:
             register(node_type)
+
+        # Product usage is rolled up as events are stored, whichever way they came.
+        from automation.ingest import events_stored
+
+        from .services import count_usage
+
+        events_stored.connect(count_usage, dispatch_uid="products.count_usage")

@@ -10,6 +10,7 @@ from rest_framework import serializers
 from builder.api.serializers_events import EventSerializer
 
 from .models import ADOPTION_BANDS, DEFAULT_CONFIGURATION, HEALTH_BANDS, Feature, Product
+from .rollup import usage_issue
 
 WEIGHT_NAMES = tuple(DEFAULT_CONFIGURATION["weights"])
 
@@ -172,25 +173,12 @@ class UsageEventSerializer(EventSerializer):
     """A usage event: feature_used names a feature of the product; nps has a 0-10 score."""
 
     def validate(self, attrs: dict) -> dict:
-        data = attrs.get("data") or {}
-        if attrs["type"] == "feature_used":
-            keys = self.context["feature_keys"]
-            if data.get("feature") not in keys:
-                raise serializers.ValidationError(
-                    {
-                        "data": {
-                            "feature": [f"must be one of this product's features: {sorted(keys)}"]
-                        }
-                    }
-                )
-        if attrs["type"] == "nps":
-            score = data.get("score")
-            if (
-                isinstance(score, bool)
-                or not isinstance(score, int | float)
-                or not 0 <= score <= 10
-            ):
-                raise serializers.ValidationError({"data": {"score": ["a number from 0 to 10"]}})
+        # The one check of what counts as usage (the rollup applies it to events
+        # that name the product through POST /api/v1/events too).
+        issue = usage_issue(attrs["type"], attrs.get("data") or {}, self.context["feature_keys"])
+        if issue:
+            field, message = issue
+            raise serializers.ValidationError({"data": {field: [message]}})
         return attrs
 
 

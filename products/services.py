@@ -33,6 +33,7 @@ from automation.models import (
 from automation.nodes.triggers import trigger_types
 
 from . import metrics as product_metrics
+from . import rollup
 from .models import (
     ADOPTION_BANDS,
     FEATURE_ADOPTION,
@@ -126,19 +127,26 @@ def record_usage(
 ) -> IngestResult:
     """Store usage events through automation's ingest (deduplicated by id, and
     ordinary events for contact workflows), tagged with the product; the
-    metrics follow on the next refresh, not per event. Like POST /events, a
-    deadlock is retried inside the request (one transaction per attempt)."""
+    metrics follow on the next refresh, not per event (the rollup and the
+    product's mark are written by `count_usage` with the events). Like POST
+    /events, a deadlock is retried inside the request (one transaction per attempt)."""
     tagged = [replace(event, data={**dict(event.data), "product": product.pk}) for event in events]
 
     def ingest() -> IngestResult:
         with transaction.atomic():
             link_contact_refs(product.workspace_id, [e.contact for e in tagged], field=email_field)
-            result = ingest_events(product.workspace_id, tagged)
-            if result.accepted:
-                mark_dirty([product.pk])
-            return result
+            return ingest_events(product.workspace_id, tagged)
 
     return retrying(ingest)
+
+
+def count_usage(sender, *, workspace_id: int, events: Sequence[Event], **_) -> None:
+    """automation's `events_stored`, inside the batch's transaction: the product usage
+    among the events goes into the rollup and marks its products for recomputation.
+    Connected in ProductsConfig.ready()."""
+    counted = rollup.record(workspace_id, events)
+    if counted:
+        mark_dirty(sorted(counted))
 
 
 # ---------------------------------------------------------------- metrics
@@ -361,12 +369,10 @@ AUDIENCES = ("non_users", "users", "target", "active")
 def audience_contacts(product: Product, feature_key: str, audience: str, now: datetime):
     """Contacts of a product audience: the feature's target users who have (not)
     used it in the window, its whole target, or the product's active users."""
-    config = product.config
-    since = now - timedelta(days=int(config["window_days"]))
-    events = product_metrics.usage_events(product, since, now)
+    days = product_metrics.usage_days(product, now)
     contacts = Contact.objects.filter(workspace_id=product.workspace_id, is_preview=False)
     if audience == "active":
-        return contacts.filter(Exists(events.filter(contact=OuterRef("pk"))))
+        return contacts.filter(Exists(days.filter(contact=OuterRef("pk"))))
     feature = product.features.filter(key=feature_key).first()
     if feature is None:
         return contacts.none()
@@ -374,9 +380,11 @@ def audience_contacts(product: Product, feature_key: str, audience: str, now: da
         target = contacts.filter(product_metrics.tagged(feature.target_tag))
     else:
         # A number as the audience: the product's active users are who is there to reach.
-        target = contacts.filter(Exists(events.filter(contact=OuterRef("pk"))))
+        target = contacts.filter(Exists(days.filter(contact=OuterRef("pk"))))
     used = Exists(
-        events.filter(type="feature_used", data__feature=feature.key, contact=OuterRef("pk"))
+        product_metrics.feature_use_days(product, now).filter(
+            feature_key=feature.key, contact=OuterRef("pk")
+        )
     )
     if audience == "users":
         return target.filter(used)
