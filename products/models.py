@@ -48,6 +48,8 @@ class Product(models.Model):
     metrics = models.JSONField(default=dict, blank=True)
     metrics_at = models.DateTimeField(null=True, blank=True)
     dirty_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # Marked by the periodic full pass (the window moves on): recompute after the dirty ones.
+    stale_at = models.DateTimeField(null=True, blank=True, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -7,14 +7,16 @@ Views, tasks, nodes and the admin call these; they hold the domain logic.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from automation.contacts import link_contact_refs
@@ -43,8 +45,10 @@ from .models import (
     BandState,
     Escalation,
     Feature,
+    FeatureUseDay,
     MetricPoint,
     Product,
+    UsageDay,
 )
 
 log = logging.getLogger("cairn.products")
@@ -152,31 +156,70 @@ def count_usage(sender, *, workspace_id: int, events: Sequence[Event], **_) -> N
 # ---------------------------------------------------------------- metrics
 
 
-def refresh_dirty_products(limit: int = 100) -> int:
-    """Recompute the products whose usage or configuration changed (beat, every few seconds)."""
-    ids = list(
-        Product.objects.filter(dirty_at__isnull=False)
-        .order_by("dirty_at")
-        .values_list("pk", flat=True)[:limit]
-    )
-    return sum(1 for pk in ids if refresh_product(pk, only_dirty=True))
+# Time one refresh tick may spend (it runs on the housekeeping queue, beside
+# the one-second timer sweep, so it must stay short); what is left waits for
+# the next tick.
+REFRESH_BUDGET_SECONDS = 1.5
+# Products a tick looks at, at most (dirty ones, then stale ones).
+REFRESH_BATCH = 1000
+# Rollup days kept: the longest window (365 days) and today.
+ROLLUP_KEEP_DAYS = 366
 
 
-def refresh_all_products() -> int:
-    """Recompute every product (beat): the rolling window moves on without new usage too."""
-    return sum(1 for pk in Product.objects.values_list("pk", flat=True) if refresh_product(pk))
+def refresh_due_products(budget_seconds: float = REFRESH_BUDGET_SECONDS) -> int:
+    """Beat, every PRODUCT_METRICS_DIRTY_SECONDS: recompute the products whose usage
+    or configuration changed (oldest mark first), then those the full pass
+    marked stale, until the budget is spent (one product at least).
+
+    Whatever is left is still marked, so the next tick goes on where this one
+    stopped: however many products there are, a pass never meets the task's
+    time limit, and one that is stopped (a time limit, a restart) loses
+    nothing. A product whose computation fails is logged and put at the back
+    of the line instead of holding up the others.
+    """
+    deadline = time.monotonic() + budget_seconds
+    marked = Product.objects.values_list("pk", flat=True)
+    dirty = marked.filter(dirty_at__isnull=False).order_by("dirty_at", "pk")[:REFRESH_BATCH]
+    stale = marked.filter(stale_at__isnull=False).order_by("stale_at", "pk")[:REFRESH_BATCH]
+    refreshed = 0
+    for pk in dict.fromkeys([*dirty, *stale]):
+        try:
+            refreshed += refresh_product(pk, only_due=True)
+        except SoftTimeLimitExceeded:
+            raise
+        except Exception:
+            log.exception("product %s: computing its metrics failed; it goes to the back", pk)
+            now = timezone.now()
+            Product.objects.filter(pk=pk, dirty_at__isnull=False).update(dirty_at=now)
+            Product.objects.filter(pk=pk, stale_at__isnull=False).update(stale_at=now)
+        if time.monotonic() >= deadline:
+            break
+    return refreshed
 
 
-def refresh_product(product_id: int, *, now: datetime | None = None, only_dirty=False) -> bool:
+def refresh_all_products(now: datetime | None = None) -> int:
+    """Beat, every PRODUCT_METRICS_ALL_SECONDS: the rolling window moves on without
+    new usage too, so every product is marked stale (one UPDATE) for the ticks
+    of `refresh_due_products` to recompute; rollup days older than any window
+    go. Returns how many products were marked."""
+    now = now or timezone.now()
+    oldest = rollup.day_of(now) - timedelta(days=ROLLUP_KEEP_DAYS)
+    UsageDay.objects.filter(day__lt=oldest).delete()
+    FeatureUseDay.objects.filter(day__lt=oldest).delete()
+    return Product.objects.filter(stale_at__isnull=True).update(stale_at=now)
+
+
+def refresh_product(product_id: int, *, now: datetime | None = None, only_due=False) -> bool:
     """Compute one product's metrics, store today's point, move its bands, fire crossings.
 
     The product row is locked (skipped if another worker holds it), so two
-    refreshes never compute the same crossing twice.
+    refreshes never compute the same crossing twice. `only_due`: only if it
+    is still marked dirty or stale (another tick may have done it since).
     """
     with transaction.atomic():
         query = Product.objects.select_for_update(skip_locked=True).filter(pk=product_id)
-        if only_dirty:
-            query = query.filter(dirty_at__isnull=False)
+        if only_due:
+            query = query.filter(Q(dirty_at__isnull=False) | Q(stale_at__isnull=False))
         product = query.first()
         if product is None:
             return False
@@ -185,8 +228,8 @@ def refresh_product(product_id: int, *, now: datetime | None = None, only_dirty=
         _add_trends(product, figures, now)
         product.metrics = figures
         product.metrics_at = now
-        product.dirty_at = None
-        product.save(update_fields=["metrics", "metrics_at", "dirty_at"])
+        product.dirty_at = product.stale_at = None
+        product.save(update_fields=["metrics", "metrics_at", "dirty_at", "stale_at"])
         MetricPoint.objects.update_or_create(
             product=product, day=now.date(), defaults={"metrics": _point(figures)}
         )

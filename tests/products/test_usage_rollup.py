@@ -135,7 +135,7 @@ def test_usage_sent_to_plain_events_counts_like_the_product_endpoint(product, cl
     product.refresh_from_db()
     assert product.dirty_at is not None
     assert Product.objects.get(pk=other.pk).dirty_at is not None  # from its creation only
-    services.refresh_dirty_products()
+    services.refresh_due_products()
     product.refresh_from_db()
     assert (product.metrics["usage_events"], product.metrics["active_users"]) == (1, 1)
     assert product.metrics["features"]["reports"]["users"] == 1
@@ -158,6 +158,6 @@ def test_usage_through_the_queued_intake_counts_too(product, client_a, settings)
     assert intake.drain().ingested == 1
     product.refresh_from_db()
     assert product.dirty_at is not None
-    services.refresh_dirty_products()
+    services.refresh_due_products()
     product.refresh_from_db()
     assert product.metrics["features"]["reports"]["users"] == 1
