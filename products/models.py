@@ -197,6 +197,8 @@ class Escalation(models.Model):
     acknowledged_by = models.CharField(max_length=200, blank=True)
     # Every level reached: [{"level", "at", "to", "channels"}].
     history = models.JSONField(default=list, blank=True)
+    # The inbox item of each level reached: what acknowledging marks done.
+    inbox_items = models.ManyToManyField("automation.InboxItem", related_name="+", blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -532,7 +532,7 @@ def _enter_level(escalation: Escalation, level: int, now: datetime) -> None:
     )
     title = f"[L{level} {LEVEL_NAMES.get(level, '')}] {escalation.title}"
     body = escalation.guidance if level == 1 and escalation.guidance else escalation.message
-    InboxItem.objects.create(
+    item = InboxItem.objects.create(
         workspace_id=product.workspace_id,
         kind=InboxItem.Kind.NOTIFICATION if level == 1 else InboxItem.Kind.TASK,
         channel="inbox",
@@ -541,6 +541,7 @@ def _enter_level(escalation: Escalation, level: int, now: datetime) -> None:
         assignee=owner,
         run_id=escalation.run_id,
     )
+    escalation.inbox_items.add(item)
     entry = {"level": level, "at": now.isoformat(), "to": owner, "channels": ["inbox"]}
     escalation.history = [*escalation.history, entry]
     escalation.save()
@@ -550,17 +551,24 @@ def _enter_level(escalation: Escalation, level: int, now: datetime) -> None:
 
 
 def _notify_channels(escalation_id: int, level: int) -> None:
+    """Send the level to its outside channels (no lock held: they may take seconds),
+    then add the ones that took it to the level's history entry under the row's
+    lock, re-read: a level raised meanwhile is kept, not overwritten."""
     from .channels import notify
 
     escalation = Escalation.objects.select_related("product").get(pk=escalation_id)
     sent = notify(escalation, level, owner_for(escalation.product, level))
-    if sent:
-        history = list(escalation.history)
+    if not sent:
+        return
+    with transaction.atomic():
+        locked = Escalation.objects.select_for_update().get(pk=escalation_id)
+        history = [dict(entry) for entry in locked.history]
         for entry in reversed(history):
             if entry.get("level") == level:
                 entry["channels"] = [*entry.get("channels", []), *sent]
                 break
-        Escalation.objects.filter(pk=escalation_id).update(history=history)
+        locked.history = history
+        locked.save(update_fields=["history"])
 
 
 def raise_overdue_escalations(now: datetime | None = None) -> int:
@@ -585,7 +593,7 @@ def raise_overdue_escalations(now: datetime | None = None) -> int:
 
 
 def acknowledge(escalation: Escalation, *, by: str) -> Escalation:
-    """Stop the escalation rising (compare-and-set on open)."""
+    """Stop the escalation rising (compare-and-set on open); its inbox items are done."""
     with transaction.atomic():
         changed = Escalation.objects.filter(pk=escalation.pk, status=Escalation.Status.OPEN).update(
             status=Escalation.Status.ACKNOWLEDGED,
@@ -594,9 +602,9 @@ def acknowledge(escalation: Escalation, *, by: str) -> Escalation:
             escalate_at=None,
         )
         if changed:
-            InboxItem.objects.filter(run_id=escalation.run_id, kind=InboxItem.Kind.TASK).exclude(
-                run_id=None
-            ).update(done=True)
+            # Its own inbox items only (one per level reached), not the run's others
+            # (an action.task of the same run is someone else's work).
+            escalation.inbox_items.update(done=True)
     escalation.refresh_from_db()
     return escalation
 
