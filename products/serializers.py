@@ -122,7 +122,7 @@ class EscalationRoutesSerializer(serializers.Serializer):
     def validate(self, attrs: dict) -> dict:
         from integrations.models import Connection
 
-        workspace = self.context["request"].workspace
+        workspace = self.context["workspace"]
         for provider in ("slack", "jira", "linear"):
             route = attrs.get(provider)
             if route is None:
@@ -167,6 +167,26 @@ class ConfigurationSerializer(serializers.Serializer):
         if sum(merged.values()) <= 0:
             raise serializers.ValidationError("at least one weight must be above 0")
         return weights
+
+
+def validate_configuration(data: Any, workspace) -> dict:
+    """The one check of a product configuration, for the API's PUT and the admin:
+    the settings to store, or a ValidationError naming each bad setting."""
+    serializer = ConfigurationSerializer(data=data, context={"workspace": workspace})
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def error_lines(detail: Any, prefix: str = "") -> list[str]:
+    """A ValidationError's detail as "setting.field: message" lines (the admin shows them)."""
+    if isinstance(detail, dict):
+        lines = []
+        for key, value in detail.items():
+            lines += error_lines(value, prefix if key == "non_field_errors" else f"{prefix}{key}.")
+        return lines
+    if isinstance(detail, list):
+        return [line for value in detail for line in error_lines(value, prefix)]
+    return [f"{prefix.rstrip('.')}: {detail}" if prefix else str(detail)]
 
 
 class UsageEventSerializer(EventSerializer):
