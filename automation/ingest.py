@@ -40,7 +40,7 @@ ENGAGEMENT_COUNTERS = {
 
 
 # Sent inside a batch's transaction with the events it stored (duplicates left
-# out), whichever path they came by (API, queued intake, webhooks): an app
+# out), whichever path they came by (API, queued intake, webhook triggers): an app
 # that keeps something per event (products/ rolls up product usage) writes
 # it with the events, or not at all. Receivers get `workspace_id`, `events`.
 events_stored = Signal()
@@ -73,7 +73,6 @@ def ingest_events(workspace_id: int, events: Sequence[IncomingEvent]) -> IngestR
     touched = {id(c): c for c in contacts.values()}
     runs = _update_contacts(list(touched.values()), events, contacts, fresh)
     if fresh:
-        events_stored.send(sender=Event, workspace_id=workspace_id, events=fresh)
         runs += _enrol_from_events(workspace_id, fresh)
         _resume_subscriptions(fresh)
         _exit_waiting_runs(workspace_id, fresh)
@@ -166,6 +165,8 @@ def _store_new_events(workspace_id, events, contacts) -> tuple[list[Event], int]
         # Rows a concurrent batch stored first were skipped by the insert.
         stored = set(Event.objects.filter(pk__in=[r.pk for r in rows]).values_list("pk", flat=True))
         rows = [row for row in rows if row.pk in stored]
+    if rows:
+        events_stored.send(sender=Event, workspace_id=workspace_id, events=rows)
     return rows, len(events) - len(rows)
 
 
