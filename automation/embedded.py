@@ -2,7 +2,8 @@
 
 One background thread runs the same `engine.advance_run` the Celery workers
 run, and sweeps timers every second, so waits, retries and schedules work
-without Redis. One thread, because SQLite takes one writer at a time.
+without Redis. One thread, because SQLite takes one writer at a time. Other
+apps add the periodic jobs beat would run for them (`every`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 
 from django.db import close_old_connections
 
@@ -27,6 +29,32 @@ _lock = threading.Lock()
 SWEEP_INTERVAL_SECONDS = 1.0
 REAP_EVERY = 5
 SLOW_SWEEP_EVERY = 15
+
+
+# Periodic jobs other apps add from their AppConfig.ready() (products/ adds its
+# metrics refresh, escalation raises and product schedules): what beat sends
+# to Celery workers in the production shape, run on this thread between runs.
+# [interval in seconds, job, when it is due next (time.monotonic())]
+_periodic: list[list] = []
+
+
+def every(seconds: float, job: Callable[[], object]) -> None:
+    """Run `job` on the executor thread every `seconds` (at most once a sweep, 1 s)."""
+    _periodic.append([float(seconds), job, 0.0])
+
+
+def _run_periodic() -> None:
+    for entry in _periodic:
+        seconds, job, due = entry
+        if time.monotonic() < due:
+            continue
+        entry[2] = time.monotonic() + seconds
+        try:
+            job()
+        except Exception:
+            log.exception("embedded executor: periodic job %r failed", job)
+        finally:
+            close_old_connections()
 
 
 def submit(run_ids: list[str], priority: str = "normal") -> None:
@@ -95,6 +123,7 @@ def _loop() -> None:
                     schedules.fire_due_schedules()
                 if ticks % (SLOW_SWEEP_EVERY * 20) == 0:
                     schedules.enrol_inactive_contacts()
+                _run_periodic()
                 next_sweep = time.monotonic() + SWEEP_INTERVAL_SECONDS
         except Exception:
             log.exception("embedded executor: a job failed; the reaper will pick the run up")

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from django.db import OperationalError, transaction
 from django.db.models import Q
+from django.dispatch import Signal
 from django.utils import timezone
 
 from . import transitions
@@ -36,6 +37,13 @@ ENGAGEMENT_COUNTERS = {
     "email_clicked": "clicks",
     "email_replied": "replies",
 }
+
+
+# Sent inside a batch's transaction with the events it stored (duplicates left
+# out), whichever path they came by (API, queued intake, webhook triggers): an app
+# that keeps something per event (products/ rolls up product usage) writes
+# it with the events, or not at all. Receivers get `workspace_id`, `events`.
+events_stored = Signal()
 
 
 @dataclass(frozen=True)
@@ -157,6 +165,8 @@ def _store_new_events(workspace_id, events, contacts) -> tuple[list[Event], int]
         # Rows a concurrent batch stored first were skipped by the insert.
         stored = set(Event.objects.filter(pk__in=[r.pk for r in rows]).values_list("pk", flat=True))
         rows = [row for row in rows if row.pk in stored]
+    if rows:
+        events_stored.send(sender=Event, workspace_id=workspace_id, events=rows)
     return rows, len(events) - len(rows)
 
 

@@ -1,10 +1,32 @@
 """Admin for products: features inline, metrics and band history read-only,
 escalations with an acknowledge action."""
 
+from django import forms
 from django.contrib import admin, messages
+from rest_framework.exceptions import ValidationError
 
 from . import services
 from .models import BandCrossing, Escalation, Feature, MetricPoint, Product
+from .serializers import error_lines, validate_configuration
+
+
+class ProductForm(forms.ModelForm):
+    class Meta:
+        model = Product
+        fields = "__all__"  # noqa: DJ007 (the admin's fieldsets decide)
+
+    def clean(self) -> dict:
+        """The configuration is checked as PUT /configuration checks it (the same code)."""
+        cleaned = super().clean()
+        workspace = cleaned.get("workspace") or getattr(self.instance, "workspace", None)
+        if "configuration" in cleaned and workspace is not None:
+            try:
+                cleaned["configuration"] = validate_configuration(
+                    cleaned["configuration"] or {}, workspace
+                )
+            except ValidationError as error:
+                self.add_error("configuration", error_lines(error.detail))
+        return cleaned
 
 
 class FeatureInline(admin.TabularInline):
@@ -33,6 +55,7 @@ class ProductAdmin(admin.ModelAdmin):
     readonly_fields = ("metrics", "metrics_at", "dirty_at", "created_at", "updated_at")
     inlines = [FeatureInline, CrossingInline]
     actions = ["recompute"]
+    form = ProductForm
 
     @admin.display(description="Health score")
     def health(self, product: Product):
@@ -46,6 +69,15 @@ class ProductAdmin(admin.ModelAdmin):
         created = services.create_product(**{**fields, "workspace": fields["workspace"]})
         obj.pk = created.pk
         obj.subject_id = created.subject_id
+
+    def save_related(self, request, form, formsets, change) -> None:
+        """A changed configuration or feature is recomputed soon, as through the API."""
+        super().save_related(request, form, formsets, change)
+        features_changed = any(
+            formset.has_changed() for formset in formsets if formset.model is Feature
+        )
+        if change and ("configuration" in form.changed_data or features_changed):
+            services.mark_dirty([form.instance.pk])
 
     @admin.action(description="Recompute metrics now")
     def recompute(self, request, queryset) -> None:

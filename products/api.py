@@ -37,6 +37,7 @@ from .serializers import (
     TriggerFireSerializer,
     UsageBatchSerializer,
     UsageEventSerializer,
+    validate_configuration,
 )
 
 BAD_REQUEST = {400: ErrorSerializer}
@@ -207,7 +208,7 @@ class ProductViewSet(ApiViewMixin, viewsets.GenericViewSet):
         """Weights, window, engagement target, band edges, hysteresis and escalation routes.
         Left out: the default. Metrics are recomputed within seconds."""
         product = self.get_object()
-        data = self.validated(ConfigurationSerializer, request.data)
+        data = validate_configuration(request.data, request.workspace)
         product = services.set_configuration(product, data)
         return Response(product.config)
 

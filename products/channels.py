@@ -1,5 +1,6 @@
-"""An escalation's outside channels: email to the level's owner, and the product's
-Slack channel, Jira project or Linear team when its configuration names them.
+"""An escalation's outside channels from level 2 (the owners): email to the level's
+owner, and the product's Slack channel, Jira project or Linear team when its
+configuration names them. Level 1 (automated guidance) stays in the inbox.
 
 Called after the escalation's row is committed, with no lock held. A channel
 that fails is logged and left out of the level's `channels`; the inbox item
@@ -17,7 +18,12 @@ log = logging.getLogger("cairn.products")
 
 
 def notify(escalation: Escalation, level: int, owner: str) -> list[str]:
+    """The channels that took the level. Level 1 is automated guidance: it stays in
+    the inbox (written by the caller) and pages nobody, so it goes nowhere else."""
     from integrations.services import resolve_connections
+
+    if level <= 1:
+        return []
 
     product = escalation.product
     options: dict[str, Any] = product.config.get("escalation") or {}

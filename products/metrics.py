@@ -1,5 +1,5 @@
-"""Product metrics: set-based aggregate queries over the product's usage events,
-and the documented health-score formula (docs/products.md).
+"""Product metrics: set-based aggregate queries over the product's usage rollup
+(products/rollup.py), and the documented health-score formula (docs/products.md).
 
 `compute(product, now)` reads; it writes nothing. The formula functions are
 pure so a test can check them against hand-computed values.
@@ -8,27 +8,57 @@ pure so a test can check them against hand-computed values.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Count, F, Lookup, Sum
+from django.db.models.fields.json import DataContains
+from django.db.models.functions import Coalesce
 
-from automation.models import Contact, Event
+from automation.models import Contact
 
-from .models import Product
+from . import rollup
+from .models import FeatureUseDay, Product, UsageDay
 
 USAGE_TYPES = ("feature_used", "session", "error", "nps")
 
 
-def usage_events(product: Product, since: datetime, until: datetime):
-    """The product's usage events in [since, until] (any type, custom ones too)."""
-    return Event.objects.filter(
-        workspace_id=product.workspace_id,
-        data__has_key="product",
-        data__product=product.pk,
-        occurred_at__gte=since,
-        occurred_at__lte=until,
-    )
+def usage_days(product: Product, now: datetime):
+    """The product's rollup rows (a contact's usage on a day) in the window ending now."""
+    first, last = rollup.window(product.config["window_days"], now)
+    return UsageDay.objects.filter(product=product, day__gte=first, day__lte=last)
+
+
+def feature_use_days(product: Product, now: datetime):
+    """The product's feature uses (a contact used a feature on a day) in the window."""
+    first, last = rollup.window(product.config["window_days"], now)
+    return FeatureUseDay.objects.filter(product=product, day__gte=first, day__lte=last)
+
+
+class HasTag(Lookup):
+    """A JSON list of strings (a contact's `tags`) holds one string: one set-based
+    condition on both databases. PostgreSQL: `tags @> '["beta"]'` (Django's
+    `tags__contains`). SQLite has no containment operator and Django refuses
+    `__contains` on a JSONField there, so it looks through the list with
+    `json_each`, element by element, never matching a tag that merely looks alike."""
+
+    lookup_name = "has_tag"
+    prepare_rhs = False
+
+    def as_sql(self, compiler, connection):
+        return compiler.compile(DataContains(self.lhs, [self.rhs]))
+
+    def as_sqlite(self, compiler, connection):
+        lhs, params = self.process_lhs(compiler, connection)
+        return (
+            f"EXISTS (SELECT 1 FROM json_each({lhs}) AS tag WHERE tag.value = %s)",
+            [*params, self.rhs],
+        )
+
+
+def tagged(tag: str) -> HasTag:
+    """`Contact.objects.filter(tagged("beta"))`: the contacts with that tag."""
+    return HasTag(F("tags"), tag)
 
 
 def adoption_percent(users: int, target: int) -> float | None:
@@ -79,21 +109,19 @@ def health_score(parts: Mapping[str, float | None], weights: Mapping[str, float]
 def compute(product: Product, now: datetime) -> dict[str, Any]:
     """The product's metrics now: per feature adoption, and the product-level figures."""
     config = product.config
-    since = now - timedelta(days=int(config["window_days"]))
-    events = usage_events(product, since, now)
-    totals = events.aggregate(
-        usage=Count("pk"),
+    totals = usage_days(product, now).aggregate(
+        usage=Coalesce(Sum("events"), 0),
         active_users=Count("contact", distinct=True),
-        sessions=Count("pk", filter=Q(type="session")),
-        errors=Count("pk", filter=Q(type="error")),
-        nps_responses=Count("pk", filter=Q(type="nps", data__score__gte=0)),
-        promoters=Count("pk", filter=Q(type="nps", data__score__gte=9)),
-        detractors=Count("pk", filter=Q(type="nps", data__score__lte=6, data__score__gte=0)),
+        sessions=Coalesce(Sum("sessions"), 0),
+        errors=Coalesce(Sum("errors"), 0),
+        nps_responses=Coalesce(Sum("nps_responses"), 0),
+        promoters=Coalesce(Sum("promoters"), 0),
+        detractors=Coalesce(Sum("detractors"), 0),
     )
-    used = events.filter(type="feature_used")
+    used = feature_use_days(product, now)
     users_by_feature = {
-        row["data__feature"]: row["users"]
-        for row in used.values("data__feature").annotate(users=Count("contact", distinct=True))
+        row["feature_key"]: row["users"]
+        for row in used.values("feature_key").annotate(users=Count("contact", distinct=True))
     }
     features: dict[str, Any] = {}
     for feature in product.features.all():
@@ -101,11 +129,10 @@ def compute(product: Product, now: datetime) -> dict[str, Any]:
             audience = Contact.objects.filter(
                 workspace_id=product.workspace_id,
                 is_preview=False,
-                tags__contains=[feature.target_tag],
-            )
+            ).filter(tagged(feature.target_tag))
             target = audience.count()
             users = (
-                used.filter(data__feature=feature.key, contact__in=audience)
+                used.filter(feature_key=feature.key, contact__in=audience)
                 .values("contact")
                 .distinct()
                 .count()

@@ -48,6 +48,8 @@ class Product(models.Model):
     metrics = models.JSONField(default=dict, blank=True)
     metrics_at = models.DateTimeField(null=True, blank=True)
     dirty_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # Marked by the periodic full pass (the window moves on): recompute after the dirty ones.
+    stale_at = models.DateTimeField(null=True, blank=True, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -195,6 +197,8 @@ class Escalation(models.Model):
     acknowledged_by = models.CharField(max_length=200, blank=True)
     # Every level reached: [{"level", "at", "to", "channels"}].
     history = models.JSONField(default=list, blank=True)
+    # The inbox item of each level reached: what acknowledging marks done.
+    inbox_items = models.ManyToManyField("automation.InboxItem", related_name="+", blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -202,3 +206,53 @@ class Escalation(models.Model):
 
     def __str__(self) -> str:
         return f"L{self.level} {self.title} ({self.status})"
+
+
+class UsageDay(models.Model):
+    """One contact's usage of a product on one day (UTC): the rollup metrics read.
+
+    Kept up to date where events are stored (products/rollup.py adds each
+    batch's counts with one upsert), so a computation never rescans events.
+    """
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    contact = models.ForeignKey("automation.Contact", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    events = models.PositiveIntegerField(default=0)
+    sessions = models.PositiveIntegerField(default=0)
+    errors = models.PositiveIntegerField(default=0)
+    nps_responses = models.PositiveIntegerField(default=0)
+    promoters = models.PositiveIntegerField(default=0)
+    detractors = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["product", "contact", "day"], name="one_usage_day_per_contact"
+            )
+        ]
+        indexes = [models.Index(fields=["product", "day"], name="usage_day_by_product")]
+
+    def __str__(self) -> str:
+        return f"{self.product_id}/{self.contact_id} on {self.day}"
+
+
+class FeatureUseDay(models.Model):
+    """A contact used a feature of a product on a day (UTC), `uses` times."""
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    feature_key = models.CharField(max_length=100)
+    contact = models.ForeignKey("automation.Contact", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    uses = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["product", "feature_key", "contact", "day"], name="one_feature_use_day"
+            )
+        ]
+        indexes = [models.Index(fields=["product", "day"], name="feature_day_by_product")]
+
+    def __str__(self) -> str:
+        return f"{self.product_id}/{self.contact_id} used {self.feature_key} on {self.day}"

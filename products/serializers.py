@@ -10,6 +10,7 @@ from rest_framework import serializers
 from builder.api.serializers_events import EventSerializer
 
 from .models import ADOPTION_BANDS, DEFAULT_CONFIGURATION, HEALTH_BANDS, Feature, Product
+from .rollup import usage_issue
 
 WEIGHT_NAMES = tuple(DEFAULT_CONFIGURATION["weights"])
 
@@ -121,7 +122,7 @@ class EscalationRoutesSerializer(serializers.Serializer):
     def validate(self, attrs: dict) -> dict:
         from integrations.models import Connection
 
-        workspace = self.context["request"].workspace
+        workspace = self.context["workspace"]
         for provider in ("slack", "jira", "linear"):
             route = attrs.get(provider)
             if route is None:
@@ -168,29 +169,36 @@ class ConfigurationSerializer(serializers.Serializer):
         return weights
 
 
+def validate_configuration(data: Any, workspace) -> dict:
+    """The one check of a product configuration, for the API's PUT and the admin:
+    the settings to store, or a ValidationError naming each bad setting."""
+    serializer = ConfigurationSerializer(data=data, context={"workspace": workspace})
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def error_lines(detail: Any, prefix: str = "") -> list[str]:
+    """A ValidationError's detail as "setting.field: message" lines (the admin shows them)."""
+    if isinstance(detail, dict):
+        lines = []
+        for key, value in detail.items():
+            lines += error_lines(value, prefix if key == "non_field_errors" else f"{prefix}{key}.")
+        return lines
+    if isinstance(detail, list):
+        return [line for value in detail for line in error_lines(value, prefix)]
+    return [f"{prefix.rstrip('.')}: {detail}" if prefix else str(detail)]
+
+
 class UsageEventSerializer(EventSerializer):
     """A usage event: feature_used names a feature of the product; nps has a 0-10 score."""
 
     def validate(self, attrs: dict) -> dict:
-        data = attrs.get("data") or {}
-        if attrs["type"] == "feature_used":
-            keys = self.context["feature_keys"]
-            if data.get("feature") not in keys:
-                raise serializers.ValidationError(
-                    {
-                        "data": {
-                            "feature": [f"must be one of this product's features: {sorted(keys)}"]
-                        }
-                    }
-                )
-        if attrs["type"] == "nps":
-            score = data.get("score")
-            if (
-                isinstance(score, bool)
-                or not isinstance(score, int | float)
-                or not 0 <= score <= 10
-            ):
-                raise serializers.ValidationError({"data": {"score": ["a number from 0 to 10"]}})
+        # The one check of what counts as usage (the rollup applies it to events
+        # that name the product through POST /api/v1/events too).
+        issue = usage_issue(attrs["type"], attrs.get("data") or {}, self.context["feature_keys"])
+        if issue:
+            field, message = issue
+            raise serializers.ValidationError({"data": {field: [message]}})
         return attrs
 
 

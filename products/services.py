@@ -7,14 +7,16 @@ Views, tasks, nodes and the admin call these; they hold the domain logic.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from automation.contacts import link_contact_refs
@@ -33,6 +35,7 @@ from automation.models import (
 from automation.nodes.triggers import trigger_types
 
 from . import metrics as product_metrics
+from . import rollup
 from .models import (
     ADOPTION_BANDS,
     FEATURE_ADOPTION,
@@ -42,8 +45,10 @@ from .models import (
     BandState,
     Escalation,
     Feature,
+    FeatureUseDay,
     MetricPoint,
     Product,
+    UsageDay,
 )
 
 log = logging.getLogger("cairn.products")
@@ -126,49 +131,95 @@ def record_usage(
 ) -> IngestResult:
     """Store usage events through automation's ingest (deduplicated by id, and
     ordinary events for contact workflows), tagged with the product; the
-    metrics follow on the next refresh, not per event. Like POST /events, a
-    deadlock is retried inside the request (one transaction per attempt)."""
+    metrics follow on the next refresh, not per event (the rollup and the
+    product's mark are written by `count_usage` with the events). Like POST
+    /events, a deadlock is retried inside the request (one transaction per attempt)."""
     tagged = [replace(event, data={**dict(event.data), "product": product.pk}) for event in events]
 
     def ingest() -> IngestResult:
         with transaction.atomic():
             link_contact_refs(product.workspace_id, [e.contact for e in tagged], field=email_field)
-            result = ingest_events(product.workspace_id, tagged)
-            if result.accepted:
-                mark_dirty([product.pk])
-            return result
+            return ingest_events(product.workspace_id, tagged)
 
     return retrying(ingest)
+
+
+def count_usage(sender, *, workspace_id: int, events: Sequence[Event], **_) -> None:
+    """automation's `events_stored`, inside the batch's transaction: the product usage
+    among the events goes into the rollup and marks its products for recomputation.
+    Connected in ProductsConfig.ready()."""
+    counted = rollup.record(workspace_id, events)
+    if counted:
+        mark_dirty(sorted(counted))
 
 
 # ---------------------------------------------------------------- metrics
 
 
-def refresh_dirty_products(limit: int = 100) -> int:
-    """Recompute the products whose usage or configuration changed (beat, every few seconds)."""
-    ids = list(
-        Product.objects.filter(dirty_at__isnull=False)
-        .order_by("dirty_at")
-        .values_list("pk", flat=True)[:limit]
-    )
-    return sum(1 for pk in ids if refresh_product(pk, only_dirty=True))
+# Time one refresh tick may spend (it runs on the housekeeping queue, beside
+# the one-second timer sweep, so it must stay short); what is left waits for
+# the next tick.
+REFRESH_BUDGET_SECONDS = 1.5
+# Products a tick looks at, at most (dirty ones, then stale ones).
+REFRESH_BATCH = 1000
+# Rollup days kept: the longest window (365 days) and today.
+ROLLUP_KEEP_DAYS = 366
 
 
-def refresh_all_products() -> int:
-    """Recompute every product (beat): the rolling window moves on without new usage too."""
-    return sum(1 for pk in Product.objects.values_list("pk", flat=True) if refresh_product(pk))
+def refresh_due_products(budget_seconds: float = REFRESH_BUDGET_SECONDS) -> int:
+    """Beat, every PRODUCT_METRICS_DIRTY_SECONDS: recompute the products whose usage
+    or configuration changed (oldest mark first), then those the full pass
+    marked stale, until the budget is spent (one product at least).
+
+    Whatever is left is still marked, so the next tick goes on where this one
+    stopped: however many products there are, a pass never meets the task's
+    time limit, and one that is stopped (a time limit, a restart) loses
+    nothing. A product whose computation fails is logged and put at the back
+    of the line instead of holding up the others.
+    """
+    deadline = time.monotonic() + budget_seconds
+    marked = Product.objects.values_list("pk", flat=True)
+    dirty = marked.filter(dirty_at__isnull=False).order_by("dirty_at", "pk")[:REFRESH_BATCH]
+    stale = marked.filter(stale_at__isnull=False).order_by("stale_at", "pk")[:REFRESH_BATCH]
+    refreshed = 0
+    for pk in dict.fromkeys([*dirty, *stale]):
+        try:
+            refreshed += refresh_product(pk, only_due=True)
+        except SoftTimeLimitExceeded:
+            raise
+        except Exception:
+            log.exception("product %s: computing its metrics failed; it goes to the back", pk)
+            now = timezone.now()
+            Product.objects.filter(pk=pk, dirty_at__isnull=False).update(dirty_at=now)
+            Product.objects.filter(pk=pk, stale_at__isnull=False).update(stale_at=now)
+        if time.monotonic() >= deadline:
+            break
+    return refreshed
 
 
-def refresh_product(product_id: int, *, now: datetime | None = None, only_dirty=False) -> bool:
+def refresh_all_products(now: datetime | None = None) -> int:
+    """Beat, every PRODUCT_METRICS_ALL_SECONDS: the rolling window moves on without
+    new usage too, so every product is marked stale (one UPDATE) for the ticks
+    of `refresh_due_products` to recompute; rollup days older than any window
+    go. Returns how many products were marked."""
+    now = now or timezone.now()
+    oldest = rollup.day_of(now) - timedelta(days=ROLLUP_KEEP_DAYS)
+    UsageDay.objects.filter(day__lt=oldest).delete()
+    FeatureUseDay.objects.filter(day__lt=oldest).delete()
+    return Product.objects.filter(stale_at__isnull=True).update(stale_at=now)
+
+
+def refresh_product(product_id: int, *, now: datetime | None = None, only_due=False) -> bool:
     """Compute one product's metrics, store today's point, move its bands, fire crossings.
 
     The product row is locked (skipped if another worker holds it), so two
-    refreshes never compute the same crossing twice.
+    refreshes never compute the same crossing twice. `only_due`: only if it
+    is still marked dirty or stale (another tick may have done it since).
     """
     with transaction.atomic():
         query = Product.objects.select_for_update(skip_locked=True).filter(pk=product_id)
-        if only_dirty:
-            query = query.filter(dirty_at__isnull=False)
+        if only_due:
+            query = query.filter(Q(dirty_at__isnull=False) | Q(stale_at__isnull=False))
         product = query.first()
         if product is None:
             return False
@@ -177,8 +228,8 @@ def refresh_product(product_id: int, *, now: datetime | None = None, only_dirty=
         _add_trends(product, figures, now)
         product.metrics = figures
         product.metrics_at = now
-        product.dirty_at = None
-        product.save(update_fields=["metrics", "metrics_at", "dirty_at"])
+        product.dirty_at = product.stale_at = None
+        product.save(update_fields=["metrics", "metrics_at", "dirty_at", "stale_at"])
         MetricPoint.objects.update_or_create(
             product=product, day=now.date(), defaults={"metrics": _point(figures)}
         )
@@ -361,22 +412,22 @@ AUDIENCES = ("non_users", "users", "target", "active")
 def audience_contacts(product: Product, feature_key: str, audience: str, now: datetime):
     """Contacts of a product audience: the feature's target users who have (not)
     used it in the window, its whole target, or the product's active users."""
-    config = product.config
-    since = now - timedelta(days=int(config["window_days"]))
-    events = product_metrics.usage_events(product, since, now)
+    days = product_metrics.usage_days(product, now)
     contacts = Contact.objects.filter(workspace_id=product.workspace_id, is_preview=False)
     if audience == "active":
-        return contacts.filter(Exists(events.filter(contact=OuterRef("pk"))))
+        return contacts.filter(Exists(days.filter(contact=OuterRef("pk"))))
     feature = product.features.filter(key=feature_key).first()
     if feature is None:
         return contacts.none()
     if feature.target_tag:
-        target = contacts.filter(tags__contains=[feature.target_tag])
+        target = contacts.filter(product_metrics.tagged(feature.target_tag))
     else:
         # A number as the audience: the product's active users are who is there to reach.
-        target = contacts.filter(Exists(events.filter(contact=OuterRef("pk"))))
+        target = contacts.filter(Exists(days.filter(contact=OuterRef("pk"))))
     used = Exists(
-        events.filter(type="feature_used", data__feature=feature.key, contact=OuterRef("pk"))
+        product_metrics.feature_use_days(product, now).filter(
+            feature_key=feature.key, contact=OuterRef("pk")
+        )
     )
     if audience == "users":
         return target.filter(used)
@@ -481,7 +532,7 @@ def _enter_level(escalation: Escalation, level: int, now: datetime) -> None:
     )
     title = f"[L{level} {LEVEL_NAMES.get(level, '')}] {escalation.title}"
     body = escalation.guidance if level == 1 and escalation.guidance else escalation.message
-    InboxItem.objects.create(
+    item = InboxItem.objects.create(
         workspace_id=product.workspace_id,
         kind=InboxItem.Kind.NOTIFICATION if level == 1 else InboxItem.Kind.TASK,
         channel="inbox",
@@ -490,6 +541,7 @@ def _enter_level(escalation: Escalation, level: int, now: datetime) -> None:
         assignee=owner,
         run_id=escalation.run_id,
     )
+    escalation.inbox_items.add(item)
     entry = {"level": level, "at": now.isoformat(), "to": owner, "channels": ["inbox"]}
     escalation.history = [*escalation.history, entry]
     escalation.save()
@@ -499,17 +551,24 @@ def _enter_level(escalation: Escalation, level: int, now: datetime) -> None:
 
 
 def _notify_channels(escalation_id: int, level: int) -> None:
+    """Send the level to its outside channels (no lock held: they may take seconds),
+    then add the ones that took it to the level's history entry under the row's
+    lock, re-read: a level raised meanwhile is kept, not overwritten."""
     from .channels import notify
 
     escalation = Escalation.objects.select_related("product").get(pk=escalation_id)
     sent = notify(escalation, level, owner_for(escalation.product, level))
-    if sent:
-        history = list(escalation.history)
+    if not sent:
+        return
+    with transaction.atomic():
+        locked = Escalation.objects.select_for_update().get(pk=escalation_id)
+        history = [dict(entry) for entry in locked.history]
         for entry in reversed(history):
             if entry.get("level") == level:
                 entry["channels"] = [*entry.get("channels", []), *sent]
                 break
-        Escalation.objects.filter(pk=escalation_id).update(history=history)
+        locked.history = history
+        locked.save(update_fields=["history"])
 
 
 def raise_overdue_escalations(now: datetime | None = None) -> int:
@@ -534,7 +593,7 @@ def raise_overdue_escalations(now: datetime | None = None) -> int:
 
 
 def acknowledge(escalation: Escalation, *, by: str) -> Escalation:
-    """Stop the escalation rising (compare-and-set on open)."""
+    """Stop the escalation rising (compare-and-set on open); its inbox items are done."""
     with transaction.atomic():
         changed = Escalation.objects.filter(pk=escalation.pk, status=Escalation.Status.OPEN).update(
             status=Escalation.Status.ACKNOWLEDGED,
@@ -543,9 +602,9 @@ def acknowledge(escalation: Escalation, *, by: str) -> Escalation:
             escalate_at=None,
         )
         if changed:
-            InboxItem.objects.filter(run_id=escalation.run_id, kind=InboxItem.Kind.TASK).exclude(
-                run_id=None
-            ).update(done=True)
+            # Its own inbox items only (one per level reached), not the run's others
+            # (an action.task of the same run is someone else's work).
+            escalation.inbox_items.update(done=True)
     escalation.refresh_from_db()
     return escalation
 

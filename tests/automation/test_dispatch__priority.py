@@ -25,10 +25,10 @@ from tests.conftest import wait_until
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
 
 BACKLOG = 10_000
-# The issue asks for 1 s; the test allows 3 s on a shared 2-core machine and
-# also checks that most of the backlog was still queued when the high run
-# started, which a FIFO queue could never show (draining it takes minutes).
-HIGH_STARTS_WITHIN = timedelta(seconds=3)
+# The issue's bound (bench/priority.py: p50 73 ms, max 155 ms). The test also
+# checks that most of the backlog was still queued when the high run started,
+# which a FIFO queue could never show (draining it takes minutes).
+HIGH_STARTS_WITHIN = timedelta(seconds=1)
 HIGH_BURST = 200
 # Worker processes x runs in a message of the backlog (10,000 queued at once: the largest).
 IN_FLIGHT = 2 * MAX_RUNS_PER_MESSAGE

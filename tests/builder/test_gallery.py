@@ -444,7 +444,7 @@ def test_product_health_uses_the_real_trigger_and_escalation_levels() -> None:
 def test_weekly_product_summary() -> None:
     t = get_template("weekly-product-summary")
     assert config_of(t, "every_monday") == {"cron": "0 9 * * 1", "timezone": "UTC"}
-    assert walk(t) == ["every_monday", "digest_email", "digest_note"]
+    assert walk(t) == ["every_monday", "digest_email", "digest_slack"]
     email = config_of(t, "digest_email")
     metrics = {
         "health_score": 71.5,
@@ -460,6 +460,20 @@ def test_weekly_product_summary() -> None:
     body = render_field("body", email["body"], scope)
     assert "Active users: 40" in body
     assert "- Reports: 65.0 % of 20 (trend 5.0)" in body
+    # To both owners (one address when they are the same person, or one is missing).
+    owners = {"name": "Atlas", "manager_email": "pm@x.io", "executive_email": "ceo@x.io"}
+    for product, to in [
+        (owners, "pm@x.io, ceo@x.io"),
+        ({**owners, "executive_email": "pm@x.io"}, "pm@x.io"),
+        ({**owners, "executive_email": ""}, "pm@x.io"),
+    ]:
+        assert render_field("to", email["to"], {"event": {"data": {"product": product}}}) == to
+    # The team's digest: the inbox until a Slack connection is picked, then #product.
+    digest = config_of(t, "digest_slack")
+    assert (digest["channel"], digest["slack_channel"]) == ("inbox", "#product")
+    message = render_field("message", digest["message"], scope)
+    assert "Health 71.5 (change -2.0), 40 active users" in message
+    assert "- Reports: 65.0 % adoption (trend 5.0)" in message
 
 
 def test_feature_launch_campaign() -> None:

@@ -11,6 +11,7 @@ schedule by the product schedules sweep.
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import httpx
@@ -324,7 +325,7 @@ def test_product_health_escalation(product_journey, outbox):
     assert "Atlas health is stable again (70.0)." in notes
 
 
-def test_weekly_product_summary(product_journey, outbox):
+def test_weekly_product_summary(product_journey, outbox, http_target):
     flow = product_journey("weekly-product-summary")
     usage = [
         {"id": f"s{n}", "type": "session", "contact": {"email": f"u{n}@example.com"}}
@@ -338,17 +339,57 @@ def test_weekly_product_summary(product_journey, outbox):
     # It is Monday 9:00 somewhere: the schedule is due now.
     from automation.models import TriggerBinding
 
-    TriggerBinding.objects.filter(deployment_id=flow.workflow_id).update(
-        next_fire_at=timezone.now()
-    )
-    assert product_services.fire_product_schedules() == 1
-    assert flow.paths(1) == {None: ["every_monday", "digest_email", "digest_note"]}
+    def monday() -> None:
+        TriggerBinding.objects.filter(deployment_id=flow.workflow_id).update(
+            next_fire_at=timezone.now()
+        )
+        assert product_services.fire_product_schedules() == 1
+
+    monday()
+    assert flow.paths(1) == {None: ["every_monday", "digest_email", "digest_slack"]}
+    # One digest, to both owners.
     (digest,) = outbox.to("pm@example.com")
+    assert digest["to"] == ["pm@example.com", "ceo@example.com"]
     assert digest["subject"] == "Atlas: health 34.4 this week"
     assert "Active users: 4" in digest["body"]
     assert "- Reports: 5.0 % of 20" in digest["body"]
+    # No Slack connection picked yet: the team's digest is in the inbox.
     note = InboxItem.objects.get()
     assert note.title == "Weekly summary: Atlas"
+    assert note.body.startswith("Health 34.4 (change None), 4 active users")
+
+    # The team picks its Slack connection in the digest step (the Slack API is a
+    # local stand-in): next Monday's digest is posted to #product.
+    slack = flow.ok(
+        flow.api.post(
+            "/connections/",
+            json={
+                "name": "Team Slack",
+                "provider": "slack",
+                "settings": {"base_url": http_target.url},
+                "secrets": {"bot_token": "xoxb-1"},
+            },
+        ),
+        201,
+    )
+    draft = flow.ok(flow.api.get(f"/workflows/{flow.workflow_id}/"))["draft"]
+    step = next(node for node in draft["nodes"] if node["id"] == "digest_slack")
+    step["data"]["config"]["channel"] = str(slack["id"])
+    saved = flow.ok(flow.api.put(f"/workflows/{flow.workflow_id}/draft", json=draft))
+    assert saved.get("issues", []) == []
+    flow.ok(flow.api.post(f"/workflows/{flow.workflow_id}/publish"))
+    http_target.answer(body=b'{"ok": true, "channel": "C1", "ts": "1.2"}')
+    monday()
+    flow.paths(2)
+    [posted] = http_target.requests
+    assert posted["path"] == "/chat.postMessage"
+    assert posted["headers"]["authorization"] == "Bearer xoxb-1"
+    message = json.loads(posted["body"])
+    assert message["channel"] == "#product"
+    assert message["text"].startswith("*Weekly summary: Atlas*\nHealth 34.4")
+    assert "- Reports: 5.0 % adoption" in message["text"]
+    assert InboxItem.objects.count() == 1  # not the inbox this time
+    assert len(outbox.to("ceo@example.com")) == 2
 
 
 def test_feature_launch_campaign(journey, outbox):

@@ -308,6 +308,117 @@ def test_firing_a_signal_starts_the_workflows_that_listen(product, client_a, wor
     assert run.trigger_event.data["payload"] == {"segment": "EU"}
 
 
+@pytest.mark.parametrize(
+    ("role", "status"),
+    [(Role.VIEWER, 403), (Role.EDITOR, 201), (Role.PUBLISHER, 201), (Role.ADMIN, 201)],
+)
+def test_workflows_create_takes_the_roles_of_post_workflows(client_for, role, status):
+    client = client_for(role)
+    for path in ("/api/v1/workflows/", "/api/v1/workflows/create"):
+        response = client.post(path, {"name": f"{role} via {path}"}, format="json")
+        assert response.status_code == status, (path, response.content)
+    assert Workflow.objects.count() == (2 if status == 201 else 0)
+
+
+def test_a_viewer_reads_everything_of_a_product_and_changes_nothing(product, client_for):
+    services.fire_from_api(
+        product, "product_health", band="critical", feature_key="", value=30.0, payload={}
+    )
+    escalation = services.open_escalation(
+        product_id=product.pk,
+        workspace_id=product.workspace_id,
+        idempotency_key="viewer",
+        run_id="",
+        title="Look",
+        message="",
+        guidance="",
+        level=2,
+        max_level=3,
+        acknowledge_within=60,
+    )
+    viewer = client_for(Role.VIEWER)
+    base = f"/api/v1/products/{product.pk}"
+    assert viewer.get("/api/v1/products").json()["count"] == 1
+    assert viewer.get(base).json()["name"] == "Atlas"
+    crossings = viewer.get(f"{base}/crossings")
+    assert crossings.status_code == 200
+    assert [c["to_band"] for c in crossings.json()["results"]] == ["critical"]
+    escalations = viewer.get(f"{base}/escalations")
+    assert escalations.status_code == 200
+    assert [e["id"] for e in escalations.json()["results"]] == [escalation.pk]
+    configuration = viewer.get(f"{base}/configuration")
+    assert configuration.status_code == 200 and configuration.json()["window_days"] == 30
+    # Refused: every change (the editor's, the publisher's, the admin's).
+    for method, path, body in [
+        ("patch", base, {"name": "Mine"}),
+        ("put", f"{base}/configuration", {"window_days": 7}),
+        ("post", f"{base}/features", {"key": "export"}),
+        ("post", f"/api/v1/escalations/{escalation.pk}/acknowledge", {}),
+        ("post", "/api/v1/automation/triggers/product-health",
+         {"product": product.pk, "band": "stable"}),
+        ("delete", base, None),
+    ]:  # fmt: skip
+        response = getattr(viewer, method)(path, body, format="json")
+        assert response.status_code == 403, (method, path, response.status_code)
+    product.refresh_from_db()
+    assert product.name == "Atlas" and product.configuration == {}
+    assert BandCrossing.objects.count() == 1 and Escalation.objects.get().status == "open"
+
+
+def band_workflow(workspace, trigger: str, band: str, name: str, **config):
+    return published_workflow(
+        workspace,
+        graph(
+            {"id": "entered", "type": trigger, "config": {"band": band, **config}},
+            {"id": "tell", "type": "action.notify", "config": {"message": "{{ event.data.band }}"}},
+        ),
+        name=name,
+    )
+
+
+def test_firing_band_triggers_through_the_api_starts_the_band_workflows(
+    product, client_for, workspace_a
+):
+    adoption = "trigger.feature_adoption"
+    high = band_workflow(workspace_a, adoption, "high", "Reports high", feature="reports")
+    band_workflow(workspace_a, adoption, "low", "Reports low", feature="reports")
+    band_workflow(workspace_a, adoption, "high", "Export high", feature="export")
+    critical = band_workflow(workspace_a, "trigger.product_health", "critical", "Critical")
+    band_workflow(workspace_a, "trigger.product_health", "stable", "Stable")
+    publisher = client_for(Role.PUBLISHER)
+
+    response = publisher.post(
+        "/api/v1/automation/triggers/feature-adoption",
+        {"product": product.pk, "band": "high", "feature": "reports", "value": 65},
+        format="json",
+    )
+    assert response.status_code == 202, response.content
+    assert [s["name"] for s in response.json()["started"]] == ["Reports high"]
+    run = Run.objects.get(workflow=high)
+    assert run.product == product
+    data = run.trigger_event.data
+    assert (data["metric"], data["band"], data["value"]) == ("feature_adoption", "high", 65.0)
+    assert data["feature"] == {"key": "reports", "name": "reports"}
+
+    response = publisher.post(
+        "/api/v1/automation/triggers/product-health",
+        {"product": product.pk, "band": "critical", "value": 31.5},
+        format="json",
+    )
+    assert response.status_code == 202, response.content
+    [started] = response.json()["started"]
+    assert (started["name"], started["workflow"]) == ("Critical", str(critical.pk))
+    assert Run.objects.get(pk=started["run"]).trigger_event.data["band"] == "critical"
+    # Each fired crossing is in the band history, source "api"; bands are not moved.
+    history = client_for(Role.VIEWER).get(f"/api/v1/products/{product.pk}/crossings").json()
+    assert [(c["metric"], c["to_band"], c["source"]) for c in history["results"]] == [
+        ("product_health", "critical", "api"),
+        ("feature_adoption", "high", "api"),
+    ]
+    assert not product.band_states.exists()
+    assert Run.objects.count() == 2
+
+
 def test_workflows_create_is_an_alias(client_a):
     response = client_a.post("/api/v1/workflows/create", {"name": "Via alias"}, format="json")
     assert response.status_code == 201
