@@ -674,6 +674,7 @@ def _begin_outside_call(chunk: _Chunk, node: dict, node_class: type[NodeType]) -
     run.current_step = step
     config = (node.get("data") or {}).get("config") or {}
     ctx = _context(chunk, node["id"], config, attempt)
+    ctx.visit_started_at = step.started_at
     ctx.connections = resolve_connections(run.workspace_id, node_class.connection_ids(config))
     chunk.calls.append(
         OutsideCall(step_id=step.pk, attempt=attempt, implementation=node_class(), ctx=ctx)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -73,28 +72,11 @@ def one_line(text: str) -> str:
 
 
 def visit_started_at(ctx: NodeContext) -> datetime:
-    """When this visit of the node began: its step's `started_at`, the same on
-    every attempt (ctx.now is the current attempt's time). Outside calls that
-    a service deduplicates by content (Mixpanel: $insert_id with `time`) use it.
-
-    The engine commits the step as `running` before any outside call, so the
-    row is there; a context built by hand (unit tests, no run) gets ctx.now.
-    """
-    run_id, _, seq = ctx.idempotency_key.rpartition(":")
-    try:
-        run_uuid = uuid.UUID(run_id)
-    except ValueError:
-        return ctx.now
-    if not seq.isdigit():
-        return ctx.now
-    from automation.models import Step
-
-    started = (
-        Step.objects.filter(run_id=run_uuid, seq=int(seq))
-        .values_list("started_at", flat=True)
-        .first()
-    )
-    return started or ctx.now
+    """When this visit of the node began, the same on every attempt (ctx.now is
+    the current attempt's time). Outside calls that a service deduplicates by
+    content (Mixpanel: $insert_id with `time`) use it. A context built by hand
+    (unit tests, no run) gets ctx.now."""
+    return ctx.visit_started_at or ctx.now
 
 
 # The L1/L2/L3 escalation: who gets a task or issue, by the level a template renders.

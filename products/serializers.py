@@ -102,15 +102,35 @@ class SlackRouteSerializer(serializers.Serializer):
     channel = serializers.CharField(max_length=200)
 
 
-class JiraRouteSerializer(serializers.Serializer):
+ESCALATION_LEVELS = ("L1", "L2", "L3")
+
+
+class IssueRouteSerializer(serializers.Serializer):
+    """Filed as the tracker's node files: what is left empty comes from the connection."""
+
     connection = serializers.IntegerField()
-    project = serializers.CharField(max_length=100)
+    assignee = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    # Who gets the issue at each level ({"L2": "pm@…", "L3": "cto@…"}), else `assignee`.
+    assignees = serializers.DictField(
+        child=serializers.CharField(max_length=200, allow_blank=True), required=False
+    )
+
+    def validate_assignees(self, value: dict) -> dict:
+        unknown = sorted(set(value) - set(ESCALATION_LEVELS))
+        if unknown:
+            raise serializers.ValidationError(
+                f"levels are {', '.join(ESCALATION_LEVELS)}; not {', '.join(unknown)}"
+            )
+        return value
+
+
+class JiraRouteSerializer(IssueRouteSerializer):
+    project = serializers.CharField(max_length=100, required=False, allow_blank=True)
     issue_type = serializers.CharField(max_length=100, required=False, default="Task")
 
 
-class LinearRouteSerializer(serializers.Serializer):
-    connection = serializers.IntegerField()
-    team_id = serializers.CharField(max_length=100)
+class LinearRouteSerializer(IssueRouteSerializer):
+    team_id = serializers.CharField(max_length=100, required=False, allow_blank=True)
 
 
 class EscalationRoutesSerializer(serializers.Serializer):

@@ -145,6 +145,10 @@ class NodeContext:
     workspace_id: str = ""
     idempotency_key: str = ""
     attempt: int = 1
+    # When this visit's first attempt began (its step's started_at), the same on
+    # every retry, where `now` is this attempt's time; None before the visit's
+    # step exists (a node without outside effects on its first attempt).
+    visit_started_at: datetime | None = None
     dry_run: bool = False
     engagement: Mapping[str, Any] = field(default_factory=dict)
     # Stored credentials the config names (fields marked "x-widget": "connection"),

@@ -228,6 +228,32 @@ def test_configuration_refuses_bad_input(product, client_a, body, field):
     assert product.configuration == {}
 
 
+def test_escalation_routes_take_the_connections_defaults_and_assignees_by_level(product, client_a):
+    # What tests/integrations/test_escalation_issues.py files: no project or
+    # team (the connection's default) and who gets the issue at each level.
+    from integrations.models import Connection
+
+    jira = Connection(workspace=product.workspace, provider="jira", name="Jira")
+    jira.settings = {"base_url": "https://acme.atlassian.net", "email": "bot@acme.example"}
+    jira.set_secrets({"api_token": "t"})
+    jira.save()
+    url = f"/api/v1/products/{product.pk}/configuration"
+    route = {"connection": jira.pk, "assignees": {"L2": "acc-pm", "L3": "acc-exec"}}
+
+    answer = client_a.put(url, {"escalation": {"jira": route}}, format="json")
+
+    assert answer.status_code == 200, answer.content
+    product.refresh_from_db()
+    stored = product.configuration["escalation"]["jira"]
+    assert stored["assignees"] == {"L2": "acc-pm", "L3": "acc-exec"}
+    assert not stored.get("project")
+    wrong = {"escalation": {"jira": {**route, "assignees": {"L4": "nobody"}}}}
+    errors = field_errors(client_a.put(url, wrong, format="json"))
+    assert any(key.startswith("escalation.jira.assignees") for key in errors), errors
+    product.refresh_from_db()
+    assert product.configuration["escalation"]["jira"]["assignees"]["L3"] == "acc-exec"
+
+
 def test_configuration_round_trip(product, client_a):
     url = f"/api/v1/products/{product.pk}/configuration"
     body = {"weights": {"nps": 0.5}, "health_bands": [30, 50, 70], "window_days": 7}
