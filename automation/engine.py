@@ -701,6 +701,9 @@ def _visit(chunk: _Chunk, node: dict, node_class: type[NodeType]) -> Outcome:
     if step is not None and resuming:
         attempt = step.attempt
     ctx = _context(chunk, node_id, config, attempt)
+    if chunk.dry_run and (wanted := node_class.connection_ids(config)):
+        # A preview says what would be sent and as whom: the connections it would use.
+        ctx.connections = resolve_connections(run.workspace_id, wanted)
     implementation = node_class()
     started = timezone.now()
     try:

@@ -41,10 +41,24 @@ def notify(escalation: Escalation, level: int, owner: str) -> list[str]:
             log.warning("escalation %s L%s: %s failed", escalation.pk, level, name, exc_info=True)
 
     if owner and options.get("email", True):
+        from integrations.common import default_connection_id
         from integrations.email.client import send_email
 
+        # From the workspace's sender, as an email step that picks none sends.
+        default = default_connection_id("smtp")
+        sender = resolve_connections(product.workspace_id, [default]).get(default)
         attempt(
-            "email", lambda: send_email([owner], subject, body or subject, None, None, None, key)
+            "email",
+            lambda: send_email(
+                [owner],
+                subject,
+                body or subject,
+                None,
+                (sender or {}).get("settings", {}).get("from_email"),
+                None,
+                key,
+                connection=sender,
+            ),
         )
     wanted = {
         name: options[name]

@@ -222,7 +222,7 @@ class EmailAction(NodeType):
         return {**message, "body": text, "html": html, "headers": headers}
 
     def run(self, ctx: NodeContext) -> NodeResult:
-        sender = self._sender(ctx) if not ctx.dry_run else None
+        sender = self._sender(ctx)
         message = self._message(ctx, (sender or {}).get("settings") or {})
         contact_email = str(ctx.contact.get("email") or "").lower()
         recipients = {_bare(address) for address in message["to"]}

@@ -15,7 +15,20 @@ from tests.conftest import wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
 
-SAMPLE_DATA = {"cart_url": "https://shop.example/cart/1", "total": 80, "plan": "pro"}
+SAMPLE_DATA = {
+    "cart_url": "https://shop.example/cart/1",
+    "total": 80,
+    "plan": "pro",
+    # What a product trigger's event carries (the product templates read it).
+    "product": {
+        "name": "Atlas",
+        "manager_email": "pm@example.com",
+        "executive_email": "ceo@example.com",
+    },
+    "metrics": {"health_score": 72, "health_trend": -3, "active_users": 40, "features": {}},
+}
+# Whom the templates' emails go to: the contact, or a product's owners.
+PREVIEW_RECIPIENTS = {"ada@example.com", "pm@example.com", "pm@example.com, ceo@example.com"}
 
 
 def finished(run_id) -> Run:
@@ -93,7 +106,7 @@ def test_previewing_a_template_sends_nothing_and_changes_nothing(
     emails = [step.output["would"] for step in steps if step.node_type == "action.email"]
     assert emails, "every template sends an email on the chosen path"
     for email in emails:
-        assert email["to"] == "ada@example.com"
+        assert email["to"] in PREVIEW_RECIPIENTS
         assert "{{" not in email["subject"] and "{{" not in email["body"]
     # ...and nothing real happened.
     assert outbox.messages == []

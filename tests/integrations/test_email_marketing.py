@@ -329,3 +329,67 @@ def test_mail_to_another_address_never_unsubscribes_the_contact(mailbox, sender)
     # Ada's own mail still carries her tracking and her own unsubscribe link.
     ada_html = to_ada["message"].get_body(preferencelist=("html",)).get_content()
     assert "/hooks/email/open/" in ada_html
+
+
+def test_an_escalation_email_goes_out_as_the_workspaces_sender(
+    mailbox, sender, django_capture_on_commit_callbacks
+):
+    """Invariant: a product escalation mails its owner through the workspace's
+    sender, as an email step that picks no connection does, not EMAIL_URL."""
+    from django.core import mail
+
+    from products import services as products
+    from tests.products.factories import ProductFactory
+
+    sender.settings = {**sender.settings, "workspace_default": True}
+    sender.save()
+    product = ProductFactory(workspace=workspace(), name="Atlas", manager_email="pm@acme.example")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        escalation = products.open_escalation(
+            product_id=product.pk,
+            workspace_id=product.workspace_id,
+            idempotency_key="sender",
+            run_id="",
+            title="Atlas is down",
+            message="Errors everywhere.",
+            guidance="",
+            level=2,
+            max_level=3,
+            acknowledge_within=60,
+        )
+
+    [delivered] = mailbox.messages
+    assert delivered["to"] == ["pm@acme.example"]
+    assert delivered["message"]["from"] == "Acme <hello@acme.example>"
+    assert delivered["message"]["subject"] == "[Cairn L2] Atlas is down"
+    assert mail.outbox == []  # nothing through Cairn's default sender
+    escalation.refresh_from_db()
+    assert "email" in escalation.history[0]["channels"]
+
+
+def test_a_preview_shows_the_workspaces_sender_and_sends_nothing(mailbox, sender):
+    """Invariant: a preview says who the mail would come from, the workspace's
+    sender when the step picks none, and sends nothing."""
+    from builder.models import Role
+    from tests.builder.conftest import key_client
+
+    sender.settings = {**sender.settings, "workspace_default": True}
+    sender.save()
+    start = node("start", "trigger.event", event="signup")
+    welcome = node("welcome", "action.email", subject="Welcome", body="Hi")
+    workflow = published(graph([start, welcome], [edge("start", "welcome")]))
+    editor = key_client(workspace(), Role.EDITOR)
+
+    response = editor.post(
+        f"/api/v1/workflows/{workflow.pk}/preview",
+        {"contact": {"email": "ada@example.com"}},
+        format="json",
+    )
+
+    assert response.status_code == 201, response.data
+    run = Run.objects.get(pk=response.data["id"])
+    advance_run(run.pk)
+    would = run.steps.get(node_id="welcome").output["would"]
+    assert would["from"] == "Acme <hello@acme.example>"
+    assert mailbox.messages == []
