@@ -44,6 +44,7 @@ from config.redis_clients import redis_client
 
 from . import engine
 from .contacts import ContactError, ContactRef, link_contact_refs
+from .dispatch import enqueue_runs
 from .enrolment import NewRun, holding_new_runs
 from .ingest import IncomingEvent, IngestResult, ingest_events, retrying
 from .models import Contact, Event, PendingEvent
@@ -307,9 +308,15 @@ def _drain_batch(size: int) -> int | None:
         for workspace_id, pending in by_workspace.items():
             _ingest(workspace_id, pending, enrolled)
         PendingEvent.objects.filter(pk__in=[row.pk for row in rows], error="").delete()
-        # The runs these events enrolled take their first steps in this same
-        # transaction: no message, no second lock, no second commit.
-        engine.start_enrolled(enrolled)
+        if len(rows) < size:
+            # Caught up: the runs these events enrolled take their first steps
+            # in this same transaction (no message, no second lock, no second
+            # commit).
+            engine.start_enrolled(enrolled)
+        else:
+            # A full batch is a backlog: its runs go to the workers, which
+            # advance them in parallel while this drain takes the next batch.
+            enqueue_runs(new.run.pk for new in enrolled)
     return len(rows)
 
 

@@ -1,11 +1,13 @@
 """The event drain starts the runs it enrols, in its own transaction (engine.start_enrolled).
 
-Invariants: a run started by the drain ends exactly where a worker would
-have left it (same path, same contact changes, nothing the event itself
-brought lost); runs of low-priority workflows, a second run of one contact
-and a run that reaches an outside call are left to their queue, unleased,
-before the call; a run that cannot be started leaves the enrolments
-standing and goes to its queue, where it fails alone.
+Invariants: a drain that has caught up (its batch is not full) starts the
+runs it enrolled, a drain behind a backlog leaves them to the workers; a run
+started by the drain ends exactly where a worker would have left it (same
+path, same contact changes, nothing the event itself brought lost); runs of
+low-priority workflows, a second run of one contact and a run that reaches
+an outside call are left to their queue, unleased, before the call; a run
+that cannot be started leaves the enrolments standing and goes to its
+queue, where it fails alone.
 """
 
 from __future__ import annotations
@@ -170,3 +172,21 @@ def test_queued_runs_are_taken_by_the_worker(celery_worker, http_target):
     )
     assert len(http_target.requests) == 1
     assert path_of(Run.objects.get(workflow=low)) == ["start", "score", "cold", "end"]
+
+
+def test_a_full_batch_is_a_backlog_left_to_the_workers():
+    # A drain that is behind (its batch came back full) hands the batch's
+    # runs to the workers, which advance them in parallel while it takes the
+    # next batch; once it has caught up, it starts them itself.
+    scoring_flow()
+    for n in range(3):
+        pending("bench", f"c{n}@example.com", data={"score": 90})
+
+    assert intake.drain(batch=2).ingested == 3
+
+    first, second, third = Run.objects.order_by("created_at")
+    for queued in (first, second):
+        assert queued.status == RunStatus.RUNNING and path_of(queued) == []
+        assert queued.lease_until is None
+    assert third.status == RunStatus.COMPLETED
+    assert advance_run(first.pk) is Outcome.COMPLETED
