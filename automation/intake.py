@@ -287,8 +287,8 @@ def drain(*, seconds: float = DRAIN_SLICE_SECONDS, batch: int | None = None) -> 
             # Caught up with a stream: the events arriving meanwhile make the
             # next batch together. A batch has a fixed cost of some twenty
             # statements, several times an event's own, so batches of one
-            # (a single client's stream) would cost 12 ms of CPU an event
-            # against 2 ms in batches of twenty (bench/profile.py --batch).
+            # (a single client's stream) would cost 18 ms of CPU an event
+            # against 2 ms in batches of twenty (bench/drain_batches.py).
             time.sleep(max(0.0, began + settings.EVENT_DRAIN_DELAY - time.monotonic()))
 
 
