@@ -108,14 +108,22 @@ def test_the_welcome_series_on_the_worker_moves_on_a_click(tmp_path):
             "clicked", "wait.event", event="email_clicked", timeout={"amount": 3, "unit": "days"}
         )
         engaged = node("engaged", "action.tag", add=["engaged"])
+        tips = node(
+            "tips",
+            "action.email",
+            connection=str(sender.pk),
+            subject="Three tips to get going",
+            body="Tip one: https://shop.example/tips\n",
+        )
         cold = node("cold", "action.tag", add=["cold"])
         published(
             graph(
-                [start, welcome, clicked, engaged, cold],
+                [start, welcome, clicked, engaged, tips, cold],
                 [
                     edge("start", "welcome"),
                     edge("welcome", "clicked"),
                     edge("clicked", "engaged", "received"),
+                    edge("engaged", "tips"),
                     edge("clicked", "cold", "timeout"),
                 ],
             )
@@ -140,8 +148,13 @@ def test_the_welcome_series_on_the_worker_moves_on_a_click(tmp_path):
             done = finished({"pk": run.pk})
 
         assert done.status == RunStatus.COMPLETED
-        assert path_of(done) == ["start", "welcome", "clicked", "engaged"]
+        assert path_of(done) == ["start", "welcome", "clicked", "engaged", "tips"]
         assert done.contact.engagement["opens"] == 1
+        # The series goes on: the second email of it, after the click.
+        assert [m["message"]["subject"] for m in mailbox.messages] == [
+            "Welcome",
+            "Three tips to get going",
+        ]
     finally:
         controller.stop()
 
