@@ -21,24 +21,11 @@ Usage: .venv/bin/python bench/profile.py [--events 500] [--batch 10]
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import uuid
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.update(
-    {
-        "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/cairn_bench",
-        "REDIS_URL": "redis://127.0.0.1:6379/14",
-        "CAIRN_EXECUTION": "celery",
-        "EVENT_INTAKE": "queued",
-        "LOG_LEVEL": "WARNING",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
-    }
-)
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+from peer_database import use_peer_database
+
+use_peer_database()
 
 
 def main() -> None:

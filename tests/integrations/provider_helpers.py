@@ -20,3 +20,18 @@ def run(node_class, config, connection, **fields):
     ctx = make_ctx({"connection": connection["id"], **config}, **fields)
     ctx.connections = {connection["id"]: connection}
     return node_class().run(ctx)
+
+
+def stored_connection(workspace, provider, url, settings=None, secrets=None):
+    """A workspace's saved connection to a stand-in service at `url` (secrets encrypted)."""
+    from integrations.models import Connection
+
+    made = Connection(
+        workspace=workspace,
+        provider=provider,
+        name=provider,
+        settings={"base_url": url, **(settings or {})},
+    )
+    made.set_secrets(secrets or {})
+    made.save()
+    return made

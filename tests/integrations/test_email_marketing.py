@@ -338,26 +338,14 @@ def test_an_escalation_email_goes_out_as_the_workspaces_sender(
     sender, as an email step that picks no connection does, not EMAIL_URL."""
     from django.core import mail
 
-    from products import services as products
-    from tests.products.factories import ProductFactory
+    from tests.products.factories import ProductFactory, escalate
 
     sender.settings = {**sender.settings, "workspace_default": True}
     sender.save()
     product = ProductFactory(workspace=workspace(), name="Atlas", manager_email="pm@acme.example")
 
     with django_capture_on_commit_callbacks(execute=True):
-        escalation = products.open_escalation(
-            product_id=product.pk,
-            workspace_id=product.workspace_id,
-            idempotency_key="sender",
-            run_id="",
-            title="Atlas is down",
-            message="Errors everywhere.",
-            guidance="",
-            level=2,
-            max_level=3,
-            acknowledge_within=60,
-        )
+        escalation = escalate(product, key="sender")
 
     [delivered] = mailbox.messages
     assert delivered["to"] == ["pm@acme.example"]

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import pytest
 
-from integrations.models import Connection
 from products import services
 from products.models import Escalation
-from tests.products.factories import ProductFactory
+from tests.integrations.provider_helpers import stored_connection
+from tests.products.factories import ProductFactory, escalate
 
 pytestmark = pytest.mark.django_db
 
@@ -24,30 +24,18 @@ LINEAR_ISSUE = {
 }
 
 
-def connection(workspace, provider, url, settings, secrets) -> Connection:
-    made = Connection(
-        workspace=workspace,
-        provider=provider,
-        name=provider,
-        settings={"base_url": url, **settings},
-    )
-    made.set_secrets(secrets)
-    made.save()
-    return made
-
-
 def test_escalations_file_into_the_connections_defaults_and_assign_by_level(
     service, django_capture_on_commit_callbacks
 ):
     product = ProductFactory(name="Atlas")
-    jira = connection(
+    jira = stored_connection(
         product.workspace,
         "jira",
         service.url,
         {"email": "bot@acme.example", "project_key": "OPS"},
         {"api_token": "jira-t"},
     )
-    linear = connection(
+    linear = stored_connection(
         product.workspace, "linear", service.url, {"team_id": "team-ops"}, {"api_key": "lin-k"}
     )
     services.set_configuration(
@@ -64,18 +52,7 @@ def test_escalations_file_into_the_connections_defaults_and_assign_by_level(
     service.answer(201, {"id": "10", "key": "OPS-1"})
     service.answer(200, LINEAR_ISSUE)
     with django_capture_on_commit_callbacks(execute=True):
-        escalation = services.open_escalation(
-            product_id=product.pk,
-            workspace_id=product.workspace_id,
-            idempotency_key="defaults",
-            run_id="",
-            title="Atlas is down",
-            message="Errors everywhere.",
-            guidance="",
-            level=2,
-            max_level=3,
-            acknowledge_within=60,
-        )
+        escalation = escalate(product, key="defaults")
 
     jira_call, linear_call = service.requests
     assert jira_call["path"] == "/rest/api/3/issue"
@@ -114,7 +91,7 @@ def test_a_route_that_names_its_project_and_team_keeps_them(
     service, django_capture_on_commit_callbacks
 ):
     product = ProductFactory(name="Atlas")
-    jira = connection(
+    jira = stored_connection(
         product.workspace,
         "jira",
         service.url,
@@ -127,18 +104,7 @@ def test_a_route_that_names_its_project_and_team_keeps_them(
     )
     service.answer(201, {"id": "10", "key": "SUP-1"})
     with django_capture_on_commit_callbacks(execute=True):
-        services.open_escalation(
-            product_id=product.pk,
-            workspace_id=product.workspace_id,
-            idempotency_key="named",
-            run_id="",
-            title="Atlas is slow",
-            message="p95 up.",
-            guidance="",
-            level=2,
-            max_level=3,
-            acknowledge_within=60,
-        )
+        escalate(product, key="named", title="Atlas is slow", message="p95 up.")
     fields = service.json(0)["fields"]
     assert fields["project"] == {"key": "SUP"}
     assert "assignee" not in fields

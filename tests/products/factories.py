@@ -44,3 +44,30 @@ def graph(*nodes: dict, reenrollment: str = "never") -> dict:
         ],
         "settings": {"reenrollment": reenrollment},
     }
+
+
+def escalate(
+    product: Product,
+    *,
+    key: str = "escalation",
+    level: int = 2,
+    max_level: int = 3,
+    title: str = "Atlas is down",
+    message: str = "Errors everywhere.",
+    guidance: str = "",
+    acknowledge_within: int = 60,
+    run_id: str = "",
+):
+    """Open an escalation of the product, as action.escalate does."""
+    return services.open_escalation(
+        product_id=product.pk,
+        workspace_id=product.workspace_id,
+        idempotency_key=key,
+        run_id=run_id,
+        title=title,
+        message=message,
+        guidance=guidance,
+        level=level,
+        max_level=max_level,
+        acknowledge_within=acknowledge_within,
+    )

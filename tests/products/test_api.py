@@ -13,7 +13,7 @@ from builder.models import Role, Workflow
 from products import services
 from products.models import BandCrossing, Escalation, Feature, Product
 from tests.builder.factories import published_workflow
-from tests.products.factories import ProductFactory, graph
+from tests.products.factories import ProductFactory, escalate, graph
 
 pytestmark = pytest.mark.django_db
 
@@ -59,18 +59,7 @@ def test_another_workspace_sees_none_of_a_product(product, client_b):
         format="json",
     )
     assert "product" in field_errors(response)
-    escalation = services.open_escalation(
-        product_id=product.pk,
-        workspace_id=product.workspace_id,
-        idempotency_key="k1",
-        run_id="",
-        title="t",
-        message="",
-        guidance="",
-        level=2,
-        max_level=3,
-        acknowledge_within=60,
-    )
+    escalation = escalate(product, key="k1", title="t", message="")
     response = client_b.post(f"/api/v1/escalations/{escalation.pk}/acknowledge", {}, format="json")
     assert response.status_code == 404
     product.refresh_from_db()
@@ -98,18 +87,7 @@ def test_roles(product, client_for):
     assert editor.post(url, fire, format="json").status_code == 403
     assert publisher.post(url, fire, format="json").status_code == 202
     assert viewer.patch(f"{base}/features/reports", {"name": "R"}, format="json").status_code == 403
-    escalation = services.open_escalation(
-        product_id=product.pk,
-        workspace_id=product.workspace_id,
-        idempotency_key="roles",
-        run_id="",
-        title="t",
-        message="",
-        guidance="",
-        level=2,
-        max_level=3,
-        acknowledge_within=60,
-    )
+    escalation = escalate(product, key="roles", title="t", message="")
     acknowledge = f"/api/v1/escalations/{escalation.pk}/acknowledge"
     assert viewer.post(acknowledge, {}, format="json").status_code == 403
     assert "by" in field_errors(editor.post(acknowledge, {"by": "x" * 201}, format="json"))
@@ -350,18 +328,7 @@ def test_a_viewer_reads_everything_of_a_product_and_changes_nothing(product, cli
     services.fire_from_api(
         product, "product_health", band="critical", feature_key="", value=30.0, payload={}
     )
-    escalation = services.open_escalation(
-        product_id=product.pk,
-        workspace_id=product.workspace_id,
-        idempotency_key="viewer",
-        run_id="",
-        title="Look",
-        message="",
-        guidance="",
-        level=2,
-        max_level=3,
-        acknowledge_within=60,
-    )
+    escalation = escalate(product, key="viewer", title="Look", message="")
     viewer = client_for(Role.VIEWER)
     base = f"/api/v1/products/{product.pk}"
     assert viewer.get("/api/v1/products").json()["count"] == 1
@@ -453,17 +420,8 @@ def test_workflows_create_is_an_alias(client_a):
 
 
 def test_acknowledging_stops_the_rise(product, client_a):
-    escalation = services.open_escalation(
-        product_id=product.pk,
-        workspace_id=product.workspace_id,
-        idempotency_key="k2",
-        run_id="",
-        title="Slow",
-        message="",
-        guidance="Restart the cache first.",
-        level=1,
-        max_level=3,
-        acknowledge_within=60,
+    escalation = escalate(
+        product, key="k2", level=1, title="Slow", message="", guidance="Restart the cache first."
     )
     later = timezone.now() + timedelta(seconds=61)
     assert services.raise_overdue_escalations(later) == 1
@@ -477,18 +435,7 @@ def test_acknowledging_stops_the_rise(product, client_a):
     escalation.refresh_from_db()
     assert (escalation.level, escalation.status) == (2, "acknowledged")
     # The same visit of the node opens nothing twice (a redelivered step).
-    again = services.open_escalation(
-        product_id=product.pk,
-        workspace_id=product.workspace_id,
-        idempotency_key="k2",
-        run_id="",
-        title="Slow",
-        message="",
-        guidance="",
-        level=1,
-        max_level=3,
-        acknowledge_within=60,
-    )
+    again = escalate(product, key="k2", level=1, title="Slow", message="")
     assert again.pk == escalation.pk and Escalation.objects.count() == 1
     listed = client_a.get(f"/api/v1/products/{product.pk}/escalations").json()["results"]
     assert [e["level"] for e in listed] == [2]

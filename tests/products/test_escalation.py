@@ -18,8 +18,8 @@ from products import services
 from products.models import Escalation
 from tests.builder.factories import published_workflow
 from tests.conftest import wait_until
-from tests.products.factories import ProductFactory, graph
-from tests.products.test_escalation_channels import connection as make_connection
+from tests.integrations.provider_helpers import stored_connection
+from tests.products.factories import ProductFactory, escalate, graph
 
 
 @pytest.mark.django_db
@@ -68,24 +68,21 @@ def test_acknowledging_marks_only_the_escalations_own_inbox_items(workspace_a, c
 @pytest.mark.django_db
 def test_level_1_guidance_stays_in_the_inbox(http_target, django_capture_on_commit_callbacks):
     product = ProductFactory(name="Atlas")
-    slack = make_connection(
+    slack = stored_connection(
         product.workspace, "slack", http_target.url, secrets={"bot_token": "xoxb-1"}
     )
     services.set_configuration(
         product, {"escalation": {"slack": {"connection": slack.pk, "channel": "#atlas"}}}
     )
     with django_capture_on_commit_callbacks(execute=True):
-        escalation = services.open_escalation(
-            product_id=product.pk,
-            workspace_id=product.workspace_id,
-            idempotency_key="guidance",
-            run_id="",
+        escalation = escalate(
+            product,
+            key="guidance",
+            level=1,
+            max_level=2,
             title="Atlas is declining",
             message="Please look.",
             guidance="Check the error rate first.",
-            level=1,
-            max_level=2,
-            acknowledge_within=60,
         )
     assert http_target.requests == []  # no Slack post, no email: nobody is paged
     escalation.refresh_from_db()
@@ -105,7 +102,7 @@ def test_level_1_guidance_stays_in_the_inbox(http_target, django_capture_on_comm
 @pytest.mark.django_db(transaction=True)
 def test_a_level_raised_during_a_slow_channel_call_is_kept(http_target, outbox):
     product = ProductFactory(name="Atlas")
-    slack = make_connection(
+    slack = stored_connection(
         product.workspace, "slack", http_target.url, secrets={"bot_token": "xoxb-1"}
     )
     services.set_configuration(
@@ -132,18 +129,7 @@ def test_a_level_raised_during_a_slow_channel_call_is_kept(http_target, outbox):
 
     def open_level_2():
         # Commits, then calls Slack (after commit, with no lock held).
-        services.open_escalation(
-            product_id=product.pk,
-            workspace_id=product.workspace_id,
-            idempotency_key="race",
-            run_id="",
-            title="Atlas is down",
-            message="Errors everywhere.",
-            guidance="",
-            level=2,
-            max_level=3,
-            acknowledge_within=1,
-        )
+        escalate(product, key="race", acknowledge_within=1)
 
     first = in_thread(open_level_2)
     wait_until(lambda: len(http_target.requests) == 1, what="level 2 is being posted to Slack")

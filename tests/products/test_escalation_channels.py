@@ -8,30 +8,20 @@ import json
 
 import pytest
 
-from integrations.models import Connection
 from products import services
 from products.models import Escalation
-from tests.products.factories import ProductFactory
+from tests.integrations.provider_helpers import stored_connection
+from tests.products.factories import ProductFactory, escalate
 
 pytestmark = pytest.mark.django_db
 
 
-def connection(workspace, provider: str, url: str, settings=None, secrets=None) -> Connection:
-    found = Connection(
-        workspace=workspace,
-        provider=provider,
-        name=provider,
-        settings={"base_url": url, **(settings or {})},
-    )
-    found.set_secrets(secrets or {})
-    found.save()
-    return found
-
-
 def test_levels_go_to_slack_and_jira(http_target, django_capture_on_commit_callbacks):
     product = ProductFactory(name="Atlas")
-    slack = connection(product.workspace, "slack", http_target.url, secrets={"bot_token": "xoxb-1"})
-    jira = connection(
+    slack = stored_connection(
+        product.workspace, "slack", http_target.url, secrets={"bot_token": "xoxb-1"}
+    )
+    jira = stored_connection(
         product.workspace,
         "jira",
         http_target.url,
@@ -51,18 +41,7 @@ def test_levels_go_to_slack_and_jira(http_target, django_capture_on_commit_callb
     http_target.answer(body=b'{"ok": true, "channel": "C1", "ts": "1.2"}')
     http_target.answer(body=b'{"id": "10", "key": "OPS-1"}')
     with django_capture_on_commit_callbacks(execute=True):
-        escalation = services.open_escalation(
-            product_id=product.pk,
-            workspace_id=product.workspace_id,
-            idempotency_key="channels",
-            run_id="",
-            title="Atlas is down",
-            message="Errors everywhere.",
-            guidance="",
-            level=2,
-            max_level=3,
-            acknowledge_within=60,
-        )
+        escalation = escalate(product, key="channels")
     posted = [(r["path"], json.loads(r["body"])) for r in http_target.requests]
     assert posted[0] == (
         "/chat.postMessage",
@@ -90,7 +69,9 @@ def test_a_level_goes_to_linear_with_the_level_as_priority(
     http_target, django_capture_on_commit_callbacks
 ):
     product = ProductFactory(name="Atlas")
-    linear = connection(product.workspace, "linear", http_target.url, secrets={"api_key": "lin-k"})
+    linear = stored_connection(
+        product.workspace, "linear", http_target.url, secrets={"api_key": "lin-k"}
+    )
     services.set_configuration(
         product,
         {
@@ -105,18 +86,7 @@ def test_a_level_goes_to_linear_with_the_level_as_priority(
         body=json.dumps({"data": {"issueCreate": {"success": True, "issue": issue}}}).encode()
     )
     with django_capture_on_commit_callbacks(execute=True):
-        escalation = services.open_escalation(
-            product_id=product.pk,
-            workspace_id=product.workspace_id,
-            idempotency_key="linear",
-            run_id="",
-            title="Atlas is down",
-            message="Errors everywhere.",
-            guidance="",
-            level=3,
-            max_level=3,
-            acknowledge_within=60,
-        )
+        escalation = escalate(product, key="linear", level=3)
     [request] = http_target.requests
     assert request["path"] == "/graphql"
     assert request["headers"]["authorization"] == "lin-k"

@@ -11,7 +11,7 @@ from django.urls import reverse
 from products import services
 from products.models import BandCrossing, Escalation, MetricPoint, Product
 from tests.builder.factories import WorkspaceFactory
-from tests.products.factories import ProductFactory
+from tests.products.factories import ProductFactory, escalate
 
 pytestmark = pytest.mark.django_db
 
@@ -49,18 +49,7 @@ def test_pages_and_actions(admin_client):
     services.fire_from_api(
         product, "product_health", band="critical", feature_key="", value=30.0, payload={}
     )
-    escalation = services.open_escalation(
-        product_id=product.pk,
-        workspace_id=product.workspace_id,
-        idempotency_key="admin",
-        run_id="",
-        title="Look",
-        message="",
-        guidance="",
-        level=2,
-        max_level=3,
-        acknowledge_within=60,
-    )
+    escalation = escalate(product, key="admin", title="Look", message="")
     for model, obj in (
         (Product, product),
         (MetricPoint, MetricPoint.objects.get()),
