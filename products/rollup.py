@@ -34,7 +34,10 @@ def usage_issue(
     event_type: str, data: Mapping[str, Any], feature_keys: Iterable[str]
 ) -> tuple[str, str] | None:
     """(field, message) when an event sent as a product's usage cannot count as it."""
-    if event_type == "feature_used" and data.get("feature") not in set(feature_keys):
+    feature = data.get("feature")
+    if event_type == "feature_used" and (
+        not isinstance(feature, str) or feature not in set(feature_keys)
+    ):
         return "feature", f"must be one of this product's features: {sorted(feature_keys)}"
     if event_type == "nps":
         score = data.get("score")

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from automation import intake
 from automation.ingest import ContactRef, IncomingEvent
+from automation.models import Event
 from products import services
 from products.models import FeatureUseDay, Product, UsageDay
 from tests.products.factories import ProductFactory
@@ -124,6 +125,11 @@ def test_usage_sent_to_plain_events_counts_like_the_product_endpoint(product, cl
         # Another workspace's product: never counted there.
         {"id": "5", "type": "session", "contact": {"email": "d@x.io"},
          "data": {"product": other.pk}},
+        # A feature that is not a key at all: stored, not counted.
+        {"id": "7", "type": "feature_used", "contact": {"email": "b@x.io"},
+         "data": {"product": product.pk, "feature": {"key": "reports"}}},
+        {"id": "8", "type": "feature_used", "contact": {"email": "b@x.io"},
+         "data": {"product": product.pk, "feature": ["reports"]}},
     )  # fmt: skip
     plain(
         client_b,
@@ -161,3 +167,24 @@ def test_usage_through_the_queued_intake_counts_too(product, client_a, settings)
     services.refresh_due_products()
     product.refresh_from_db()
     assert product.metrics["features"]["reports"]["users"] == 1
+
+
+def test_a_feature_that_is_no_key_never_holds_up_the_drain(product, client_a, settings):
+    settings.EVENT_INTAKE = "queued"
+    services.refresh_product(product.pk)
+    hostile = {
+        "id": "h1",
+        "type": "feature_used",
+        "contact": {"email": "a@x.io"},
+        "data": {"product": product.pk, "feature": {"nested": ["reports"]}},
+    }
+    good = {**hostile, "id": "h2", "data": {"product": product.pk, "feature": "reports"}}
+    assert client_a.post("/api/v1/events", hostile, format="json").status_code == 202
+    assert client_a.post("/api/v1/events", good, format="json").status_code == 202
+
+    assert intake.drain().ingested == 2
+
+    assert Event.objects.filter(client_id__in=["h1", "h2"]).count() == 2
+    services.refresh_due_products()
+    product.refresh_from_db()
+    assert product.metrics["usage_events"] == 1
