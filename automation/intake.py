@@ -330,11 +330,14 @@ def _ingest(workspace_id: int, rows: list[PendingEvent], enrolled: list[NewRun])
             ingest_events(workspace_id, events)
         enrolled += new_runs
         return
-    except ContactError:
+    except NOT_THE_EVENTS_FAULT:
+        raise
+    except Exception:
         pass
     # One event of the batch cannot be ingested (its email was given to another
-    # external id after the request was checked): ingest them one by one and
-    # keep the ones refused, with why, instead of holding up the rest.
+    # external id after the request was checked, or ingesting it fails in a way
+    # no retry mends): ingest them one by one and keep the ones refused, with
+    # why, instead of holding up the rest and every event after them.
     for row, event in zip(rows, events, strict=True):
         try:
             # Queued as usual: a contact of several of these events is a
@@ -345,6 +348,17 @@ def _ingest(workspace_id: int, rows: list[PendingEvent], enrolled: list[NewRun])
         except ContactError as error:
             log.warning("pending event %s refused at ingest: %s", row.pk, error)
             PendingEvent.objects.filter(pk=row.pk).update(error=f"{error.field}: {error}")
+        except NOT_THE_EVENTS_FAULT:
+            raise
+        except Exception as error:
+            log.exception("pending event %s could not be ingested; kept aside", row.pk)
+            reason = f"ingest failed: {type(error).__name__}: {error}"
+            PendingEvent.objects.filter(pk=row.pk).update(error=reason[:1000])
+
+
+# Failures that are not the event's: the database went away (the drain is
+# tried again, the events stay pending), or the task ran out of time.
+NOT_THE_EVENTS_FAULT = engine.NOT_THE_RUNS_FAULT
 
 
 def _lock() -> bool:

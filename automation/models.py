@@ -104,7 +104,8 @@ class PendingEvent(models.Model):
     answers 202; a Celery task ingests pending events in batches, in the order
     they were stored, and deletes them in the same transaction. An event that
     cannot be ingested (its contact's email now belongs to another external
-    id) keeps its row with `error` set.
+    id, or ingesting it raises an error no retry mends) keeps its row with
+    `error` set.
     """
 
     id = models.BigAutoField(primary_key=True)

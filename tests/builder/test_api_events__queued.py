@@ -158,6 +158,37 @@ def test_an_email_taken_after_the_answer_is_kept_aside_and_the_others_go_on(clie
     assert intake.drain().ingested == 0  # a refused event is not tried for ever
 
 
+@pytest.fixture
+def ingest_breaks_on_type_explodes():
+    """An app's receiver of events_stored that fails on one kind of event, as a bug
+    in any part of ingest would: the fault is real, only where it strikes is chosen."""
+    from automation.ingest import events_stored
+
+    def explode(sender, *, events, **_):
+        if any(stored.type == "explodes" for stored in events):
+            raise ValueError("a receiver broke on this event")
+
+    events_stored.connect(explode, dispatch_uid="test.explodes")
+    yield
+    events_stored.disconnect(dispatch_uid="test.explodes")
+
+
+def test_an_event_that_breaks_ingest_is_kept_aside_and_the_rest_go_on(
+    client_a, ingest_breaks_on_type_explodes
+):
+    batch = {"events": [event(0), event(1, type="explodes"), event(2)]}
+    assert client_a.post("/api/v1/events", batch, format="json").status_code == 202
+    assert client_a.post("/api/v1/events", event(3), format="json").status_code == 202
+
+    assert intake.drain().ingested == 4
+
+    assert sorted(Event.objects.values_list("client_id", flat=True)) == ["evt-0", "evt-2", "evt-3"]
+    kept = PendingEvent.objects.get()
+    assert kept.client_id == "evt-1"
+    assert kept.error == "ingest failed: ValueError: a receiver broke on this event"
+    assert intake.drain().ingested == 0  # kept aside, not tried for ever
+
+
 def test_a_paused_workflow_enrols_nobody(client_a, published_a):
     services.change_status(published_a, "paused")
 
