@@ -78,6 +78,9 @@ def enrol(enrolments: Iterable[Enrolment]) -> list[Run]:
                 version_id=enrolment.deployment.version_id,
                 contact=enrolment.contact,
                 trigger_event=enrolment.event,
+                events_after=(
+                    enrolment.event.seq if enrolment.event else enrolment.contact.event_seq
+                ),
                 trigger_node=enrolment.trigger_node,
                 current_node=enrolment.trigger_node,
                 queued_at=now,

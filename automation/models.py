@@ -31,6 +31,9 @@ class Contact(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     last_seen_at = models.DateTimeField(null=True, blank=True)
+    # How many events were received for the contact: the next one's `Event.seq`.
+    # Written only by whoever holds the contact's row lock (automation/contacts.py).
+    event_seq = models.PositiveBigIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
@@ -73,6 +76,9 @@ class Event(models.Model):
     data = models.JSONField(default=dict, blank=True)
     occurred_at = models.DateTimeField()
     received_at = models.DateTimeField(auto_now_add=True)
+    # The order the contact's events were received in (1, 2, 3 …): what waits and
+    # exit criteria match on (automation/awaited.py), never a sender's clock.
+    seq = models.PositiveBigIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["-received_at"]
@@ -83,7 +89,10 @@ class Event(models.Model):
                 name="one_event_per_client_id",
             )
         ]
-        indexes = [models.Index(fields=["contact", "type", "occurred_at"])]
+        indexes = [
+            models.Index(fields=["contact", "type", "occurred_at"]),
+            models.Index(fields=["contact", "type", "seq"], name="event_received_order"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.type} ({self.client_id or self.pk})"
@@ -228,6 +237,9 @@ class Run(models.Model):
         Event, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     trigger_node = models.CharField(max_length=NODE_ID_MAX_LENGTH)
+    # The contact's events up to this `Event.seq` came before the run: its
+    # trigger event's, or the contact's count when it was enrolled otherwise.
+    events_after = models.PositiveBigIntegerField(default=0)
     status = models.CharField(
         max_length=20, choices=RunStatus.choices, default=RunStatus.RUNNING, db_index=True
     )
@@ -336,6 +348,24 @@ class Step(models.Model):
     @property
     def idempotency_key(self) -> str:
         return f"{self.run_id}:{self.seq}"
+
+
+class ConsumedEvent(models.Model):
+    """An event a run's wait received: each event is taken once per run, however
+    often a loop brings the run back to the same wait (automation/awaited.py)."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="+")
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="+")
+    node_id = models.CharField(max_length=NODE_ID_MAX_LENGTH)
+    consumed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "event"], name="one_taking_per_run_event")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} taken at {self.node_id}"
 
 
 class InboxItem(models.Model):
