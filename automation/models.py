@@ -184,6 +184,9 @@ class TriggerBinding(models.Model):
     key = models.CharField(max_length=200, blank=True, db_index=True)
     config = models.JSONField(default=dict)
     next_fire_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # A schedule firing in progress: the segment's contacts up to this id are
+    # enrolled; None when no firing is under way (automation/schedules.py).
+    fire_after = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["workspace", "trigger_type", "key"])]
@@ -305,6 +308,16 @@ class Run(models.Model):
             ),
             models.Index(fields=["contact", "waiting_for"], name="run_subscription"),
             models.Index(fields=["workflow", "contact", "status"], name="run_enrolment"),
+        ]
+        # What must hold together (transitions.py is the only writer of these).
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(held=False) | Q(status="waiting"), name="run_held_only_while_waiting"
+            ),
+            models.CheckConstraint(
+                condition=Q(lease_until__isnull=True) | Q(status="running"),
+                name="run_leased_only_while_running",
+            ),
         ]
 
     def __str__(self) -> str:

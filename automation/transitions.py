@@ -53,6 +53,10 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "retry": ((RunStatus.FAILED,), RUNNING),
     # A dead letter (failed after its retries) an operator gives up on.
     "discard": ((RunStatus.FAILED,), RunStatus.CANCELLED),
+    # The workflow was paused / is live again: waiting runs stay waiting,
+    # out of the sweep's index (held) or back in it.
+    "hold_runs": ((WAITING,), WAITING),
+    "release_runs": ((WAITING,), WAITING),
 }
 ACCEPTS = {name: accepted for name, (accepted, _target) in TRANSITIONS.items()}
 
@@ -189,6 +193,7 @@ def _finished(run: Run, error: str) -> None:
     run.lease_until = None
     run.resume_at = None
     run.waiting_for = ""
+    run.held = False
     if run.status != RunStatus.FAILED:
         run.current_step = None
 
@@ -302,6 +307,22 @@ def discard(runs: QuerySet, note: str) -> int:
     )
 
 
+def hold_runs(runs: QuerySet) -> int:
+    """Waiting runs of a paused workflow hold at their node: the sweep skips them
+    (a run still moving holds itself at its next node: `hold(paused=True)`)."""
+    return runs.filter(status__in=ACCEPTS["hold_runs"], held=False).update(
+        held=True, updated_at=timezone.now()
+    )
+
+
+def release_runs(runs: QuerySet) -> int:
+    """Held runs of a workflow that is live again go back to the sweep, which
+    wakes those whose timer fell due meanwhile."""
+    return runs.filter(status__in=ACCEPTS["release_runs"], held=True).update(
+        held=False, updated_at=timezone.now()
+    )
+
+
 def cancel_runs(runs: QuerySet, reason: str) -> int:
     """running/waiting → cancelled for these runs, closing their open steps."""
     return _end(runs, "cancel", reason)
@@ -325,6 +346,7 @@ def _end(runs: QuerySet, name: str, reason: str) -> int:
         finished_at=now,
         resume_at=None,
         waiting_for="",
+        held=False,
         lease_until=None,
         updated_at=now,
     )
