@@ -8,6 +8,9 @@ version holds.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.db import models
 from django.db.models import Q
@@ -213,6 +216,44 @@ FINISHED_RUN_STATUSES = (
 )
 
 
+# A run's state (its status, and `held`) is written only inside
+# `writing_run_state`, which automation/transitions.py opens around each of its
+# writes: any other write, by whatever name and in whatever app, raises.
+RUN_STATE_FIELDS = frozenset({"status", "held"})
+_state_writer: ContextVar[str | None] = ContextVar("run_state_writer", default=None)
+
+
+class RunStateWriteRefused(Exception):
+    """A run's status or `held` was written outside automation/transitions.py."""
+
+
+@contextmanager
+def writing_run_state(transition: str) -> Iterator[None]:
+    token = _state_writer.set(transition)
+    try:
+        yield
+    finally:
+        _state_writer.reset(token)
+
+
+def _check_state_write(fields) -> None:
+    written = RUN_STATE_FIELDS.intersection(fields)
+    if written and _state_writer.get() is None:
+        raise RunStateWriteRefused(
+            f"{', '.join(sorted(written))} of a run is written only by automation/transitions.py"
+        )
+
+
+class RunQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        _check_state_write(kwargs)
+        return super().update(**kwargs)
+
+    def bulk_update(self, objs, fields, *args, **kwargs):
+        _check_state_write(fields)
+        return super().bulk_update(objs, fields, *args, **kwargs)
+
+
 class Run(models.Model):
     """One contact's journey through one workflow version.
 
@@ -283,6 +324,8 @@ class Run(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
+    objects = RunQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
         indexes = [
@@ -322,6 +365,23 @@ class Run(models.Model):
 
     def __str__(self) -> str:
         return f"run {self.pk} ({self.status})"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            loaded = getattr(self, "_loaded_state", {})
+            fields = kwargs.get("update_fields") or RUN_STATE_FIELDS
+            _check_state_write(
+                name
+                for name in RUN_STATE_FIELDS.intersection(fields)
+                if name in loaded and getattr(self, name) != loaded[name]
+            )
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        run = super().from_db(db, field_names, values)
+        run._loaded_state = {name: run.__dict__.get(name) for name in RUN_STATE_FIELDS}
+        return run
 
 
 class StepStatus(models.TextChoices):

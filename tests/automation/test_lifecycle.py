@@ -24,7 +24,7 @@ from django.utils import timezone
 from automation import runs as run_service
 from automation import schedules
 from automation.engine import advance_run
-from automation.models import Contact, Run, RunStatus, TriggerBinding
+from automation.models import Contact, Run, RunStatus, TriggerBinding, writing_run_state
 from builder import services
 from tests.automation.workflows import chain, graph, node, path_of, published, send, workspace
 
@@ -236,8 +236,63 @@ def test_the_database_refuses_run_states_that_cannot_be():
     delay_flow()
     send("signup", "ada@example.com")
     run = Run.objects.get()
-    with pytest.raises(IntegrityError), transaction.atomic():
+    with pytest.raises(IntegrityError), transaction.atomic(), writing_run_state("test"):
         Run.objects.filter(pk=run.pk).update(held=True)  # held, but running
     run = waiting_run()
     with pytest.raises(IntegrityError), transaction.atomic():
         Run.objects.filter(pk=run.pk).update(lease_until=timezone.now())  # leased, but waiting
+
+
+@pytest.mark.django_db
+def test_check_runs_finds_and_repairs_runs_nothing_can_wake(client):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    from automation.models import Deployment
+
+    workflow = delay_flow()
+    for email in ("forgotten@example.com", "held@example.com", "archived@example.com"):
+        send("signup", email)
+    for run in Run.objects.all():
+        advance_run(run.pk)
+    forgotten, held, archived = (
+        Run.objects.get(contact__email=email)
+        for email in ("forgotten@example.com", "held@example.com", "archived@example.com")
+    )
+    # What faults in earlier releases left behind.
+    Run.objects.filter(pk=forgotten.pk).update(resume_at=None)
+    with writing_run_state("test: a pause an earlier release forgot"):
+        Run.objects.filter(pk=held.pk).update(held=True)
+    other = delay_flow()
+    Run.objects.filter(pk=archived.pk).update(workflow=other)
+    Deployment.objects.filter(pk=other.pk).update(
+        status="archived", updated_at=timezone.now() - timedelta(hours=1)
+    )
+
+    with pytest.raises(CommandError, match="stranded runs found"):
+        call_command("check_runs", stdout=StringIO())
+    metrics = _metrics_page()
+    assert 'cairn_runs_stranded{reason="no_timer_no_event"} 1.0' in metrics
+    assert 'cairn_runs_stranded{reason="held_on_a_live_workflow"} 1.0' in metrics
+    assert 'cairn_runs_stranded{reason="in_flight_on_an_archived_workflow"} 1.0' in metrics
+
+    out = StringIO()
+    call_command("check_runs", "--repair", stdout=out)
+    assert "repaired 1: waiting with no timer and no event to wait for" in out.getvalue()
+    forgotten.refresh_from_db()
+    held.refresh_from_db()
+    archived.refresh_from_db()
+    assert forgotten.status == RunStatus.RUNNING
+    assert (held.status, held.held) == (RunStatus.WAITING, False)
+    assert archived.status == RunStatus.CANCELLED
+    out = StringIO()
+    call_command("check_runs", stdout=out)
+    assert "No stranded runs." in out.getvalue()
+    assert workflow.pk != other.pk
+
+
+def _metrics_page() -> str:
+    from ops.metrics import render
+
+    return render().decode()
