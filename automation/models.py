@@ -36,7 +36,7 @@ class Contact(models.Model):
     last_seen_at = models.DateTimeField(null=True, blank=True)
     # How many events were received for the contact: the next one's `Event.seq`.
     # Written only by whoever holds the contact's row lock (automation/contacts.py).
-    event_seq = models.PositiveBigIntegerField(default=0, editable=False)
+    event_seq = models.PositiveBigIntegerField(default=0, db_default=0, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
@@ -81,7 +81,7 @@ class Event(models.Model):
     received_at = models.DateTimeField(auto_now_add=True)
     # The order the contact's events were received in (1, 2, 3 …): what waits and
     # exit criteria match on (automation/awaited.py), never a sender's clock.
-    seq = models.PositiveBigIntegerField(default=0, editable=False)
+    seq = models.PositiveBigIntegerField(default=0, db_default=0, editable=False)
 
     class Meta:
         ordering = ["-received_at"]
@@ -283,7 +283,7 @@ class Run(models.Model):
     trigger_node = models.CharField(max_length=NODE_ID_MAX_LENGTH)
     # The contact's events up to this `Event.seq` came before the run: its
     # trigger event's, or the contact's count when it was enrolled otherwise.
-    events_after = models.PositiveBigIntegerField(default=0)
+    events_after = models.PositiveBigIntegerField(default=0, db_default=0)
     status = models.CharField(
         max_length=20, choices=RunStatus.choices, default=RunStatus.RUNNING, db_index=True
     )

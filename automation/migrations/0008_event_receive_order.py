@@ -82,17 +82,17 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='contact',
             name='event_seq',
-            field=models.PositiveBigIntegerField(default=0, editable=False),
+            field=models.PositiveBigIntegerField(db_default=0, default=0, editable=False),
         ),
         migrations.AddField(
             model_name='event',
             name='seq',
-            field=models.PositiveBigIntegerField(default=0, editable=False),
+            field=models.PositiveBigIntegerField(db_default=0, default=0, editable=False),
         ),
         migrations.AddField(
             model_name='run',
             name='events_after',
-            field=models.PositiveBigIntegerField(default=0),
+            field=models.PositiveBigIntegerField(db_default=0, default=0),
         ),
         migrations.AddIndex(
             model_name='event',

@@ -18,7 +18,6 @@ class Migration(migrations.Migration):
     dependencies = [
         ('automation', '0008_event_receive_order'),
         ('builder', '0003_workflow_priority'),
-        ('products', '0005_escalation_inbox_items'),
     ]
 
     operations = [
