@@ -32,9 +32,8 @@ from automation.nodes.triggers import ScheduleTrigger, TriggerNode
 from automation.rules import DURATION_SCHEMA, to_timedelta
 from automation.templating import render_field, template_issues
 
+from .activation import PRODUCT, PRODUCT_SCHEDULE
 from .models import ADOPTION_BANDS, FEATURE_ADOPTION, HEALTH_BANDS, PRODUCT_HEALTH
-
-PRODUCT, PRODUCT_SCHEDULE = "product", "product_schedule"
 
 PRODUCT_FIELD: dict[str, Any] = {
     "type": "integer",

@@ -36,6 +36,7 @@ from automation.nodes.triggers import trigger_types
 
 from . import metrics as product_metrics
 from . import rollup
+from .activation import PRODUCT, PRODUCT_SCHEDULE
 from .models import (
     ADOPTION_BANDS,
     FEATURE_ADOPTION,
@@ -52,10 +53,6 @@ from .models import (
 )
 
 log = logging.getLogger("cairn.products")
-
-# How product band triggers are activated: by products/ when a band is entered
-# (or through POST /api/v1/automation/triggers/...), never by event ingest.
-PRODUCT = "product"
 
 # The crossing event types product-subject runs carry as their trigger event.
 CROSSING_EVENT = {
@@ -617,8 +614,6 @@ def acknowledge(escalation: Escalation, *, by: str) -> Escalation:
 def fire_product_schedules(now: datetime | None = None) -> int:
     """Beat: each due trigger.product_schedule starts one run per product it covers."""
     from automation.nodes.triggers import trigger_class
-
-    from .nodes import PRODUCT_SCHEDULE
 
     now = now or timezone.now()
     started = 0

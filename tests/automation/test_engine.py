@@ -318,13 +318,13 @@ def test_a_failure_while_writing_a_step_leaves_no_partial_write(monkeypatch):
     run = only_run()
     from django.db import OperationalError
 
-    import automation.engine
+    import automation.engine.records
 
     def failing_save(contacts, fields):
         raise OperationalError("database went away")  # transient: the run stays running
 
     # The last write of the chunk fails, after both steps were executed.
-    monkeypatch.setattr(automation.engine, "save_contacts", failing_save)
+    monkeypatch.setattr(automation.engine.records, "save_contacts", failing_save)
     with pytest.raises(OperationalError):
         advance_run(run.pk)
     run.refresh_from_db()
