@@ -377,6 +377,24 @@ class Run(models.Model):
             )
         super().save(*args, **kwargs)
 
+    @property
+    def phase(self) -> str:
+        """Where the run is, in one word: its status, and for a run in flight
+        what moves it next (the constraints keep these fields consistent)."""
+        if self.status == RunStatus.RUNNING:
+            if self.lease_until is not None:
+                return "taken"  # a worker works on it
+            return "queued" if self.queued_at is not None else "released"
+        if self.status == RunStatus.WAITING:
+            if self.held:
+                return "held"  # its workflow is paused
+            if self.waiting_for:
+                return "waiting_for_event"
+            if self.resume_at is not None:
+                return "waiting_for_timer"
+            return "waiting_for_tester" if self.is_preview else "stranded"
+        return self.status
+
     @classmethod
     def from_db(cls, db, field_names, values):
         run = super().from_db(db, field_names, values)

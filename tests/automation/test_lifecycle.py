@@ -296,3 +296,20 @@ def _metrics_page() -> str:
     from ops.metrics import render
 
     return render().decode()
+
+
+@pytest.mark.django_db
+def test_a_runs_phase_says_what_moves_it_next():
+    workflow = delay_flow()
+    send("signup", "ada@example.com")
+    run = Run.objects.get()
+    assert run.phase == "queued"
+    run = waiting_run()
+    assert run.phase == "waiting_for_timer"
+    services.change_status(workflow, "paused")
+    run.refresh_from_db()
+    assert run.phase == "held"
+    services.change_status(workflow, "archived")
+    run_service.cancel_workflow_runs(workflow.pk)
+    run.refresh_from_db()
+    assert run.phase == "cancelled"
