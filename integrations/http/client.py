@@ -34,6 +34,7 @@ from django.utils import timezone
 
 from automation.nodes.base import NodeError, PermanentNodeError
 
+from .. import destinations
 from . import breaker, guard
 from .redaction import is_secret_key, redact, redact_url
 
@@ -49,6 +50,10 @@ REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 CREDENTIAL_HEADERS = ("authorization", "cookie", "proxy-authorization", "x-api-key")
 # A Standard Webhooks signature vouches for this request to this receiver only.
 SIGNATURE_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
+
+
+class CredentialsRefused(PermanentNodeError):
+    """A connection's credentials were about to go to a site it is not for; nothing was sent."""
 
 
 @dataclass
@@ -167,12 +172,17 @@ def request(
     breaker_key: str = "",
     secrets: Iterable[str] = (),
     credential_headers: Iterable[str] = (),
+    credentials_for: Iterable[destinations.Origin] | None = None,
 ) -> Response:
     """Send one request through the guard; returns the answer whatever its status.
 
     `credential_headers`: names of headers that carry credentials although
     their names do not say so (a connection's custom auth header); like
     Authorization, they are not sent on once a redirect leaves the origin.
+
+    `credentials_for`: the origins the connection whose credentials this
+    request carries is for (integrations.destinations); a URL elsewhere is
+    refused before anything is sent.
 
     Raises OutboundRefused (nothing sent) for a refused destination, NodeError
     for network failures and timeouts, CircuitOpen while the breaker is open.
@@ -185,6 +195,13 @@ def request(
         raise PermanentNodeError(f"url: {url!r} is not a valid URL") from error
     if current.scheme not in ("http", "https") or not current.host:
         raise PermanentNodeError(f"url: {redact_url(url)} must start with http:// or https://")
+    if credentials_for is not None:
+        origins = list(credentials_for)
+        if not destinations.allowed(origins, str(current)):
+            raise CredentialsRefused(
+                f"url: {destinations.refusal(origins)} Nothing was sent to "
+                f"{destinations.origin_of(str(current))}."
+            )
     if breaker_key:
         breaker.check(breaker_key)
     send_headers = {"User-Agent": USER_AGENT, **dict(headers or {})}

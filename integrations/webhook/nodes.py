@@ -60,6 +60,10 @@ class WebhookAction(NodeType):
     # private (NodeType.private_output_keys): editors and up read it.
     private_output = ("body",)
     template_fields = ("url", "headers", "body")
+    # The connection's credentials go with the request to `url`: graph
+    # validation checks that a fixed URL is on the connection's hosts
+    # (integrations.destinations); the guarded client checks every call.
+    credentials_url = ("url", "connection")
     config_schema = {
         "type": "object",
         "properties": {
@@ -98,7 +102,8 @@ class WebhookAction(NodeType):
                 "description": (
                     "Optional. Adds the connection's auth: a bearer token, basic auth, an API "
                     "key header, or a Standard Webhooks signature (webhook-id, "
-                    "webhook-timestamp, webhook-signature)."
+                    "webhook-timestamp, webhook-signature). Only for a URL on one of the sites "
+                    "the connection is for (its Sent only to list)."
                 ),
                 "x-widget": "connection",
                 "x-provider": "http",
