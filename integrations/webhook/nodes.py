@@ -102,8 +102,7 @@ class WebhookAction(NodeType):
                 "description": (
                     "Optional. Adds the connection's auth: a bearer token, basic auth, an API "
                     "key header, or a Standard Webhooks signature (webhook-id, "
-                    "webhook-timestamp, webhook-signature). Only for a URL on one of the sites "
-                    "the connection is for (its Sent only to list)."
+                    "webhook-timestamp, webhook-signature)."
                 ),
                 "x-widget": "connection",
                 "x-provider": "http",
