@@ -942,10 +942,7 @@ def backoff_seconds(attempt: int) -> float:
 
 
 def _jsonable(value: Any) -> Any:
-    """Outputs go into JSON columns; anything JSON cannot hold becomes its text."""
-    import json
+    """Outputs go into JSON columns: what they cannot hold is replaced (safe_json.storable)."""
+    from .safe_json import storable
 
-    text = json.dumps(value, default=str)
-    if len(text) > settings.STEP_OUTPUT_MAX_BYTES:
-        return {"truncated": True, "preview": text[: settings.STEP_OUTPUT_MAX_BYTES // 2]}
-    return json.loads(text)
+    return storable(value, settings.STEP_OUTPUT_MAX_BYTES)
