@@ -297,3 +297,23 @@ def test_an_http_connection_must_say_where_it_may_be_sent(client_a, service):
 
     fine = create({"auth": "bearer", "hosts": ["api.example.com", service.url]})
     assert fine.status_code == 201, fine.json()
+
+
+def test_the_admin_form_says_where_credentials_go_and_requires_hosts(admin_client):
+    add = reverse("admin:integrations_connection_add")
+    page = admin_client.get(add).content.decode()
+    assert "sent only to the sites it is for" in page
+
+    refused = admin_client.post(
+        add,
+        {
+            "workspace": workspace().pk,
+            "provider": "http",
+            "name": "CRM",
+            "settings": '{"auth": "bearer"}',
+            "new_secrets": f'{{"token": "{TOKEN}"}}',
+        },
+    )
+    assert refused.status_code == 200  # shown again with the error
+    assert "hosts&#x27; is a required property" in refused.content.decode()
+    assert not Connection.objects.exists()
