@@ -31,8 +31,8 @@ pytestmark = pytest.mark.django_db
 TOKEN = "tok_live_only_for_the_crm_0123456789"
 
 
-def crm(site: str, *, auth=None, secrets=None, hosts=None) -> Connection:
-    made = Connection(workspace=workspace(), provider="http", name="CRM")
+def crm(site: str, *, auth=None, secrets=None, hosts=None, name="CRM") -> Connection:
+    made = Connection(workspace=workspace(), provider="http", name=name)
     made.settings = {**(auth or {"auth": "bearer"})}
     if hosts is not False:
         made.settings["hosts"] = hosts or [site]
@@ -317,3 +317,22 @@ def test_the_admin_form_says_where_credentials_go_and_requires_hosts(admin_clien
     assert refused.status_code == 200  # shown again with the error
     assert "hosts&#x27; is a required property" in refused.content.decode()
     assert not Connection.objects.exists()
+
+
+def test_existing_connections_get_their_test_urls_site_and_no_other(service):
+    """Migration 0003: a site an admin chose (the test URL) becomes the hosts."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("integrations.migrations.0003_http_connection_hosts")
+    tested = crm(service.url, auth={"auth": "bearer", "test_url": f"{service.url}/me"}, hosts=False)
+    untested = crm(service.url, hosts=False, name="Other")
+
+    migration.hosts_from_test_url(apps, None)
+
+    tested.refresh_from_db()
+    untested.refresh_from_db()
+    assert tested.settings["hosts"] == [service.url]
+    assert "hosts" not in untested.settings
+    assert host_issues(hook_graph(f"{service.url}/orders", tested)) == []
