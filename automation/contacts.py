@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from .enrolment import Enrolment, enrol
@@ -342,3 +343,17 @@ def link_contact_refs(
         owner.external_id = ref.external_id
         owner.save(update_fields=["external_id", "updated_at"])
         known.add(ref.external_id)
+
+
+def number_event(contact: Contact) -> int:
+    """The `Event.seq` of the contact's next event; the caller holds the contact's
+    row lock and saves `event_seq` with it."""
+    contact.event_seq += 1
+    return contact.event_seq
+
+
+def reserve_event_seq(contact_id: int) -> int:
+    """The `Event.seq` of the next event of a contact nobody has locked here: the
+    UPDATE takes the row lock until the caller's transaction ends."""
+    Contact.objects.filter(pk=contact_id).update(event_seq=F("event_seq") + 1)
+    return Contact.objects.filter(pk=contact_id).values_list("event_seq", flat=True).get()

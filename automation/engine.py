@@ -24,7 +24,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
-from . import live, preview, transitions
+from . import awaited, live, preview, transitions
 from .contacts import change_contact, fire_contacts_triggers, save_contacts
 from .dispatch import by_priority, enqueue_runs
 from .enrolment import NewRun, enrol_in_workflow
@@ -33,7 +33,6 @@ from .models import (
     Contact,
     Deployment,
     DeploymentStatus,
-    Event,
     InboxItem,
     Run,
     RunStatus,
@@ -587,13 +586,7 @@ def _exit_rules_met(chunk: _Chunk) -> bool:
 
 def _exit_event_received(chunk: _Chunk) -> bool:
     """Event ingest exits waiting runs itself; a running one checks here."""
-    return bool(chunk.exit_event) and (
-        Event.objects.filter(
-            contact_id=chunk.run.contact_id,
-            type=chunk.exit_event,
-            received_at__gte=chunk.run.created_at,
-        ).exists()
-    )
+    return awaited.exit_event_received(chunk.run, chunk.exit_event)
 
 
 def _scope(chunk: _Chunk) -> dict[str, Any]:
@@ -717,7 +710,7 @@ def _visit(chunk: _Chunk, node: dict, node_class: type[NodeType]) -> Outcome:
                 result = preview.steer(run, node_id, node_class, implementation, ctx, result)
             if result.wait is not None and result.wait.event and not chunk.dry_run:
                 # The event may have arrived while the run was busy or queued.
-                stored = _stored_event(chunk, result.wait)
+                stored = _stored_event(chunk, node_id, result.wait)
                 if stored is not None:
                     result = implementation.resume(ctx, RESUMED_BY_EVENT, stored)
     except NOT_THE_RUNS_FAULT:
@@ -767,42 +760,17 @@ def _record_result(
     return Outcome.CONTINUE
 
 
-def _stored_event(chunk: _Chunk, wait: Wait) -> dict[str, Any] | None:
-    """The first stored event that satisfies this wait.event, if one already arrived.
-
-    It counts if it was stored since `wait.event_since` or, by default, since
-    the run was enrolled (from its trigger event on, so a later event of the
-    same batch counts), is not the trigger event, and was not already
-    received by an earlier wait of this run.
-    """
-    run = chunk.run
-    trigger = run.trigger_event
-    since = wait.event_since or (trigger.received_at if trigger else run.created_at)
-    received = {
-        output["event"].get("id")
-        for output in run.outputs.values()
-        if isinstance(output, dict) and isinstance(output.get("event"), dict)
-    }
-    candidates = Event.objects.filter(
-        contact_id=run.contact_id, type=wait.event, received_at__gte=since
-    ).order_by("received_at", "pk")
-    if trigger is not None:
-        candidates = candidates.exclude(pk=trigger.pk)
-    contact = None
-    for event in candidates[:EVENT_LOOKBACK_LIMIT]:
-        snapshot = event.snapshot()
-        if snapshot["id"] in received or str(event.pk) in received:
-            continue
-        if wait.event_rules:
-            contact = contact or chunk.contact.snapshot()
-            if not evaluate("all", list(wait.event_rules), {"event": snapshot, "contact": contact}):
-                continue
-        return snapshot
-    return None
-
-
-# How many stored events of the awaited type a wait.event looks through.
-EVENT_LOOKBACK_LIMIT = 500
+def _stored_event(chunk: _Chunk, node_id: str, wait: Wait) -> dict[str, Any] | None:
+    """An event that already arrived and that this wait takes (awaited.py says which)."""
+    event = awaited.take_stored(
+        chunk.run,
+        node_id=node_id,
+        event_type=wait.event,
+        rules=wait.event_rules,
+        contact=chunk.contact.snapshot(),
+        since=wait.event_since,
+    )
+    return None if event is None else event.snapshot()
 
 
 def _record(chunk: _Chunk, step: Step, *, now: bool = False) -> None:

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
+from django.db import connection
 from django.utils import timezone
 
 from .dispatch import enqueue_runs
@@ -57,6 +58,10 @@ def enrol(enrolments: Iterable[Enrolment]) -> list[Run]:
     wanted = [e for e in enrolments if e.deployment.status == DeploymentStatus.ACTIVE]
     if not wanted:
         return []
+    live = _still_active({e.deployment.pk for e in wanted})
+    wanted = [e for e in wanted if e.deployment.pk in live]
+    if not wanted:
+        return []
     pairs = {(e.deployment.pk, e.contact.pk) for e in wanted}
     history = _existing_runs(pairs)
     now = timezone.now()
@@ -78,6 +83,9 @@ def enrol(enrolments: Iterable[Enrolment]) -> list[Run]:
                 version_id=enrolment.deployment.version_id,
                 contact=enrolment.contact,
                 trigger_event=enrolment.event,
+                events_after=(
+                    enrolment.event.seq if enrolment.event else enrolment.contact.event_seq
+                ),
                 trigger_node=enrolment.trigger_node,
                 current_node=enrolment.trigger_node,
                 queued_at=now,
@@ -91,6 +99,25 @@ def enrol(enrolments: Iterable[Enrolment]) -> list[Run]:
     else:
         held.extend(map(NewRun, runs, deployments))
     return runs
+
+
+def _still_active(workflow_ids: set) -> set:
+    """Of these workflows, those still active, their rows share-locked until the
+    caller's transaction ends: a pause or an archive committed since the caller
+    read its trigger bindings wins, and one coming (it locks the workflow's row
+    first) waits for these runs to commit, so its clean-up finds them and no
+    run is left in flight on an archived workflow."""
+    if connection.vendor == "postgresql":  # SQLite: one writer at a time already
+        workflows = Run._meta.get_field("workflow").related_model
+        locked = workflows.objects.filter(pk__in=workflow_ids).order_by("pk").values("pk")
+        sql, params = locked.query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(f"{sql} FOR SHARE", params)
+    return set(
+        Deployment.objects.filter(pk__in=workflow_ids, status=DeploymentStatus.ACTIVE).values_list(
+            "pk", flat=True
+        )
+    )
 
 
 def _existing_runs(pairs: set[tuple]) -> dict[tuple, list[str]]:

@@ -21,13 +21,18 @@ from django.db.models import Q
 from django.dispatch import Signal
 from django.utils import timezone
 
-from . import transitions
-from .contacts import ContactRef, fire_contacts_triggers, merge_properties, save_contacts
+from . import awaited, transitions
+from .contacts import (
+    ContactRef,
+    fire_contacts_triggers,
+    merge_properties,
+    number_event,
+    save_contacts,
+)
 from .enrolment import Enrolment, enrol
 from .models import Contact, Deployment, DeploymentStatus, Event, Run, RunStatus, TriggerBinding
 from .nodes.base import RESUMED_BY_EVENT
 from .nodes.triggers import EVENT, WEBHOOK, trigger_class, trigger_types
-from .rules import evaluate
 from .timers import wake_runs
 
 T = TypeVar("T")
@@ -146,13 +151,15 @@ def _store_new_events(workspace_id, events, contacts) -> tuple[list[Event], int]
             if event.client_id in seen:
                 continue
             seen.add(event.client_id)
+        contact = contacts[contact_key(event.contact)]
         rows.append(
             Event(
                 id=uuid.uuid4(),
                 workspace_id=workspace_id,
                 client_id=event.client_id or None,
                 type=event.type,
-                contact=contacts[contact_key(event.contact)],
+                contact=contact,
+                seq=number_event(contact),
                 data=dict(event.data),
                 occurred_at=event.occurred_at,
             )
@@ -198,7 +205,7 @@ def _update_contacts(contacts, events, by_key, fresh) -> list[Run]:
         contact.engagement = engagement
         changes.append((contact, old_properties, old_tags))
     runs = fire_contacts_triggers(changes)
-    save_contacts(contacts, ["properties", "time_zone", "engagement", "last_seen_at"])
+    save_contacts(contacts, ["properties", "time_zone", "engagement", "last_seen_at", "event_seq"])
     return runs
 
 
@@ -241,24 +248,28 @@ def _resume_subscriptions(events: list[Event]) -> None:
         # A run the sweep is waking right now (its timeout fell due) is
         # skipped: the timeout won that race.
         .select_for_update(skip_locked=True)
-        .only("pk", "contact_id", "waiting_for", "wait_rules", "created_at")
+        .only(
+            "pk",
+            "contact_id",
+            "trigger_event_id",
+            "events_after",
+            "current_node",
+            "waiting_for",
+            "wait_rules",
+        )
     )
     woken = []
     for run in waiting:
-        for event in sorted(by_contact[run.contact_id], key=lambda e: e.occurred_at):
-            if event.type != run.waiting_for or event.occurred_at < run.created_at:
-                continue
-            scope = {"event": event.snapshot(), "contact": event.contact.snapshot()}
-            if run.wait_rules and not evaluate("all", run.wait_rules, scope):
-                continue
-            Run.objects.filter(pk=run.pk, status=RunStatus.WAITING).update(
-                resume_handle=RESUMED_BY_EVENT,
-                resume_payload=event.snapshot(),
-                waiting_for="",
-                resume_at=timezone.now(),
-            )
-            woken.append(run.pk)
-            break
+        event = awaited.take_arrived(run, by_contact[run.contact_id])
+        if event is None:
+            continue
+        Run.objects.filter(pk=run.pk, status=RunStatus.WAITING).update(
+            resume_handle=RESUMED_BY_EVENT,
+            resume_payload=event.snapshot(),
+            waiting_for="",
+            resume_at=timezone.now(),
+        )
+        woken.append(run.pk)
     if woken:
         wake_runs(Q(pk__in=woken))
 
@@ -270,17 +281,16 @@ def _exit_waiting_runs(workspace_id, events: list[Event]) -> None:
             workspace_id=workspace_id, exit_event__in={event.type for event in events}
         ).values_list("pk", "exit_event")
     )
-    if not exits:
-        return
     for workflow_id, exit_event in exits.items():
         contact_ids = {event.contact_id for event in events if event.type == exit_event}
-        ids = list(
+        waiting = (
             Run.objects.filter(
                 workflow_id=workflow_id, contact_id__in=contact_ids, status=RunStatus.WAITING
             )
             .select_for_update(skip_locked=True)
-            .values_list("pk", flat=True)
+            .only("pk", "contact_id", "events_after")
         )
+        ids = awaited.exits(waiting, events, exit_event)
         transitions.exit_runs(
             Run.objects.filter(pk__in=ids, status=RunStatus.WAITING),
             f"exit criteria met: {exit_event} received",

@@ -8,6 +8,9 @@ version holds.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.db import models
 from django.db.models import Q
@@ -31,6 +34,9 @@ class Contact(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     last_seen_at = models.DateTimeField(null=True, blank=True)
+    # How many events were received for the contact: the next one's `Event.seq`.
+    # Written only by whoever holds the contact's row lock (automation/contacts.py).
+    event_seq = models.PositiveBigIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
@@ -73,6 +79,9 @@ class Event(models.Model):
     data = models.JSONField(default=dict, blank=True)
     occurred_at = models.DateTimeField()
     received_at = models.DateTimeField(auto_now_add=True)
+    # The order the contact's events were received in (1, 2, 3 …): what waits and
+    # exit criteria match on (automation/awaited.py), never a sender's clock.
+    seq = models.PositiveBigIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["-received_at"]
@@ -83,7 +92,10 @@ class Event(models.Model):
                 name="one_event_per_client_id",
             )
         ]
-        indexes = [models.Index(fields=["contact", "type", "occurred_at"])]
+        indexes = [
+            models.Index(fields=["contact", "type", "occurred_at"]),
+            models.Index(fields=["contact", "type", "seq"], name="event_received_order"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.type} ({self.client_id or self.pk})"
@@ -175,6 +187,9 @@ class TriggerBinding(models.Model):
     key = models.CharField(max_length=200, blank=True, db_index=True)
     config = models.JSONField(default=dict)
     next_fire_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # A schedule firing in progress: the segment's contacts up to this id are
+    # enrolled; None when no firing is under way (automation/schedules.py).
+    fire_after = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["workspace", "trigger_type", "key"])]
@@ -199,6 +214,44 @@ FINISHED_RUN_STATUSES = (
     RunStatus.CANCELLED,
     RunStatus.EXITED,
 )
+
+
+# A run's state (its status, and `held`) is written only inside
+# `writing_run_state`, which automation/transitions.py opens around each of its
+# writes: any other write, by whatever name and in whatever app, raises.
+RUN_STATE_FIELDS = frozenset({"status", "held"})
+_state_writer: ContextVar[str | None] = ContextVar("run_state_writer", default=None)
+
+
+class RunStateWriteRefused(Exception):
+    """A run's status or `held` was written outside automation/transitions.py."""
+
+
+@contextmanager
+def writing_run_state(transition: str) -> Iterator[None]:
+    token = _state_writer.set(transition)
+    try:
+        yield
+    finally:
+        _state_writer.reset(token)
+
+
+def _check_state_write(fields) -> None:
+    written = RUN_STATE_FIELDS.intersection(fields)
+    if written and _state_writer.get() is None:
+        raise RunStateWriteRefused(
+            f"{', '.join(sorted(written))} of a run is written only by automation/transitions.py"
+        )
+
+
+class RunQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        _check_state_write(kwargs)
+        return super().update(**kwargs)
+
+    def bulk_update(self, objs, fields, *args, **kwargs):
+        _check_state_write(fields)
+        return super().bulk_update(objs, fields, *args, **kwargs)
 
 
 class Run(models.Model):
@@ -228,6 +281,9 @@ class Run(models.Model):
         Event, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     trigger_node = models.CharField(max_length=NODE_ID_MAX_LENGTH)
+    # The contact's events up to this `Event.seq` came before the run: its
+    # trigger event's, or the contact's count when it was enrolled otherwise.
+    events_after = models.PositiveBigIntegerField(default=0)
     status = models.CharField(
         max_length=20, choices=RunStatus.choices, default=RunStatus.RUNNING, db_index=True
     )
@@ -268,6 +324,8 @@ class Run(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
+    objects = RunQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
         indexes = [
@@ -294,9 +352,36 @@ class Run(models.Model):
             models.Index(fields=["contact", "waiting_for"], name="run_subscription"),
             models.Index(fields=["workflow", "contact", "status"], name="run_enrolment"),
         ]
+        # What must hold together (transitions.py is the only writer of these).
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(held=False) | Q(status="waiting"), name="run_held_only_while_waiting"
+            ),
+            models.CheckConstraint(
+                condition=Q(lease_until__isnull=True) | Q(status="running"),
+                name="run_leased_only_while_running",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"run {self.pk} ({self.status})"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            loaded = getattr(self, "_loaded_state", {})
+            fields = kwargs.get("update_fields") or RUN_STATE_FIELDS
+            _check_state_write(
+                name
+                for name in RUN_STATE_FIELDS.intersection(fields)
+                if name in loaded and getattr(self, name) != loaded[name]
+            )
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        run = super().from_db(db, field_names, values)
+        run._loaded_state = {name: run.__dict__.get(name) for name in RUN_STATE_FIELDS}
+        return run
 
 
 class StepStatus(models.TextChoices):
@@ -336,6 +421,24 @@ class Step(models.Model):
     @property
     def idempotency_key(self) -> str:
         return f"{self.run_id}:{self.seq}"
+
+
+class ConsumedEvent(models.Model):
+    """An event a run's wait received: each event is taken once per run, however
+    often a loop brings the run back to the same wait (automation/awaited.py)."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="+")
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="+")
+    node_id = models.CharField(max_length=NODE_ID_MAX_LENGTH)
+    consumed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "event"], name="one_taking_per_run_event")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} taken at {self.node_id}"
 
 
 class InboxItem(models.Model):

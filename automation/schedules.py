@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 from django.db import transaction
@@ -15,55 +16,86 @@ from .nodes.triggers import INACTIVITY, SCHEDULE, trigger_class, trigger_types
 ENROL_BATCH = 500
 
 
-def fire_due_schedules() -> int:
-    """Enrol each due schedule's segment, page by page.
+# How long one sweep enrols before it returns (the rest goes on at the next
+# sweep, from where it stopped), well inside the task's time limits.
+FIRE_SLICE_SECONDS = 20.0
 
-    A due schedule is claimed first (its next fire time moved on, in a short
-    transaction, so two sweeps never fire it twice); its segment is then
-    enrolled ENROL_BATCH contacts at a time, each page its own transaction.
+
+def fire_due_schedules(*, seconds: float = FIRE_SLICE_SECONDS) -> int:
+    """Enrol the segments of due schedules, page by page, for up to `seconds`.
+
+    A due schedule is claimed first (its next fire time moved on and its
+    firing opened, in a short transaction, so two sweeps never fire it
+    twice). Every open firing then enrols one page of ENROL_BATCH contacts in
+    turn, each page in its own transaction with the firing's progress
+    (`TriggerBinding.fire_after`): a sweep cut off by a time limit or a killed
+    worker loses nothing, and the next sweep goes on where the last page
+    committed; one huge segment never keeps the other schedules waiting.
     """
-    now = timezone.now()
-    with transaction.atomic():
-        due = list(
+    _claim_due(timezone.now())
+    deadline = time.monotonic() + seconds
+    enrolled = 0
+    while True:
+        firing = list(
             TriggerBinding.objects.filter(
                 trigger_type__in=trigger_types(SCHEDULE),
-                next_fire_at__lte=now,
+                fire_after__isnull=False,
                 deployment__status=DeploymentStatus.ACTIVE,
-            )
-            .select_related("deployment")
-            .select_for_update(skip_locked=True, of=("self",))
+            ).values_list("pk", flat=True)
         )
+        if not firing:
+            return enrolled
+        for binding_id in firing:
+            enrolled += _enrol_page(binding_id)
+            if time.monotonic() >= deadline:
+                return enrolled
+
+
+def _claim_due(now) -> None:
+    with transaction.atomic():
+        due = TriggerBinding.objects.filter(
+            trigger_type__in=trigger_types(SCHEDULE),
+            next_fire_at__lte=now,
+            deployment__status=DeploymentStatus.ACTIVE,
+        ).select_for_update(skip_locked=True)
         for binding in due:
             binding.next_fire_at = trigger_class(binding.trigger_type).next_fire(
                 binding.config, now
             )
-            binding.save(update_fields=["next_fire_at"])
-    return sum(_enrol_segment(binding) for binding in due)
+            if binding.fire_after is None:  # a firing still under way goes on as it is
+                binding.fire_after = 0
+            binding.save(update_fields=["next_fire_at", "fire_after"])
 
 
-def _enrol_segment(binding: TriggerBinding) -> int:
-    trigger = trigger_class(binding.trigger_type)
-    contacts = Contact.objects.filter(workspace_id=binding.workspace_id, is_preview=False)
-    enrolled, after = 0, 0
-    while True:
-        with transaction.atomic():
-            # Locked like event ingest locks them, so enrolment rules hold.
-            page = list(
-                contacts.filter(pk__gt=after)
-                .order_by("pk")
-                .select_for_update(of=("self",))[:ENROL_BATCH]
+def _enrol_page(binding_id) -> int:
+    """One page of a firing's segment, with the firing's progress, in one transaction."""
+    with transaction.atomic():
+        binding = (
+            TriggerBinding.objects.filter(pk=binding_id, fire_after__isnull=False)
+            .select_related("deployment")
+            .select_for_update(skip_locked=True, of=("self",))
+            .first()
+        )
+        if binding is None:  # finished, or another sweep has it
+            return 0
+        trigger = trigger_class(binding.trigger_type)
+        # Locked like event ingest locks them, so enrolment rules hold.
+        page = list(
+            Contact.objects.filter(
+                workspace_id=binding.workspace_id, is_preview=False, pk__gt=binding.fire_after
             )
-            if not page:
-                return enrolled
-            enrolments = [
-                Enrolment(binding.deployment, contact, binding.node_id)
-                for contact in page
-                if trigger.includes(binding.config, {"contact": contact.snapshot()})
-            ]
-            enrolled += len(enrol(enrolments))
-        after = page[-1].pk
-        if len(page) < ENROL_BATCH:
-            return enrolled
+            .order_by("pk")
+            .select_for_update(of=("self",))[:ENROL_BATCH]
+        )
+        enrolments = [
+            Enrolment(binding.deployment, contact, binding.node_id)
+            for contact in page
+            if trigger.includes(binding.config, {"contact": contact.snapshot()})
+        ]
+        enrolled = len(enrol(enrolments))
+        binding.fire_after = page[-1].pk if len(page) == ENROL_BATCH else None
+        binding.save(update_fields=["fire_after"])
+    return enrolled
 
 
 def enrol_inactive_contacts() -> int:

@@ -28,8 +28,10 @@ otherwise the run is `waiting`/finished and the delivery does nothing.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -37,7 +39,10 @@ from django.db.models import F, QuerySet, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
-from .models import Run, RunStatus, Step, StepStatus
+from .models import Run, RunStatus, Step, StepStatus, writing_run_state
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 RUNNING, WAITING = RunStatus.RUNNING, RunStatus.WAITING
 
@@ -53,10 +58,25 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "retry": ((RunStatus.FAILED,), RUNNING),
     # A dead letter (failed after its retries) an operator gives up on.
     "discard": ((RunStatus.FAILED,), RunStatus.CANCELLED),
+    # The workflow was paused / is live again: waiting runs stay waiting,
+    # out of the sweep's index (held) or back in it.
+    "hold_runs": ((WAITING,), WAITING),
+    "release_runs": ((WAITING,), WAITING),
 }
 ACCEPTS = {name: accepted for name, (accepted, _target) in TRANSITIONS.items()}
 
 OPEN_STEP_STATUSES = (StepStatus.RUNNING, StepStatus.RETRYING, StepStatus.WAITING)
+
+
+def _writes_run_state(write: Callable[P, R]) -> Callable[P, R]:
+    """The models refuse a run's status or `held` written anywhere but here."""
+
+    @functools.wraps(write)
+    def writing(*args: P.args, **kwargs: P.kwargs) -> R:
+        with writing_run_state(write.__name__):
+            return write(*args, **kwargs)
+
+    return writing
 
 
 class TransitionRefused(Exception):
@@ -189,10 +209,12 @@ def _finished(run: Run, error: str) -> None:
     run.lease_until = None
     run.resume_at = None
     run.waiting_for = ""
+    run.held = False
     if run.status != RunStatus.FAILED:
         run.current_step = None
 
 
+@_writes_run_state
 def save(run: Run) -> None:
     """Write a chunk's run: a compare-and-set on `running`, the state every chunk
     starts from. If anything else changed the row, nothing is written."""
@@ -207,6 +229,7 @@ def save(run: Run) -> None:
         raise TransitionRefused(f"run {run.pk} is no longer running; the chunk is not written")
 
 
+@_writes_run_state
 def save_all(runs: list[Run]) -> None:
     """`save` for many runs the caller holds locked, in one round trip (an
     executemany, pipelined by psycopg); all or nothing."""
@@ -242,6 +265,7 @@ def save_all(runs: list[Run]) -> None:
 # ---------------------------------------------------------------- set-based
 
 
+@_writes_run_state
 def wake(runs: QuerySet, *, queued: bool = True) -> int:
     """waiting → running for these runs; returns how many moved. `queued`: the
     caller queues them now; otherwise they are released, to be queued when
@@ -256,6 +280,7 @@ def wake(runs: QuerySet, *, queued: bool = True) -> int:
     )
 
 
+@_writes_run_state
 def retry(run_id: Any) -> Run:
     """failed → running, from the step that failed, with a fresh set of attempts."""
     with transaction.atomic():
@@ -285,6 +310,7 @@ def retry(run_id: Any) -> Run:
 DISCARDED = "discarded"
 
 
+@_writes_run_state
 def discard(runs: QuerySet, note: str) -> int:
     """failed → cancelled for these dead letters: nobody will retry them.
 
@@ -302,6 +328,24 @@ def discard(runs: QuerySet, note: str) -> int:
     )
 
 
+@_writes_run_state
+def hold_runs(runs: QuerySet) -> int:
+    """Waiting runs of a paused workflow hold at their node: the sweep skips them
+    (a run still moving holds itself at its next node: `hold(paused=True)`)."""
+    return runs.filter(status__in=ACCEPTS["hold_runs"], held=False).update(
+        held=True, updated_at=timezone.now()
+    )
+
+
+@_writes_run_state
+def release_runs(runs: QuerySet) -> int:
+    """Held runs of a workflow that is live again go back to the sweep, which
+    wakes those whose timer fell due meanwhile."""
+    return runs.filter(status__in=ACCEPTS["release_runs"], held=True).update(
+        held=False, updated_at=timezone.now()
+    )
+
+
 def cancel_runs(runs: QuerySet, reason: str) -> int:
     """running/waiting → cancelled for these runs, closing their open steps."""
     return _end(runs, "cancel", reason)
@@ -312,6 +356,7 @@ def exit_runs(runs: QuerySet, reason: str) -> int:
     return _end(runs, "exit", reason)
 
 
+@_writes_run_state
 def _end(runs: QuerySet, name: str, reason: str) -> int:
     accepted, target = TRANSITIONS[name]
     now = timezone.now()
@@ -325,6 +370,7 @@ def _end(runs: QuerySet, name: str, reason: str) -> int:
         finished_at=now,
         resume_at=None,
         waiting_for="",
+        held=False,
         lease_until=None,
         updated_at=now,
     )

@@ -35,7 +35,13 @@ class WorkflowError(Exception):
 STATUS_TRANSITIONS = {
     WorkflowStatus.ACTIVE: {WorkflowStatus.PAUSED, WorkflowStatus.ACTIVE},
     WorkflowStatus.PAUSED: {WorkflowStatus.ACTIVE, WorkflowStatus.PAUSED},
-    WorkflowStatus.ARCHIVED: {WorkflowStatus.ACTIVE, WorkflowStatus.PAUSED, WorkflowStatus.DRAFT},
+    # Archiving again is allowed: it cancels any run still left in flight.
+    WorkflowStatus.ARCHIVED: {
+        WorkflowStatus.ACTIVE,
+        WorkflowStatus.PAUSED,
+        WorkflowStatus.DRAFT,
+        WorkflowStatus.ARCHIVED,
+    },
 }
 
 
@@ -165,7 +171,7 @@ def change_status(workflow: Workflow, status: str) -> Workflow:
         raise WorkflowError(
             f"a {workflow.status} workflow cannot become {status}{hint}", field="status"
         )
-    if workflow.status == status:
+    if workflow.status == status and status != WorkflowStatus.ARCHIVED:
         return workflow
     workflow.status = status
     workflow.save(update_fields=["status", "updated_at"])

@@ -17,6 +17,7 @@ workers and beats run, and a restart loses nothing.
 | `cairn_runs_released` | gauge | runs released by the sweep, waiting for room in their queue |
 | `cairn_queue_depth{queue}` | gauge | Celery messages waiting in Redis, per queue |
 | `cairn_queue_unacked` | gauge | messages delivered to a worker and not yet acknowledged |
+| `cairn_runs_stranded{reason}` | gauge | runs nothing can wake (`manage.py check_runs`): 0 |
 
 A run that fails and is retried leaves `cairn_runs_failed_total` again
 (Prometheus reads that as a counter reset); deleting a workflow deletes its
@@ -35,6 +36,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from automation import stranded
 from automation.models import Event, Run, RunStatus, Step, StepStatus
 from config.redis_clients import redis_client
 
@@ -127,6 +129,17 @@ def _timers() -> Iterator[Metric]:
     yield released
 
 
+def _stranded() -> Iterator[Metric]:
+    gauge = GaugeMetricFamily(
+        "cairn_runs_stranded",
+        "Runs no timer, queue or event can wake (manage.py check_runs lists them).",
+        labels=["reason"],
+    )
+    for reason, count in stranded.counts().items():
+        gauge.add_metric([reason], count)
+    yield gauge
+
+
 def queue_names() -> list[str]:
     """Celery's queues: the declared ones, the default one and any a route names."""
     from config.celery import app
@@ -174,6 +187,7 @@ class CairnCollector(Collector):
         yield from _steps()
         yield from _events()
         yield from _timers()
+        yield from _stranded()
         yield from _queues()
 
 

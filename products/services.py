@@ -19,7 +19,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from automation.contacts import link_contact_refs
+from automation.contacts import link_contact_refs, reserve_event_seq
 from automation.dispatch import enqueue_runs
 from automation.enrolment import Enrolment, enrol
 from automation.ingest import IncomingEvent, IngestResult, ingest_events, retrying
@@ -344,6 +344,7 @@ def fire_crossing(crossing: BandCrossing, payload: Mapping[str, Any] | None = No
         workspace_id=product.workspace_id,
         type=CROSSING_EVENT.get(crossing.metric, f"product.{crossing.metric}"),
         contact=product.subject,
+        seq=reserve_event_seq(product.subject_id),
         data=data,
         occurred_at=timezone.now(),
     )
@@ -369,6 +370,7 @@ def start_product_runs(product: Product, event: Event, data: Mapping[str, Any]) 
             contact_id=product.subject_id,
             product=product,
             trigger_event=event,
+            events_after=event.seq,
             trigger_node=binding.node_id,
             current_node=binding.node_id,
             queued_at=queued_at,
@@ -644,6 +646,7 @@ def fire_product_schedules(now: datetime | None = None) -> int:
                     workspace_id=product.workspace_id,
                     type="product.schedule",
                     contact=product.subject,
+                    seq=reserve_event_seq(product.subject_id),
                     data={
                         "product": product.snapshot(),
                         "metric": "schedule",
@@ -659,6 +662,7 @@ def fire_product_schedules(now: datetime | None = None) -> int:
                         contact_id=product.subject_id,
                         product=product,
                         trigger_event=event,
+                        events_after=event.seq,
                         trigger_node=binding.node_id,
                         current_node=binding.node_id,
                         queued_at=now,

@@ -97,6 +97,7 @@ class FastEvents:
             # Not stored (nothing of it is): Django stores it or answers why not.
             log.warning("the fast path could not store an event; Django takes it", exc_info=True)
             return await self.app(scope, replay(body, receive), send)
+        log.debug("answered on the fast path (%s)", "stored" if stored else "a duplicate")
         answer = json.dumps(
             {"accepted": int(stored), "duplicates": int(not stored), "enrolled": None},
             separators=(",", ":"),

@@ -8,6 +8,7 @@ error that is not transient; validation refuses what it can see coming
 from datetime import timedelta
 
 import pytest
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from automation import timers
@@ -89,8 +90,13 @@ def test_the_reaper_finds_nothing_to_requeue_after_a_poison_run():
     send("signup", "ada@example.com")
     run = Run.objects.get()
     advance_run(run.pk)
-    Run.objects.filter(pk=run.pk).update(lease_until=timezone.now() - timedelta(minutes=10))
 
+    # A failed run holds no lease (the database refuses one), so the reaper,
+    # which takes back lapsed leases, never finds it.
+    run.refresh_from_db()
+    assert (run.status, run.lease_until) == (RunStatus.FAILED, None)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Run.objects.filter(pk=run.pk).update(lease_until=timezone.now() - timedelta(minutes=10))
     assert timers.reap_stale_runs() == 0
 
 

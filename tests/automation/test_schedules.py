@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from automation.models import Contact, Run, TriggerBinding
+from automation.models import Contact, Run, TriggerBinding, writing_run_state
 from automation.schedules import fire_due_schedules
 from tests.automation.workflows import graph, node, published, workspace
 
@@ -128,10 +128,11 @@ def test_inactivity_after_completion_waits_for_the_active_run_to_end(monkeypatch
     ws = workspace()
     workflow = inactivity_flow("after_completion")
     contact = quiet_contact(ws, "busy@example.com", ran_before=workflow)
-    Run.objects.filter(contact=contact).update(status="waiting")
-
+    with writing_run_state("test: the run waits, then ends"):
+        Run.objects.filter(contact=contact).update(status="waiting")
     assert schedules.enrol_inactive_contacts() == 0
-    Run.objects.filter(contact=contact).update(status="completed")
+    with writing_run_state("test: the run waits, then ends"):
+        Run.objects.filter(contact=contact).update(status="completed", finished_at=timezone.now())
     assert schedules.enrol_inactive_contacts() == 1
 
 

@@ -27,7 +27,7 @@ from builder.api.auth import find_key
 from builder.api.fast_events import FastEvents
 from builder.models import Role
 from tests.builder.factories import WorkspaceFactory, make_api_key
-from tests.config.servers import uvicorn
+from tests.config.servers import uvicorn_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -45,14 +45,26 @@ COMPARED_HEADERS = (
 
 
 @pytest.fixture(scope="module")
-def servers(django_db_setup, tmp_path_factory):
-    """(fast, full): one uvicorn process with the fast path, one without it."""
+def server_processes(django_db_setup, tmp_path_factory):
+    """(fast, full): one uvicorn process with the fast path, one without it; the
+    fast one logs each event it answers itself."""
     tmp = tmp_path_factory.mktemp("servers")
     with (
-        uvicorn(tmp, **QUEUED, EVENT_FAST_PATH="true") as fast,
-        uvicorn(tmp, **QUEUED, EVENT_FAST_PATH="false") as full,
+        uvicorn_server(tmp, **QUEUED, EVENT_FAST_PATH="true", LOG_LEVEL="DEBUG") as fast,
+        uvicorn_server(tmp, **QUEUED, EVENT_FAST_PATH="false") as full,
     ):
         yield fast, full
+
+
+@pytest.fixture(scope="module")
+def servers(server_processes):
+    fast, full = server_processes
+    return fast.url, full.url
+
+
+def answered_fast(server) -> int:
+    """How many events the fast server's fast path answered itself so far."""
+    return server.log_path.read_text().count("answered on the fast path")
 
 
 @pytest.fixture
@@ -174,10 +186,13 @@ def _stored() -> list[tuple]:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case[0] for case in CASES])
-def test_a_client_cannot_tell_which_path_answered(servers, keys, drain_held, case):
+def test_a_client_cannot_tell_which_path_answered(
+    servers, server_processes, keys, drain_held, case
+):
     fast, full = servers
     _, _, _, body, _ = case
     answers, stored = {}, {}
+    fast_answers_before = answered_fast(server_processes[0])
     for label, base in (("full", full), ("fast", fast)):
         PendingEvent.objects.all().delete()
         response = _send(base, keys, case)
@@ -193,6 +208,10 @@ def test_a_client_cannot_tell_which_path_answered(servers, keys, drain_held, cas
 
     assert answers["fast"] == answers["full"]
     assert stored["fast"] == stored["full"]
+    # …and the fast path really answered the cases it is for (were it never to
+    # answer, the two servers would agree all the same).
+    fast_path_answered = answered_fast(server_processes[0]) - fast_answers_before
+    assert fast_path_answered == (1 if case[0] in ANSWERED_FAST else 0)
 
 
 def _without_default_time(payload: dict, body) -> dict:

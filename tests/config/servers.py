@@ -39,6 +39,7 @@ def uvicorn(tmp_path: Path, **env_overrides: str) -> Iterator[str]:
 class Server:
     url: str
     process: subprocess.Popen
+    log_path: Path
 
 
 @contextmanager
@@ -93,7 +94,7 @@ def _server(tmp_path: Path, port: int, argv: list[str], env_overrides: dict) -> 
 
     try:
         wait_until(answers, timeout=60, what=f"{name} answers")
-        yield Server(url, process)
+        yield Server(url, process, log_path)
     finally:
         process.terminate()
         try:
