@@ -164,3 +164,97 @@ def check_query_params(query_params) -> None:
             raise exceptions.ValidationError(
                 {_key_name(name): [f"query parameters {_bad_chars(name + ''.join(values))}"]}
             )
+
+
+# ---------------------------------------------------------------- what a step keeps
+# Step outputs hold what outside services answered. Unlike the API's doors,
+# nothing can be refused there (the call was made): what cannot be stored is
+# replaced, and the output says so.
+
+REPLACEMENT = "\ufffd"
+STORAGE_NOTE = "storage_note"
+NOTE_PATHS = 5  # paths named in a storage note; the rest are counted
+
+
+def storable(value: Any, max_bytes: int | None = None) -> Any:
+    """`value` as a JSON column can hold it, on PostgreSQL and on SQLite alike.
+
+    - NUL characters and lone surrogates in text and keys become U+FFFD (the
+      replacement character, as undecodable bytes already are);
+    - Infinity and NaN become their names as text;
+    - containers nested deeper than MAX_DEPTH are replaced by a short text;
+    - anything else JSON has no type for becomes its text (`str()`);
+    - a result longer than `max_bytes` as JSON is kept as
+      `{"truncated": true, "preview": <its first max_bytes / 2 characters>}`.
+
+    When something was replaced and the value is an object, its
+    `storage_note` says what and where, so a reader of the step knows the
+    text is not exactly what the service sent.
+    """
+    changed: list[str] = []
+    clean = _storable(value, "", 0, changed)
+    if changed and isinstance(clean, dict):
+        clean[STORAGE_NOTE] = _storage_note(changed)
+    text = json.dumps(clean)
+    if max_bytes is not None and len(text) > max_bytes:
+        return {"truncated": True, "preview": text[: max_bytes // 2]}
+    return clean
+
+
+def _storable(value: Any, path: str, depth: int, changed: list[str]) -> Any:
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        changed.append(f"{path or 'value'}: {value} is not a number JSON can hold")
+        return str(value)
+    if isinstance(value, str):
+        if _UNSTORABLE.search(value):
+            changed.append(path or "value")
+            return _UNSTORABLE.sub(REPLACEMENT, value)
+        return value
+    if isinstance(value, Mapping | list | tuple):
+        if depth >= MAX_DEPTH:
+            changed.append(f"{path or 'value'}: {_too_deep()}")
+            return f"[{_too_deep()}: not kept]"
+        if isinstance(value, Mapping):
+            clean = {}
+            for key, child in value.items():
+                name = _json_key(key)
+                child_path = f"{path}.{name}" if path else name
+                if _UNSTORABLE.search(name):
+                    name = _UNSTORABLE.sub(REPLACEMENT, name)
+                    child_path = f"{path}.{name}" if path else name
+                    changed.append(f"{child_path} (its name)")
+                clean[name] = _storable(child, child_path, depth + 1, changed)
+            return clean
+        return [
+            _storable(child, f"{path}[{index}]", depth + 1, changed)
+            for index, child in enumerate(value)
+        ]
+    return _storable(str(value), path, depth, changed)  # as json.dumps(default=str) did
+
+
+def _json_key(key: Any) -> str:
+    """An object key as json.dumps writes it (True -> "true", 1 -> "1")."""
+    if isinstance(key, str):
+        return key
+    if key is None or isinstance(key, bool | int | float):
+        return json.dumps(key)
+    return str(key)
+
+
+def _short(where: str, limit: int = 80) -> str:
+    return where if len(where) <= limit else "…" + where[-(limit - 1) :]
+
+
+def _storage_note(changed: list[str]) -> str:
+    shown = ", ".join(_short(where) for where in changed[:NOTE_PATHS])
+    more = len(changed) - NOTE_PATHS
+    if more > 0:
+        shown += f" and {more} more"
+    return (
+        "Stored with changes: NUL characters and lone UTF-16 surrogates are replaced "
+        f"with U+FFFD, other values a database cannot hold by their text, in: {shown}"
+    )

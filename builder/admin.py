@@ -407,7 +407,7 @@ class WorkflowAdmin(DeletesHistoryMixin, admin.ModelAdmin):
     def draft_issues(self, obj: Workflow) -> str:
         if obj.pk is None:
             return "—"
-        issues = validate_graph(obj.draft)
+        issues = validate_graph(obj.draft, workspace_id=obj.workspace_id)
         if not issues:
             return "None: the draft can be published."
         items = format_html_join("", "<li>{}</li>", ((issue.message,) for issue in issues))

@@ -14,7 +14,8 @@ Two kinds of issue matter to the API:
   and publish is refused until none are left.
 
 The checks follow DESIGN.md, "The workflow graph" and "Validation". Pure
-Python over the JSON: no ORM, no engine.
+Python over the JSON: no ORM, no engine (except the connection hosts check,
+which reads the workspace's connections: integrations.destinations).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from automation.models import NODE_ID_MAX_LENGTH
 from automation.nodes.base import ConfigIssue, NodeType
 from automation.nodes.registry import get_node_type
 from automation.rules import RULES_SCHEMA
+from integrations.destinations import graph_issues as connection_host_issues
 
 # Codes that mean "the document is broken" rather than "the workflow is unfinished".
 STRUCTURAL_CODES = frozenset(
@@ -73,11 +75,23 @@ def structural_issues(issues: Iterable[GraphIssue]) -> list[GraphIssue]:
     return [issue for issue in issues if issue.code in STRUCTURAL_CODES]
 
 
-def validate_graph(graph: Any, *, max_nodes: int | None = None) -> list[GraphIssue]:
-    """Every problem with `graph`, in document order; an empty list means it can be published."""
+def validate_graph(
+    graph: Any, *, max_nodes: int | None = None, workspace_id: Any = None
+) -> list[GraphIssue]:
+    """Every problem with `graph`, in document order; an empty list means it can be published.
+
+    `workspace_id`: the workspace whose connections the graph names (for the
+    check that a step sends a connection's credentials only to its hosts).
+    """
     if max_nodes is None:
         max_nodes = django_settings.WORKFLOW_MAX_NODES
-    return _Validator(graph, max_nodes).run()
+    issues = _Validator(graph, max_nodes).run()
+    # A connection's credentials go only to the hosts it is for (integrations.destinations).
+    issues += [
+        GraphIssue(message=message, code="connection_host", node=node_id, field=f"config.{field}")
+        for node_id, field, message in connection_host_issues(graph, workspace_id)
+    ]
+    return issues
 
 
 # ---------------------------------------------------------------- internals

@@ -45,6 +45,15 @@ class ConnectionForm(forms.ModelForm):
     class Meta:
         model = Connection
         fields = ("workspace", "provider", "name", "settings")
+        help_texts = {
+            "settings": (
+                "Not secret; shown as is. The connection's credentials are sent only to the "
+                "sites it is for: its base_url (Slack, Jira, GitHub, Linear, Mixpanel, SMS), "
+                'or, for an HTTP connection, the sites listed in "hosts", e.g. '
+                '{"auth": "bearer", "hosts": ["https://api.example.com"]}. Scheme, host and '
+                "port must match; a webhook step calling anywhere else is refused."
+            )
+        }
 
     def clean_new_secrets(self):
         text = self.cleaned_data.get("new_secrets", "").strip()

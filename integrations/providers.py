@@ -12,12 +12,21 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from . import destinations
+
 
 def _string(title: str, **extra: Any) -> dict[str, Any]:
     return {"type": "string", "title": title, **extra}
 
 
 URL = {"format": "uri", "pattern": "^https?://"}
+# The connection's credentials go to this site only (integrations.destinations).
+SENT_ONLY_HERE = "Its credentials are sent only to this site (scheme, host and port)."
+
+
+def _base_url(title: str, example: str = "", **extra: Any) -> dict[str, Any]:
+    help_text = f"{example}. {SENT_ONLY_HERE}" if example else SENT_ONLY_HERE
+    return _string(title, description=help_text, **URL, **extra)
 
 
 @dataclass(frozen=True)
@@ -45,10 +54,13 @@ class Provider:
         if partial:
             schema = {**schema, "required": []}
         validator = Draft202012Validator(schema)
-        return [
+        issues = [
             (".".join([part, *(str(p) for p in error.absolute_path)]), error.message)
             for error in validator.iter_errors(value)
         ]
+        if part == "settings" and isinstance(value, dict):
+            issues += destinations.settings_issues(self.key, value)
+        return issues
 
     def run_test(self, connection: dict[str, Any]) -> str:
         module, function = self.test.split(":")
@@ -84,7 +96,7 @@ PROVIDERS: dict[str, Provider] = {
         Provider(
             "slack",
             "Slack",
-            settings={"base_url": _string("API base URL", default="https://slack.com/api", **URL)},
+            settings={"base_url": _base_url("API base URL", default="https://slack.com/api")},
             secrets={"bot_token": _string("Bot token", description="xoxb-…")},
             required_secrets=("bot_token",),
             test="integrations.slack.client:test_connection",
@@ -93,7 +105,7 @@ PROVIDERS: dict[str, Provider] = {
             "jira",
             "Jira",
             settings={
-                "base_url": _string("Site URL", description="https://acme.atlassian.net", **URL),
+                "base_url": _base_url("Site URL", "e.g. https://acme.atlassian.net"),
                 "email": _string("Account email"),
                 "project_key": _string("Default project key"),
             },
@@ -106,7 +118,7 @@ PROVIDERS: dict[str, Provider] = {
             "github",
             "GitHub",
             settings={
-                "base_url": _string("API base URL", default="https://api.github.com", **URL),
+                "base_url": _base_url("API base URL", default="https://api.github.com"),
                 "owner": _string("Default owner"),
                 "repo": _string("Default repository"),
             },
@@ -118,7 +130,7 @@ PROVIDERS: dict[str, Provider] = {
             "linear",
             "Linear",
             settings={
-                "base_url": _string("API base URL", default="https://api.linear.app", **URL),
+                "base_url": _base_url("API base URL", default="https://api.linear.app"),
                 "team_id": _string("Default team id"),
             },
             secrets={"api_key": _string("API key")},
@@ -129,7 +141,7 @@ PROVIDERS: dict[str, Provider] = {
             "mixpanel",
             "Mixpanel",
             settings={
-                "base_url": _string("API base URL", default="https://api.mixpanel.com", **URL),
+                "base_url": _base_url("API base URL", default="https://api.mixpanel.com"),
                 "project_id": _string("Project id"),
                 "username": _string("Service account user name"),
             },
@@ -142,7 +154,7 @@ PROVIDERS: dict[str, Provider] = {
             "sms",
             "SMS gateway (Twilio-compatible)",
             settings={
-                "base_url": _string("API base URL", default="https://api.twilio.com", **URL),
+                "base_url": _base_url("API base URL", default="https://api.twilio.com"),
                 "account_sid": _string("Account SID"),
                 "from_number": _string("From number", description="E.164, e.g. +15005550006"),
             },
@@ -167,6 +179,20 @@ PROVIDERS: dict[str, Provider] = {
             "http",
             "HTTP (generic auth)",
             settings={
+                "hosts": {
+                    "type": "array",
+                    "title": "Sent only to",
+                    "description": (
+                        "The sites this connection's credentials may be sent to, e.g. "
+                        "https://api.example.com (a bare name such as api.example.com means "
+                        "https). Scheme, host and port must match exactly; the path does not "
+                        "matter. A webhook step using this connection can call only these: "
+                        "any other address is refused when the workflow is published and "
+                        "when the step runs."
+                    ),
+                    "items": {"type": "string", "minLength": 1},
+                    "minItems": 1,
+                },
                 "auth": {
                     "enum": ["bearer", "basic", "header", "signing"],
                     "title": "Auth",
@@ -182,7 +208,7 @@ PROVIDERS: dict[str, Provider] = {
                 "header_value": _string("Header value"),
                 "signing_secret": _string("Signing secret", description="whsec_…"),
             },
-            required_settings=("auth",),
+            required_settings=("hosts", "auth"),
             test="integrations.webhook.client:test_connection",
         ),
     ]

@@ -11,6 +11,7 @@ from django.db import transaction
 from .. import live
 from ..contacts import fire_contacts_triggers, save_contacts
 from ..models import Run, Step
+from ..safe_json import storable
 from .chunk import Chunk
 
 
@@ -66,10 +67,5 @@ def record(chunk: Chunk, step: Step, *, now: bool = False) -> None:
 
 
 def jsonable(value: Any) -> Any:
-    """Outputs go into JSON columns; anything JSON cannot hold becomes its text."""
-    import json
-
-    text = json.dumps(value, default=str)
-    if len(text) > settings.STEP_OUTPUT_MAX_BYTES:
-        return {"truncated": True, "preview": text[: settings.STEP_OUTPUT_MAX_BYTES // 2]}
-    return json.loads(text)
+    """Outputs go into JSON columns: what they cannot hold is replaced (safe_json.storable)."""
+    return storable(value, settings.STEP_OUTPUT_MAX_BYTES)

@@ -1,7 +1,8 @@
 """Calling a provider's API with a connection: JSON in, JSON out, through the guard.
 
 The connection's id keys its circuit breaker; its secrets are redacted from
-whatever a step or an error keeps.
+whatever a step or an error keeps; they are sent to its base URL's origin only
+(integrations.destinations).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
+from .. import destinations
 from . import client as http
 
 
@@ -51,5 +53,6 @@ def call(
         timeout=timeout,
         breaker_key=f"connection:{connection['id']}",
         secrets=secrets_of(connection),
+        credentials_for=destinations.origins_of(connection),
     )
     return http.raise_for_status(response, what=what)

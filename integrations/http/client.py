@@ -10,7 +10,8 @@ Every request to an outside system goes through `request()`:
   credentials (standard auth headers, headers whose names say so, every
   header a connection added whatever its name, Standard Webhooks
   signatures) are not carried to another origin;
-- at most `OUTBOUND_MAX_RESPONSE_BYTES` of an answer are read;
+- at most `OUTBOUND_MAX_RESPONSE_BYTES` of an answer are read; an answer
+  that is not text is kept as base64 (`_decode`);
 - an optional circuit breaker key (a connection) refuses to call a service
   that keeps failing, so runs wait instead of hammering it.
 
@@ -21,6 +22,7 @@ the (redacted) response kept on it.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from collections.abc import Iterable, Mapping
@@ -34,6 +36,7 @@ from django.utils import timezone
 
 from automation.nodes.base import NodeError, PermanentNodeError
 
+from .. import destinations
 from . import breaker, guard
 from .redaction import is_secret_key, redact, redact_url
 
@@ -42,6 +45,9 @@ log = logging.getLogger("cairn.outbound")
 USER_AGENT = "Cairn/1"
 MAX_JSON_BYTES = 64 * 1024  # parse JSON answers up to this size
 MAX_TEXT_CHARS = 10 * 1024  # keep this much of any other answer
+MAX_BINARY_BYTES = MAX_TEXT_CHARS * 3 // 4  # of bytes, kept as base64: as long as the text kept
+# Media types (besides text/*) whose answers are text; any other is kept as base64.
+TEXT_KINDS = ("json", "xml", "javascript", "x-www-form-urlencoded", "csv", "yaml", "graphql")
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 # Headers that carry credentials: dropped when a redirect leaves the origin,
 # with any header whose name says it is one (redaction.is_secret_key) and
@@ -49,6 +55,10 @@ REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 CREDENTIAL_HEADERS = ("authorization", "cookie", "proxy-authorization", "x-api-key")
 # A Standard Webhooks signature vouches for this request to this receiver only.
 SIGNATURE_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
+
+
+class CredentialsRefused(PermanentNodeError):
+    """A connection's credentials were about to go to a site it is not for; nothing was sent."""
 
 
 @dataclass
@@ -99,13 +109,46 @@ def _read(response: httpx.Response) -> bytes:
     return b"".join(chunks)[:limit]
 
 
-def _decode(response: httpx.Response, raw: bytes) -> Any:
+def _is_text(media_type: str, raw: bytes) -> bool:
+    """Whether an answer is text (kept as such) rather than bytes (kept as base64).
+
+    By its content type; an answer without one is text if it is UTF-8 without NUL.
+    """
+    if not media_type:
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+        return b"\x00" not in raw
+    return media_type.startswith("text/") or any(kind in media_type for kind in TEXT_KINDS)
+
+
+def _decode(response: httpx.Response, raw: bytes, secrets: tuple[str, ...] = ()) -> Any:
+    """What a step keeps of an answer's body: parsed JSON, text, or base64 of bytes.
+
+    Text may still hold characters a database refuses (NUL, lone surrogates
+    from JSON escapes): automation.safe_json.storable replaces them when the
+    step is written. Bytes are kept as `{"base64", "content_type", "size",
+    "truncated"}`, at most MAX_BINARY_BYTES of them, with the connection's
+    secrets cut out first (base64 would hide them from redaction).
+    """
     content_type = response.headers.get("content-type", "")
-    if "json" in content_type and len(raw) <= MAX_JSON_BYTES:
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if "json" in media_type and len(raw) <= MAX_JSON_BYTES:
         try:
             return json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # nested too deep for the parser: kept as text
             pass
+    if not _is_text(media_type, raw):
+        size = len(raw)
+        for secret in secrets:
+            raw = raw.replace(secret.encode(), b"[redacted]")
+        return {
+            "base64": base64.b64encode(raw[:MAX_BINARY_BYTES]).decode("ascii"),
+            "content_type": content_type,
+            "size": size,
+            "truncated": len(raw) > MAX_BINARY_BYTES,
+        }
     text = raw.decode(response.encoding or "utf-8", errors="replace")
     return text[:MAX_TEXT_CHARS]
 
@@ -167,12 +210,17 @@ def request(
     breaker_key: str = "",
     secrets: Iterable[str] = (),
     credential_headers: Iterable[str] = (),
+    credentials_for: Iterable[destinations.Origin] | None = None,
 ) -> Response:
     """Send one request through the guard; returns the answer whatever its status.
 
     `credential_headers`: names of headers that carry credentials although
     their names do not say so (a connection's custom auth header); like
     Authorization, they are not sent on once a redirect leaves the origin.
+
+    `credentials_for`: the origins the connection whose credentials this
+    request carries is for (integrations.destinations); a URL elsewhere is
+    refused before anything is sent.
 
     Raises OutboundRefused (nothing sent) for a refused destination, NodeError
     for network failures and timeouts, CircuitOpen while the breaker is open.
@@ -185,6 +233,13 @@ def request(
         raise PermanentNodeError(f"url: {url!r} is not a valid URL") from error
     if current.scheme not in ("http", "https") or not current.host:
         raise PermanentNodeError(f"url: {redact_url(url)} must start with http:// or https://")
+    if credentials_for is not None:
+        origins = list(credentials_for)
+        if not destinations.allowed(origins, str(current)):
+            raise CredentialsRefused(
+                f"url: {destinations.refusal(origins)} Nothing was sent to "
+                f"{destinations.origin_of(str(current))}."
+            )
     if breaker_key:
         breaker.check(breaker_key)
     send_headers = {"User-Agent": USER_AGENT, **dict(headers or {})}
@@ -228,7 +283,7 @@ def request(
                         status=answer.status_code,
                         reason=answer.reason_phrase,
                         headers=answer.headers,
-                        body=_decode(answer, raw),
+                        body=_decode(answer, raw, secrets),
                         url=redact_url(str(current)),
                         method=method,
                         secrets=secrets,

@@ -3,7 +3,9 @@
 Every request carries `Idempotency-Key: <step key>`, stable across retries of
 one visit of one node, so a receiver can drop a repeat after a crash. With a
 connection, its auth is added (bearer, basic, a header, or Standard Webhooks
-signing with a `webhook-id` as stable as the idempotency key).
+signing with a `webhook-id` as stable as the idempotency key), and only for
+a URL on one of the connection's `hosts` (integrations.destinations): any
+other URL is refused before anything is sent.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 from django.conf import settings
 
-from .. import standard_webhooks
+from .. import destinations, standard_webhooks
 from ..http import client as http
 
 
@@ -83,6 +85,7 @@ def send_request(
         breaker_key=f"connection:{connection['id']}" if connection else "",
         secrets=[str(s) for s in secrets],
         credential_headers=added,  # the connection's auth, whatever its header is called
+        credentials_for=destinations.origins_of(connection) if connection else None,
     )
     http.raise_for_status(response)
     result = {
@@ -128,6 +131,7 @@ def test_connection(connection: Mapping[str, Any]) -> str:
         headers=added,
         secrets=[str(s) for s in (connection.get("secrets") or {}).values()],
         credential_headers=added,
+        credentials_for=destinations.origins_of(connection),
     )
     http.raise_for_status(response)
     return f"GET {response.url} answered {response.status}"

@@ -60,6 +60,10 @@ class WebhookAction(NodeType):
     # private (NodeType.private_output_keys): editors and up read it.
     private_output = ("body",)
     template_fields = ("url", "headers", "body")
+    # The connection's credentials go with the request to `url`: graph
+    # validation checks that a fixed URL is on the connection's hosts
+    # (integrations.destinations); the guarded client checks every call.
+    credentials_url = ("url", "connection")
     config_schema = {
         "type": "object",
         "properties": {

@@ -59,7 +59,7 @@ def test_list_by_provider_is_paginated_and_never_shows_secrets(client_a, client_
         client_a,
         name="Ops",
         provider="http",
-        settings={"auth": "bearer"},
+        settings={"auth": "bearer", "hosts": ["https://crm.example.com"]},
         secrets={"token": HTTP_TOKEN},
     )
     listed = client_for(Role.VIEWER).get("/api/v1/connections/?provider=slack")
@@ -132,7 +132,7 @@ def test_testing_an_http_connection_calls_its_test_url_with_its_auth(
         client_a,
         name="CRM",
         provider="http",
-        settings={"auth": "bearer", "test_url": service.url + "/me"},
+        settings={"auth": "bearer", "hosts": [service.url], "test_url": service.url + "/me"},
         secrets={"token": HTTP_TOKEN},
     ).json()
     service.answer(200, {"me": "cairn"})
@@ -157,7 +157,7 @@ def test_a_signing_connection_is_checked_for_shape(client_a):
         client_a,
         name="Signer",
         provider="http",
-        settings={"auth": "signing"},
+        settings={"auth": "signing", "hosts": ["https://crm.example.com"]},
         secrets={"signing_secret": "not-base64!!"},
     ).json()
     verdict = client_a.post(f"/api/v1/connections/{made['id']}/test").json()

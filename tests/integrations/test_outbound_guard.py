@@ -137,7 +137,8 @@ def test_a_custom_auth_header_stays_with_its_origin_whatever_its_name(service, o
     """Invariant: a connection's credential is sent to the origin it was meant
     for only; a redirect to another origin (another port) gets none of it."""
     key = _http_connection(
-        {"auth": "header", "header_name": "X-Cairn-Key"}, {"header_value": "ck-live-777"}
+        {"auth": "header", "header_name": "X-Cairn-Key", "hosts": [service.url]},
+        {"header_value": "ck-live-777"},
     )
     service.answer(302, b"", headers={"Location": f"{service.url}/same-origin"})
     service.answer(307, b"", headers={"Location": f"{other_service.url}/elsewhere"})
@@ -158,7 +159,9 @@ def test_a_custom_auth_header_stays_with_its_origin_whatever_its_name(service, o
 def test_a_signature_is_not_carried_to_another_origin(service, other_service):
     from integrations.standard_webhooks import new_secret
 
-    signer = _http_connection({"auth": "signing"}, {"signing_secret": new_secret()})
+    signer = _http_connection(
+        {"auth": "signing", "hosts": [service.url]}, {"signing_secret": new_secret()}
+    )
     service.answer(308, b"", headers={"Location": f"{other_service.url}/moved"})
 
     _call_with(signer, f"{service.url}/in")

@@ -42,9 +42,10 @@ def quick_retries(settings):
     settings.ACTION_MAX_ATTEMPTS = 3
 
 
-def connection(**fields) -> Connection:
+def connection(site: str, **fields) -> Connection:
+    """An http connection of the test workspace, for `site` (its one host)."""
     made = Connection(workspace=workspace(), provider="http", name=fields.pop("name", "CRM"))
-    made.settings = fields.pop("settings", {"auth": "bearer"})
+    made.settings = {"hosts": [site], **fields.pop("settings", {"auth": "bearer"})}
     made.set_secrets(fields.pop("secrets", {"token": TOKEN}))
     made.save()
     return made
@@ -138,7 +139,7 @@ def test_5xx_and_timeouts_are_retried(service):
 def test_outbound_signing_per_standard_webhooks_with_a_stable_id(service):
     secret = new_secret()
     signer = connection(
-        name="Signer", settings={"auth": "signing"}, secrets={"signing_secret": secret}
+        service.url, name="Signer", settings={"auth": "signing"}, secrets={"signing_secret": secret}
     )
     hook_flow(service.url + "/in", connection=str(signer.pk))
     service.answer(500, b"retry me")
@@ -179,7 +180,7 @@ def test_outbound_signing_per_standard_webhooks_with_a_stable_id(service):
     ],
 )
 def test_connection_auth(service, settings_, secrets, header, value):
-    auth = connection(settings=settings_, secrets=secrets)
+    auth = connection(service.url, settings=settings_, secrets=secrets)
     hook_flow(service.url, connection=str(auth.pk))
     run = start_run()
     assert advance_run(run.pk) is Outcome.COMPLETED
@@ -188,7 +189,10 @@ def test_connection_auth(service, settings_, secrets, header, value):
 
 def test_a_connection_of_another_workspace_is_not_used(service):
     foreign = Connection(
-        workspace=workspace("other"), provider="http", name="Theirs", settings={"auth": "bearer"}
+        workspace=workspace("other"),
+        provider="http",
+        name="Theirs",
+        settings={"auth": "bearer", "hosts": [service.url]},
     )
     foreign.set_secrets({"token": TOKEN})
     foreign.save()
@@ -201,7 +205,7 @@ def test_a_connection_of_another_workspace_is_not_used(service):
 
 def test_secrets_appear_in_no_step_run_api_answer_or_log(service, caplog, workspace_a):
     caplog.set_level(logging.DEBUG)
-    auth = connection()
+    auth = connection(service.url)
     hook_flow(service.url + "/echo", connection=str(auth.pk))
     # A careless service echoes the credential back.
     service.answer(200, {"you_sent": f"Bearer {TOKEN}", "note": f"token={TOKEN}"})
@@ -226,7 +230,7 @@ def test_secrets_appear_in_no_step_run_api_answer_or_log(service, caplog, worksp
 def test_an_open_circuit_makes_runs_wait_without_using_attempts_then_resume(settings, service):
     settings.CIRCUIT_BREAKER_THRESHOLD = 2
     settings.CIRCUIT_BREAKER_COOLDOWN_SECONDS = 300
-    auth = connection()
+    auth = connection(service.url)
     hook_flow(service.url, connection=str(auth.pk))
     service.answer(500, b"down")
     service.answer(500, b"down")
@@ -263,7 +267,7 @@ def test_an_open_circuit_makes_runs_wait_without_using_attempts_then_resume(sett
 def test_a_failed_probe_opens_the_circuit_again_at_once(settings, service):
     settings.CIRCUIT_BREAKER_THRESHOLD = 2
     settings.ACTION_MAX_ATTEMPTS = 5
-    auth = connection()
+    auth = connection(service.url)
     hook_flow(service.url, connection=str(auth.pk))
     for _ in range(3):
         service.answer(500, b"down")

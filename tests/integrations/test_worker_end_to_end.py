@@ -320,7 +320,11 @@ def test_a_secret_is_nowhere_a_person_or_a_log_can_read(service, celery_worker, 
         {
             "name": "CRM",
             "provider": "http",
-            "settings": {"auth": "header", "header_name": "X-Crm-Key"},
+            "settings": {
+                "auth": "header",
+                "header_name": "X-Crm-Key",
+                "hosts": [service.url],
+            },
             "secrets": {"header_value": api_key},
         },
         format="json",
