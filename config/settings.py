@@ -13,6 +13,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from config import env as env_sources
+from config import keys
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -22,12 +23,32 @@ env_sources.load()
 env = environ.Env()
 
 # ---------------------------------------------------------------- core
-SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-secret-key-change-me")
+# SECRET_KEY: see "keys" below (required in production, made once when embedded).
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list(
     "CSRF_TRUSTED_ORIGINS", default=["http://127.0.0.1:8000", "http://localhost:8000"]
 )
+
+# ---------------------------------------------------------------- HTTPS
+# Off by default: `make run` serves plain HTTP on this machine. Behind TLS set
+# them as docs/operations.md ("HTTPS") shows; `manage.py check --deploy` is
+# then clean. SECURE_PROXY_SSL_HEADER: the header and value a TLS-terminating
+# proxy sets, e.g. "HTTP_X_FORWARDED_PROTO,https" (only if the proxy always
+# sets or strips it; uvicorn's --proxy-headers already trusts X-Forwarded-Proto
+# from FORWARDED_ALLOW_IPS).
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+_proxy_ssl_header = env.list("SECURE_PROXY_SSL_HEADER", default=[])
+if _proxy_ssl_header and len(_proxy_ssl_header) != 2:
+    raise ImproperlyConfigured(
+        "SECURE_PROXY_SSL_HEADER: a header and its value, e.g. HTTP_X_FORWARDED_PROTO,https"
+    )
+SECURE_PROXY_SSL_HEADER = tuple(_proxy_ssl_header) or None
 
 DJANGO_APPS = [
     "daphne",
@@ -187,6 +208,42 @@ EVENT_FAST_PATH = env.bool("EVENT_FAST_PATH", default=True)
 # Pending events ingested per transaction by the queued intake.
 EVENT_DRAIN_BATCH = env.int("EVENT_DRAIN_BATCH", default=500)
 
+# ---------------------------------------------------------------- keys
+# config/keys.py. SECRET_KEY signs sessions, email click and unsubscribe links
+# and webhook-trigger URLs; SECRET_KEY_FALLBACKS (Django's rotation) are older
+# keys whose signatures are still accepted. CONNECTION_ENCRYPTION_KEYS are
+# Fernet keys, newest first: connection secrets are encrypted with the first
+# and read with any (`manage.py rotate_connection_keys` re-encrypts).
+# Production shape: all required, a weak or example SECRET_KEY refused at
+# start. Embedded: any not set is made once into .cairn-keys (git-ignored).
+SECRET_KEY = env.str("SECRET_KEY", default="")
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
+CONNECTION_ENCRYPTION_KEYS = [
+    key.strip() for key in env.list("CONNECTION_ENCRYPTION_KEYS", default=[]) if key.strip()
+]
+if CAIRN_EXECUTION == "celery":
+    _problems = keys.production_problems(
+        SECRET_KEY, SECRET_KEY_FALLBACKS, CONNECTION_ENCRYPTION_KEYS
+    )
+    if _problems:
+        raise ImproperlyConfigured(keys.refusal(_problems))
+elif not SECRET_KEY or SECRET_KEY in keys.EXAMPLE_SECRET_KEYS or not CONNECTION_ENCRYPTION_KEYS:
+    # The example key is replaced, not used (`manage.py runmode` warns).
+    _local = keys.local_keys(keys.keys_file())
+    if not SECRET_KEY or SECRET_KEY in keys.EXAMPLE_SECRET_KEYS:
+        SECRET_KEY = _local["SECRET_KEY"]
+    if not CONNECTION_ENCRYPTION_KEYS:
+        CONNECTION_ENCRYPTION_KEYS = [_local["CONNECTION_ENCRYPTION_KEYS"]]
+# Read only, never used to encrypt: the keys earlier releases derived from
+# SECRET_KEY (and, embedded, from the old default key) when
+# CONNECTION_ENCRYPTION_KEYS was empty, so connections stored then stay
+# readable until `manage.py rotate_connection_keys` re-encrypts them.
+CONNECTION_DECRYPTION_FALLBACK_KEYS = [keys.derived_connection_key(SECRET_KEY)]
+if CAIRN_EXECUTION != "celery":
+    CONNECTION_DECRYPTION_FALLBACK_KEYS += [
+        keys.derived_connection_key(key) for key in sorted(keys.EXAMPLE_SECRET_KEYS)
+    ]
+
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_SERIALIZER = "json"
@@ -304,10 +361,7 @@ OUTBOUND_MAX_RESPONSE_BYTES = env.int("OUTBOUND_MAX_RESPONSE_BYTES", default=102
 # Transient failures in a row that open a connection's circuit, and for how long.
 CIRCUIT_BREAKER_THRESHOLD = env.int("CIRCUIT_BREAKER_THRESHOLD", default=5)
 CIRCUIT_BREAKER_COOLDOWN_SECONDS = env.float("CIRCUIT_BREAKER_COOLDOWN_SECONDS", default=60.0)
-# Fernet keys (urlsafe base64 of 32 bytes), newest first: connections are
-# encrypted with the first and read with any, so a key can be rotated
-# (`manage.py rotate_connection_keys`). Empty: derived from SECRET_KEY (dev only).
-CONNECTION_ENCRYPTION_KEYS = env.list("CONNECTION_ENCRYPTION_KEYS", default=[])
+# CONNECTION_ENCRYPTION_KEYS: see "keys" above.
 # Inbound Standard Webhooks: how far a webhook-timestamp may be from now, and
 # how long a rotated-out signing secret keeps working.
 INBOUND_WEBHOOK_TOLERANCE_SECONDS = env.int("INBOUND_WEBHOOK_TOLERANCE_SECONDS", default=300)
