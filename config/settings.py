@@ -425,6 +425,10 @@ SPECTACULAR_SETTINGS = {
 # `Authorization: Bearer <METRICS_TOKEN>`, or a logged-in staff user. Empty: staff only.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# A failing dependency (Redis) is logged once per this many seconds per
+# process, with the count of failures since; every failure is counted in
+# cairn_dependency_failures_total (ops/dependency_log.py).
+DEPENDENCY_LOG_SECONDS = env.float("DEPENDENCY_LOG_SECONDS", default=30.0)
 # Celery's line per task received / succeeded and beat's per task sent: six
 # lines a second for the timer sweep alone, more per run. WARNING keeps only
 # failures; INFO brings them all back.
