@@ -7,6 +7,7 @@ shape: PostgreSQL, Redis, uvicorn web processes, Celery workers and beat.
 """
 
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -64,6 +65,7 @@ THIRD_PARTY_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
 ]
 LOCAL_APPS = [
     "automation",
@@ -84,6 +86,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Answers a locked-out login (config/login_throttle.py); last, as axes asks.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -383,6 +387,16 @@ CACHES = {
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "cb"}
     ),
+    # Wrong API keys per address, shared by every web process when Redis is there.
+    "throttle": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "throttle"}
+    ),
 }
 
 # ---------------------------------------------------------------- bootstrap
@@ -448,6 +462,30 @@ LOGGING = {
         "httpx": {"level": "WARNING"},
     },
 }
+
+# ---------------------------------------------------------------- login throttling
+# config/login_throttle.py: failed logins on /login/ and the admin, counted
+# per account and per address (django-axes, in the database).
+AUTHENTICATION_BACKENDS = [
+    "config.login_throttle.LoginThrottle",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("LOGIN_COOLOFF_MINUTES", default=15.0))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own
+AXES_LOCKOUT_CALLABLE = "config.login_throttle.lockout_response"
+# The connection's address only: uvicorn already took X-Forwarded-For from
+# trusted proxies (FORWARDED_ALLOW_IPS); a client's own header is ignored.
+AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
+# A success would also clear the address's count: one account of their own
+# would let an attacker guess on for ever.
+AXES_RESET_ON_SUCCESS = False
+# No "AXES: BEGIN …" line at every process start (failures are still logged).
+AXES_VERBOSE = False
+# API keys: wrong keys from one address within the window, then 429
+# (builder/api/key_throttle.py, in the "throttle" cache).
+API_KEY_FAILURE_LIMIT = env.int("API_KEY_FAILURE_LIMIT", default=20)
+API_KEY_FAILURE_WINDOW_SECONDS = env.int("API_KEY_FAILURE_WINDOW_SECONDS", default=300)
 
 # ---------------------------------------------------------------- app pages
 LOGIN_URL = "/login/"
