@@ -17,8 +17,9 @@ import urllib.request
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from automation.models import Run, RunStatus
 from builder.models import Role
-from tests.automation.workflows import workspace
+from tests.automation.workflows import chain, graph, node, published, workspace
 from tests.builder.factories import make_api_key
 from tests.config.servers import uvicorn_server
 from tests.conftest import _free_port, wait_until
@@ -104,3 +105,34 @@ def test_a_web_process_with_redis_down_logs_a_few_counted_lines_and_counts_every
     assert len(counted) == len(lines) - 1
     # Every failure up to the last line is in a line or in a line's count.
     assert len(lines) + sum(counted) == failures
+
+
+@pytest.mark.django_db(transaction=True)
+def test_runs_that_cannot_be_queued_are_left_to_the_lost_message_check_not_a_500(tmp_path):
+    # Before, the inline intake answered 500 for events it had stored and
+    # enrolled: the hand-off to Celery raised after the commit.
+    ws = workspace()
+    start = node("start", "trigger.event", event="signup")
+    later = node("later", "wait.delay", amount=1, unit="days")
+    published(graph([start, later], chain(start, later)), ws=ws)
+    _key, raw = make_api_key(ws, Role.EDITOR)
+    nothing_listens = _free_port()
+
+    with uvicorn_server(
+        tmp_path,
+        REDIS_URL=f"redis://127.0.0.1:{nothing_listens}/0",
+        CELERY_BROKER_URL=f"redis://127.0.0.1:{nothing_listens}/0",
+        EVENT_INTAKE="inline",
+    ) as server:
+        statuses = [post_event(server.url, raw, n) for n in range(3)]
+        log = next(tmp_path.glob("uvicorn-*.log")).read_text()
+
+    assert statuses == [202, 202, 202]
+    runs = Run.objects.all()
+    assert runs.count() == 3
+    # Stored as queued: beat's lost-message check queues them once Redis answers.
+    assert all(run.status == RunStatus.RUNNING and run.queued_at for run in runs)
+    assert "Traceback" not in log
+    assert "Internal Server Error" not in log
+    # One line (the first Redis failure: the key's throttle read); the rest counted.
+    assert len([line for line in log.splitlines() if line.startswith("redis ")]) == 1
