@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from automation.models import Run, RunStatus
 from builder.models import Role
+from ops.models import DependencyFailures
 from tests.automation.workflows import chain, graph, node, published, workspace
 from tests.builder.factories import make_api_key
 from tests.config.servers import uvicorn_server
@@ -70,6 +71,8 @@ def test_a_web_process_with_redis_down_logs_a_few_counted_lines_and_counts_every
 ):
     _key, raw = make_api_key(workspace(), Role.EDITOR)
     nothing_listens = _free_port()
+    # Counts another process of the session may have left (a fault test).
+    DependencyFailures.objects.all().delete()
 
     with uvicorn_server(
         tmp_path,
