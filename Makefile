@@ -60,6 +60,9 @@ browser: $(CHROMIUM)
 # The mode and every value come from `manage.py runmode`, which reads the
 # environment and .env exactly as the server does; honcho gets them through the
 # environment (-e /dev/null: its own .env reading would override the environment).
+# Keys: embedded, the first command (runmode) makes SECRET_KEY and the connection key
+# once into .cairn-keys (git-ignored), which the server and every command then read;
+# the production shape refuses to start without them (config/keys.py).
 run: install bundle
 	@resolved="$$($(PY) manage.py runmode --shell --host '$(HOST)' --port '$(PORT)')" && \
 	eval "$$resolved" && \

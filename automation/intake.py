@@ -40,6 +40,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from config import dependency_log
 from config.redis_clients import redis_client
 
 from . import engine
@@ -240,9 +241,10 @@ def kick(countdown: float | None = None, *, again: bool = False) -> None:
 
         # On the high queue: enrolment must not wait behind a backlog of runs.
         current_app.send_task(TASK, countdown=countdown, queue="high")
-    except Exception:
-        log.warning(
-            "could not queue the event drain; beat's drain will pick them up", exc_info=True
+        dependency_log.succeeded("redis")
+    except Exception as error:
+        dependency_log.failed(
+            "redis", "could not queue the event drain; beat's drain will pick them up", error
         )
 
 
@@ -251,8 +253,8 @@ def settle() -> None:
     event stored after the last batch (its kick saw the flag) is not left to beat."""
     try:
         redis_client(settings.REDIS_URL).delete(KICK_KEY)
-    except Exception:
-        log.warning("could not clear the drain flag", exc_info=True)
+    except Exception as error:
+        dependency_log.failed("redis", "could not clear the drain flag", error)
     if PendingEvent.objects.filter(error="").exists():
         kick()
 

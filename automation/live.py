@@ -21,6 +21,8 @@ import threading
 import time
 from typing import Any
 
+from config import dependency_log
+
 log = logging.getLogger("cairn.live")
 
 QUEUE_SIZE = 10_000
@@ -138,9 +140,9 @@ class Publisher:
             else:
                 own_loop.run_until_complete(send)
             self.sent += len(events)
-        except Exception:  # a watcher's layer must never take the engine down
+        except Exception as error:  # a watcher's layer must never take the engine down
             self.dropped += len(events)
-            log.warning("live update to %s dropped", group, exc_info=True)
+            dependency_log.failed("redis", "live updates dropped (channel layer)", error)
 
     def drain(self, timeout: float = 5.0) -> bool:
         """Wait until every queued message has been handed to the layer (tests, benchmarks)."""

@@ -14,7 +14,10 @@ from celery.signals import task_prerun
 from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
+from kombu.exceptions import OperationalError as KombuOperationalError
+from redis.exceptions import RedisError
 
+from config import dependency_log
 from config.redis_clients import redis_client
 
 from . import engine, intake, runs, schedules, timers, transitions
@@ -129,10 +132,20 @@ def runs_per_message(count: int) -> int:
 
 def submit(run_ids: list[str], priority: str = DEFAULT_PRIORITY) -> None:
     """The executor's side of dispatch.enqueue_runs (called after commit): the
-    runs go to the Celery queue named by their priority (high, normal, low)."""
+    runs go to the Celery queue named by their priority (high, normal, low).
+
+    A broker that cannot be reached loses nothing: the runs are stored as
+    queued, and beat's lost-message check queues them again once Redis
+    answers. So the request or task that committed them does not fail for it
+    (before, the API answered 500 for events it had stored)."""
     size = runs_per_message(len(run_ids))
-    for start in range(0, len(run_ids), size):
-        advance_runs_task.apply_async(args=[run_ids[start : start + size]], queue=priority)
+    try:
+        for start in range(0, len(run_ids), size):
+            advance_runs_task.apply_async(args=[run_ids[start : start + size]], queue=priority)
+    except (KombuOperationalError, RedisError, OSError) as error:
+        dependency_log.failed(
+            "redis", "could not queue runs; the lost-message check queues them later", error
+        )
 
 
 # Messages a priority's queue holds before the sweep stops queueing released
@@ -146,8 +159,8 @@ def room(priority: str) -> int:
     A broker that cannot say gets a sweep's worth."""
     try:
         depth = redis_client(settings.CELERY_BROKER_URL).llen(priority)
-    except Exception:
-        log.warning("could not read the depth of queue %s", priority, exc_info=True)
+    except Exception as error:
+        dependency_log.failed("redis", "could not read the depths of the run queues", error)
         return timers.SWEEP_BATCH
     return max(0, QUEUE_BOUND_MESSAGES - depth) * MAX_RUNS_PER_MESSAGE
 

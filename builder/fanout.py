@@ -19,6 +19,8 @@ import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from config import dependency_log
+
 log = logging.getLogger("cairn.live")
 
 Deliver = Callable[[str], Awaitable[None]]
@@ -57,8 +59,8 @@ class Hub:
                 message = await self.layer.receive(self.channel)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.warning("fan-out of %s: receive failed", self.group, exc_info=True)
+            except Exception as error:
+                dependency_log.failed("redis", "live updates: channel layer receive failed", error)
                 await asyncio.sleep(1)
                 continue
             text = message.get("text")

@@ -7,12 +7,14 @@ shape: PostgreSQL, Redis, uvicorn web processes, Celery workers and beat.
 """
 
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from config import env as env_sources
+from config import keys
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -22,12 +24,32 @@ env_sources.load()
 env = environ.Env()
 
 # ---------------------------------------------------------------- core
-SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-secret-key-change-me")
+# SECRET_KEY: see "keys" below (required in production, made once when embedded).
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list(
     "CSRF_TRUSTED_ORIGINS", default=["http://127.0.0.1:8000", "http://localhost:8000"]
 )
+
+# ---------------------------------------------------------------- HTTPS
+# Off by default: `make run` serves plain HTTP on this machine. Behind TLS set
+# them as docs/operations.md ("HTTPS") shows; `manage.py check --deploy` is
+# then clean. SECURE_PROXY_SSL_HEADER: the header and value a TLS-terminating
+# proxy sets, e.g. "HTTP_X_FORWARDED_PROTO,https" (only if the proxy always
+# sets or strips it; uvicorn's --proxy-headers already trusts X-Forwarded-Proto
+# from FORWARDED_ALLOW_IPS).
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+_proxy_ssl_header = env.list("SECURE_PROXY_SSL_HEADER", default=[])
+if _proxy_ssl_header and len(_proxy_ssl_header) != 2:
+    raise ImproperlyConfigured(
+        "SECURE_PROXY_SSL_HEADER: a header and its value, e.g. HTTP_X_FORWARDED_PROTO,https"
+    )
+SECURE_PROXY_SSL_HEADER = tuple(_proxy_ssl_header) or None
 
 DJANGO_APPS = [
     "daphne",
@@ -43,6 +65,7 @@ THIRD_PARTY_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
 ]
 LOCAL_APPS = [
     "automation",
@@ -63,6 +86,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Answers a locked-out login (config/login_throttle.py); last, as axes asks.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -187,6 +212,42 @@ EVENT_FAST_PATH = env.bool("EVENT_FAST_PATH", default=True)
 # Pending events ingested per transaction by the queued intake.
 EVENT_DRAIN_BATCH = env.int("EVENT_DRAIN_BATCH", default=500)
 
+# ---------------------------------------------------------------- keys
+# config/keys.py. SECRET_KEY signs sessions, email click and unsubscribe links
+# and webhook-trigger URLs; SECRET_KEY_FALLBACKS (Django's rotation) are older
+# keys whose signatures are still accepted. CONNECTION_ENCRYPTION_KEYS are
+# Fernet keys, newest first: connection secrets are encrypted with the first
+# and read with any (`manage.py rotate_connection_keys` re-encrypts).
+# Production shape: all required, a weak or example SECRET_KEY refused at
+# start. Embedded: any not set is made once into .cairn-keys (git-ignored).
+SECRET_KEY = env.str("SECRET_KEY", default="")
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
+CONNECTION_ENCRYPTION_KEYS = [
+    key.strip() for key in env.list("CONNECTION_ENCRYPTION_KEYS", default=[]) if key.strip()
+]
+if CAIRN_EXECUTION == "celery":
+    _problems = keys.production_problems(
+        SECRET_KEY, SECRET_KEY_FALLBACKS, CONNECTION_ENCRYPTION_KEYS
+    )
+    if _problems:
+        raise ImproperlyConfigured(keys.refusal(_problems))
+elif not SECRET_KEY or SECRET_KEY in keys.EXAMPLE_SECRET_KEYS or not CONNECTION_ENCRYPTION_KEYS:
+    # The example key is replaced, not used (`manage.py runmode` warns).
+    _local = keys.local_keys(keys.keys_file())
+    if not SECRET_KEY or SECRET_KEY in keys.EXAMPLE_SECRET_KEYS:
+        SECRET_KEY = _local["SECRET_KEY"]
+    if not CONNECTION_ENCRYPTION_KEYS:
+        CONNECTION_ENCRYPTION_KEYS = [_local["CONNECTION_ENCRYPTION_KEYS"]]
+# Read only, never used to encrypt: the keys earlier releases derived from
+# SECRET_KEY (and, embedded, from the old default key) when
+# CONNECTION_ENCRYPTION_KEYS was empty, so connections stored then stay
+# readable until `manage.py rotate_connection_keys` re-encrypts them.
+CONNECTION_DECRYPTION_FALLBACK_KEYS = [keys.derived_connection_key(SECRET_KEY)]
+if CAIRN_EXECUTION != "celery":
+    CONNECTION_DECRYPTION_FALLBACK_KEYS += [
+        keys.derived_connection_key(key) for key in sorted(keys.EXAMPLE_SECRET_KEYS)
+    ]
+
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_SERIALIZER = "json"
@@ -304,10 +365,7 @@ OUTBOUND_MAX_RESPONSE_BYTES = env.int("OUTBOUND_MAX_RESPONSE_BYTES", default=102
 # Transient failures in a row that open a connection's circuit, and for how long.
 CIRCUIT_BREAKER_THRESHOLD = env.int("CIRCUIT_BREAKER_THRESHOLD", default=5)
 CIRCUIT_BREAKER_COOLDOWN_SECONDS = env.float("CIRCUIT_BREAKER_COOLDOWN_SECONDS", default=60.0)
-# Fernet keys (urlsafe base64 of 32 bytes), newest first: connections are
-# encrypted with the first and read with any, so a key can be rotated
-# (`manage.py rotate_connection_keys`). Empty: derived from SECRET_KEY (dev only).
-CONNECTION_ENCRYPTION_KEYS = env.list("CONNECTION_ENCRYPTION_KEYS", default=[])
+# CONNECTION_ENCRYPTION_KEYS: see "keys" above.
 # Inbound Standard Webhooks: how far a webhook-timestamp may be from now, and
 # how long a rotated-out signing secret keeps working.
 INBOUND_WEBHOOK_TOLERANCE_SECONDS = env.int("INBOUND_WEBHOOK_TOLERANCE_SECONDS", default=300)
@@ -328,6 +386,16 @@ CACHES = {
         {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "cb"}
+    ),
+    # Wrong API keys per address, shared by every web process when Redis is there.
+    "throttle": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "throttle"}
     ),
 }
 
@@ -371,6 +439,10 @@ SPECTACULAR_SETTINGS = {
 # `Authorization: Bearer <METRICS_TOKEN>`, or a logged-in staff user. Empty: staff only.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# A failing dependency (Redis) is logged once per this many seconds per
+# process, with the count of failures since; every failure is counted in
+# cairn_dependency_failures_total (ops/dependency_log.py).
+DEPENDENCY_LOG_SECONDS = env.float("DEPENDENCY_LOG_SECONDS", default=30.0)
 # Celery's line per task received / succeeded and beat's per task sent: six
 # lines a second for the timer sweep alone, more per run. WARNING keeps only
 # failures; INFO brings them all back.
@@ -390,6 +462,30 @@ LOGGING = {
         "httpx": {"level": "WARNING"},
     },
 }
+
+# ---------------------------------------------------------------- login throttling
+# config/login_throttle.py: failed logins on /login/ and the admin, counted
+# per account and per address (django-axes, in the database).
+AUTHENTICATION_BACKENDS = [
+    "config.login_throttle.LoginThrottle",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("LOGIN_COOLOFF_MINUTES", default=15.0))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own
+AXES_LOCKOUT_CALLABLE = "config.login_throttle.lockout_response"
+# The connection's address only: uvicorn already took X-Forwarded-For from
+# trusted proxies (FORWARDED_ALLOW_IPS); a client's own header is ignored.
+AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
+# A success would also clear the address's count: one account of their own
+# would let an attacker guess on for ever.
+AXES_RESET_ON_SUCCESS = False
+# No "AXES: BEGIN …" line at every process start (failures are still logged).
+AXES_VERBOSE = False
+# API keys: wrong keys from one address within the window, then 429
+# (builder/api/key_throttle.py, in the "throttle" cache).
+API_KEY_FAILURE_LIMIT = env.int("API_KEY_FAILURE_LIMIT", default=20)
+API_KEY_FAILURE_WINDOW_SECONDS = env.int("API_KEY_FAILURE_WINDOW_SECONDS", default=300)
 
 # ---------------------------------------------------------------- app pages
 LOGIN_URL = "/login/"

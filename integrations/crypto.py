@@ -1,16 +1,18 @@
-"""Encryption at rest for stored credentials: Fernet keys from the environment.
+"""Encryption at rest for stored credentials: Fernet keys of their own.
 
 `CONNECTION_ENCRYPTION_KEYS` lists Fernet keys, newest first. MultiFernet
 encrypts with the first and decrypts with any, so rotating is: put a new key
 in front, run `manage.py rotate_connection_keys` (re-encrypts every row with
-it), then drop the old key. With no key configured one is derived from
-SECRET_KEY, which is fine for a laptop and said so in the README.
+it), then drop the old key. The production shape refuses to start without
+one; the embedded default makes one once into `.cairn-keys` (config/keys.py).
+
+`CONNECTION_DECRYPTION_FALLBACK_KEYS` come last and only ever decrypt: the
+keys earlier releases derived from SECRET_KEY, so connections stored before
+this release stay readable until `rotate_connection_keys` re-encrypts them.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 from typing import Any
 
@@ -21,10 +23,14 @@ from django.core.exceptions import ImproperlyConfigured
 
 def _keys() -> list[bytes]:
     configured = [k.strip() for k in settings.CONNECTION_ENCRYPTION_KEYS if k.strip()]
-    if configured:
-        return [k.encode() for k in configured]
-    derived = hashlib.sha256(b"cairn-connections:" + settings.SECRET_KEY.encode()).digest()
-    return [base64.urlsafe_b64encode(derived)]
+    if not configured:
+        raise ImproperlyConfigured(
+            "CONNECTION_ENCRYPTION_KEYS is empty: set one key (make one with `python -c "
+            "'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`)"
+        )
+    fallbacks = getattr(settings, "CONNECTION_DECRYPTION_FALLBACK_KEYS", [])
+    # The first key encrypts: a fallback is never first.
+    return [k.encode() for k in [*configured, *fallbacks]]
 
 
 def fernet() -> MultiFernet:

@@ -18,6 +18,7 @@ workers and beats run, and a restart loses nothing.
 | `cairn_queue_depth{queue}` | gauge | Celery messages waiting in Redis, per queue |
 | `cairn_queue_unacked` | gauge | messages delivered to a worker and not yet acknowledged |
 | `cairn_runs_stranded{reason}` | gauge | runs nothing can wake (`manage.py check_runs`): 0 |
+| `cairn_dependency_failures_total{dependency}` | counter | failures to reach Redis, all processes |
 
 A run that fails and is retried leaves `cairn_runs_failed_total` again
 (Prometheus reads that as a counter reset); deleting a workflow deletes its
@@ -35,10 +36,13 @@ from django.utils import timezone
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+from redis.exceptions import RedisError
 
 from automation import stranded
 from automation.models import Event, Run, RunStatus, Step, StepStatus
+from config import dependency_log
 from config.redis_clients import redis_client
+from ops.models import DependencyFailures
 
 INGEST_WINDOW = timedelta(seconds=60)
 
@@ -161,13 +165,19 @@ def _queues() -> Iterator[Metric]:
     separator = options.get("sep", Channel.sep)
     steps = options.get("priority_steps", Channel.priority_steps)
     names = queue_names()
-    with redis_client(broker).pipeline(transaction=False) as pipe:
-        for name in names:
-            for step in steps:
-                # kombu keeps one list per priority step: "<queue>", "<queue>\x06\x163", …
-                pipe.llen(f"{name}{separator}{step}" if step else name)
-        pipe.hlen(options.get("unacked_key", "unacked"))
-        lengths = pipe.execute()
+    try:
+        with redis_client(broker).pipeline(transaction=False) as pipe:
+            for name in names:
+                for step in steps:
+                    # kombu keeps one list per priority step: "<queue>", "<queue>\x06\x163", …
+                    pipe.llen(f"{name}{separator}{step}" if step else name)
+            pipe.hlen(options.get("unacked_key", "unacked"))
+            lengths = pipe.execute()
+    except RedisError as error:
+        # The rest of the page still answers, cairn_dependency_failures_total included.
+        dependency_log.failed("redis", "reading the queue depths for /metrics", error)
+        return
+    dependency_log.succeeded("redis")
     depth = GaugeMetricFamily(
         "cairn_queue_depth", "Celery messages waiting in Redis, per queue.", labels=["queue"]
     )
@@ -181,6 +191,20 @@ def _queues() -> Iterator[Metric]:
     yield unacked
 
 
+def _dependencies() -> Iterator[Metric]:
+    dependency_log.flush()  # this process's latest failures too
+    stored = dict(DependencyFailures.objects.values_list("dependency", "failures"))
+    counter = CounterMetricFamily(
+        "cairn_dependency_failures",
+        "Failures to reach a dependency (Redis), summed over every process; each process "
+        "logs them once per DEPENDENCY_LOG_SECONDS with a count.",
+        labels=["dependency"],
+    )
+    for name in sorted({*dependency_log.KNOWN, *stored}):
+        counter.add_metric([name], stored.get(name, 0))
+    yield counter
+
+
 class CairnCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         yield from _runs()
@@ -189,6 +213,7 @@ class CairnCollector(Collector):
         yield from _timers()
         yield from _stranded()
         yield from _queues()
+        yield from _dependencies()
 
 
 def render() -> bytes:

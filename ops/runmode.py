@@ -16,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 from django.conf import settings
 
 from config import env as env_sources
+from config import keys
 
 DEFAULT_HOST = env_sources.DEFAULT_HOST
 DEFAULT_PORT = env_sources.DEFAULT_PORT
@@ -61,6 +62,23 @@ def _database() -> str:
     return f"PostgreSQL {user}{db.get('HOST') or 'localhost'}:{db.get('PORT') or 5432}/{db['NAME']}"
 
 
+def _key_warnings(mode: str) -> list[str]:
+    """Embedded only (the production shape refuses to start instead: config/keys.py)."""
+    if mode == "production":
+        return []
+    given = os.environ.get("SECRET_KEY", "")
+    if given in keys.EXAMPLE_SECRET_KEYS:
+        return [
+            "SECRET_KEY is the example key published with Cairn: it is not used; Cairn "
+            f"uses the key it made in {keys.keys_file()}. Remove SECRET_KEY from "
+            f"{env_sources.env_file()}."
+        ]
+    problem = keys.secret_key_problem(given) if given else None
+    if problem:
+        return [f"SECRET_KEY {problem}. Make one with: {keys.MAKE_SECRET_KEY}"]
+    return []
+
+
 def describe(host: str | None = None, port: int | None = None) -> RunMode:
     """The mode, address and environment `make run` uses. `host`/`port` win when given."""
     file_values = env_sources.read_env_file(env_sources.env_file())
@@ -74,6 +92,7 @@ def describe(host: str | None = None, port: int | None = None) -> RunMode:
             "REDIS_URL is set but DATABASE_URL is not: Celery workers will share a SQLite "
             "file. Set DATABASE_URL to a PostgreSQL database for the production shape."
         )
+    warnings += _key_warnings(mode)
     exports = {}
     for key, value in file_values.items():
         if SHELL_NAME.fullmatch(key):

@@ -18,6 +18,8 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 
 from builder.models import ApiKey, hash_api_key
 
+from . import key_throttle
+
 KEYWORD = "Bearer"
 # last_used_at is informative; writing it on every request would turn every
 # read into a write, so it moves at most this often.
@@ -99,9 +101,21 @@ class ApiKeyAuthentication(BaseAuthentication):
             raw = header[1].decode()
         except UnicodeDecodeError:
             raise exceptions.AuthenticationFailed(INVALID_KEY) from None
-        key = find_key(raw)
+        key = cached_key(raw)
         if key is None:
-            raise exceptions.AuthenticationFailed(INVALID_KEY)
+            # Looking a key up is what a guesser makes us do: an address that
+            # sent too many wrong keys waits (builder/api/key_throttle.py).
+            address = request.META.get("REMOTE_ADDR", "")
+            wait = key_throttle.retry_after(address)
+            if wait is not None:
+                raise exceptions.Throttled(
+                    wait=wait,
+                    detail=f"too many wrong API keys from this address; try again in {wait} s",
+                )
+            key = find_key(raw)
+            if key is None:
+                key_throttle.failed(address)
+                raise exceptions.AuthenticationFailed(INVALID_KEY)
         self._touch(key)
         return ApiKeyUser(key), key
 

@@ -1,7 +1,9 @@
 """Re-encrypt every stored credential with the newest CONNECTION_ENCRYPTION_KEYS key.
 
 Rotation: put the new key first in CONNECTION_ENCRYPTION_KEYS (keep the old
-one after it), restart, run this command, then remove the old key.
+one after it), restart, run this command, then remove the old key. Secrets
+stored by earlier releases under the key they derived from SECRET_KEY (read
+through CONNECTION_DECRYPTION_FALLBACK_KEYS) are re-encrypted too.
 """
 
 from django.core.management.base import BaseCommand
