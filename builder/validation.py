@@ -33,7 +33,7 @@ from automation.models import NODE_ID_MAX_LENGTH
 from automation.nodes.base import ConfigIssue, NodeType
 from automation.nodes.registry import get_node_type
 from automation.rules import RULES_SCHEMA
-from integrations.destinations import graph_issues as connection_host_issues
+from integrations.connection_sites import graph_issues as connection_host_issues
 
 # Codes that mean "the document is broken" rather than "the workflow is unfinished".
 STRUCTURAL_CODES = frozenset(

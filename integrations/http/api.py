@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
-from .. import destinations
+from .. import connection_sites
 from . import client as http
 
 
@@ -53,6 +53,6 @@ def call(
         timeout=timeout,
         breaker_key=f"connection:{connection['id']}",
         secrets=secrets_of(connection),
-        credentials_for=destinations.origins_of(connection),
+        credentials_for=connection_sites.origins_of(connection),
     )
     return http.raise_for_status(response, what=what)

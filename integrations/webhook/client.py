@@ -17,7 +17,7 @@ from typing import Any
 
 from django.conf import settings
 
-from .. import destinations, standard_webhooks
+from .. import connection_sites, standard_webhooks
 from ..http import client as http
 
 
@@ -85,7 +85,7 @@ def send_request(
         breaker_key=f"connection:{connection['id']}" if connection else "",
         secrets=[str(s) for s in secrets],
         credential_headers=added,  # the connection's auth, whatever its header is called
-        credentials_for=destinations.origins_of(connection) if connection else None,
+        credentials_for=connection_sites.origins_of(connection) if connection else None,
     )
     http.raise_for_status(response)
     result = {
@@ -131,7 +131,7 @@ def test_connection(connection: Mapping[str, Any]) -> str:
         headers=added,
         secrets=[str(s) for s in (connection.get("secrets") or {}).values()],
         credential_headers=added,
-        credentials_for=destinations.origins_of(connection),
+        credentials_for=connection_sites.origins_of(connection),
     )
     http.raise_for_status(response)
     return f"GET {response.url} answered {response.status}"

@@ -26,7 +26,14 @@ ALLOWED = {
 }
 # config is the project's wiring (urls, asgi, routing import every app) and
 # infrastructure every app may use.
-INFRASTRUCTURE = ("config.env", "config.bodylimit", "config.celery", "config.redis_clients")
+INFRASTRUCTURE = (
+    "config.env",
+    "config.bodylimit",
+    "config.celery",
+    "config.redis_clients",
+    "config.dependency_log",
+    "config.keys",
+)
 
 
 def module_name(path: Path) -> str:
