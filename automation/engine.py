@@ -306,23 +306,28 @@ _DONE_FOR_THE_MESSAGE = {
 
 def _advance_together(run_ids: list[str]) -> dict[str, Outcome]:
     with transaction.atomic():
-        # In the message's order; runs are taken with SKIP LOCKED (never waited
-        # for), contacts in id order (as event ingest takes them), so two
-        # messages locking the same contacts cannot deadlock.
-        position = {str(run_id): index for index, run_id in enumerate(run_ids)}
-        runs = sorted(
-            _lock_runs(run_ids).filter(is_preview=False), key=lambda run: position[str(run.pk)]
-        )
-        contacts = {
-            contact.pk: contact
-            for contact in Contact.objects.select_for_update()
-            .filter(pk__in={run.contact_id for run in runs})
-            .order_by("pk")
-        }
-        for run in runs:
-            run.contact = contacts[run.contact_id]
-        outcomes = _advance_locked(runs)
+        outcomes = _advance_locked(_lock_with_contacts(run_ids))
     return {run_id: o for run_id, o in outcomes.items() if o in _DONE_FOR_THE_MESSAGE}
+
+
+def _lock_with_contacts(run_ids: list) -> list[Run]:
+    """The running runs among these, and their contacts, locked, in the given order."""
+    # In the message's order; runs are taken with SKIP LOCKED (never waited
+    # for), contacts in id order (as event ingest takes them), so two
+    # messages locking the same contacts cannot deadlock.
+    position = {str(run_id): index for index, run_id in enumerate(run_ids)}
+    runs = sorted(
+        _lock_runs(run_ids).filter(is_preview=False), key=lambda run: position[str(run.pk)]
+    )
+    contacts = {
+        contact.pk: contact
+        for contact in Contact.objects.select_for_update()
+        .filter(pk__in={run.contact_id for run in runs})
+        .order_by("pk")
+    }
+    for run in runs:
+        run.contact = contacts[run.contact_id]
+    return runs
 
 
 def _advance_locked(
@@ -370,11 +375,13 @@ def _advance_locked(
 STARTED_BY_THE_DRAIN = ("high", "normal")
 
 
-def start_enrolled(new_runs: list[NewRun]) -> None:
+def start_enrolled(new_runs: list[NewRun], *, relock: bool = False) -> None:
     """Start runs this transaction has just enrolled, in it: as far as they go
     together without an outside call, as a worker's message would take them,
     but without the message, a second lock of the runs and their contacts, and
-    a second commit. The caller holds their contacts locked (event ingest).
+    a second commit. The caller holds their contacts locked (event ingest),
+    or, with `relock`, they were enrolled by a transaction already committed
+    and are locked here again (the event drain, automation/intake.py).
 
     Runs of low-priority workflows, a second run of one contact, and any run
     with more to do (an outside call, its chunk's node limit) are queued after
@@ -392,8 +399,9 @@ def start_enrolled(new_runs: list[NewRun]) -> None:
     if started:
         try:
             with transaction.atomic():
+                runs = [new.run for new in started]
                 outcomes = _advance_locked(
-                    [new.run for new in started],
+                    _lock_with_contacts([run.pk for run in runs]) if relock else runs,
                     {new.run.pk: new.deployment for new in started},
                     queue_the_rest=True,
                 )
