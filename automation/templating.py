@@ -261,9 +261,7 @@ def template_error(template: Any) -> str | None:
         _compile(template)
     except TemplateSyntaxError as error:
         return _syntax_message(error)
-    problems = budget.literal_loop_problems(
-        _env.parse(template), settings.TEMPLATE_MAX_ITERATIONS
-    )
+    problems = budget.literal_loop_problems(_env.parse(template), settings.TEMPLATE_MAX_ITERATIONS)
     return problems[0] if problems else None
 
 
