@@ -142,7 +142,11 @@ def main() -> None:
         connection.execute(f"CREATE DATABASE {DB_NAME}")
     subprocess.run(["redis-cli", "-n", str(args.redis_db), "flushdb"], check=True)
     manage(env, "migrate", "--noinput")
-    keys = dict(line.split() for line in manage(env, "shell", "-c", SETUP).splitlines())
+    keys = {
+        words[0]: words[1]
+        for words in (line.split() for line in manage(env, "shell", "-c", SETUP).splitlines())
+        if len(words) == 2 and words[0] in ("noisy", "quiet")
+    }
     logs = ROOT / "bench" / "results"
     logs.mkdir(parents=True, exist_ok=True)
     log = open(logs / "honcho-noisy.log", "w")  # noqa: SIM115
