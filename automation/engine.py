@@ -386,7 +386,7 @@ TOGETHER_SECONDS = 0.5
 STARTED_BY_THE_DRAIN = ("high", "normal")
 
 
-def start_enrolled(new_runs: list[NewRun], *, relock: bool = False) -> None:
+def start_enrolled(new_runs: list[NewRun], *, relock: bool = False) -> int:
     """Start runs this transaction has just enrolled, in it: as far as they go
     together without an outside call, as a worker's message would take them,
     but without the message, a second lock of the runs and their contacts, and
@@ -397,10 +397,10 @@ def start_enrolled(new_runs: list[NewRun], *, relock: bool = False) -> None:
     Runs of low-priority workflows, a second run of one contact, and any run
     with more to do (an outside call, its chunk's node limit) are queued after
     commit as usual; so are all of them if starting them fails: that part
-    rolls back alone and the enrolments stand.
+    rolls back alone and the enrolments stand. Returns how many it advanced.
     """
     if not new_runs:
-        return
+        return 0
     by_id = {str(new.run.pk): new for new in new_runs}
     groups = by_priority(list(by_id))
     started = [
@@ -422,6 +422,7 @@ def start_enrolled(new_runs: list[NewRun], *, relock: bool = False) -> None:
             log.warning("starting %d enrolled runs failed; queued", len(started), exc_info=True)
             outcomes = {}
     enqueue_runs(run_id for run_id in by_id if outcomes.get(run_id) not in _DONE_FOR_THE_MESSAGE)
+    return len(outcomes)
 
 
 def _lock_runs(run_ids: list) -> Any:

@@ -343,8 +343,11 @@ def fair_batch(size: int) -> list[PendingEvent]:
     Within a workspace the events taken are its oldest, in the order they
     were stored (a prefix of its queue): one contact's events are ingested
     in order, batch after batch. Returned in the order stored."""
-    if connection.vendor != "postgresql":
-        return list(PendingEvent.objects.filter(error="").order_by("id")[:size])
+    oldest = list(PendingEvent.objects.filter(error="").order_by("id")[:size])
+    if len(oldest) < size or connection.vendor != "postgresql":
+        # Everything pending fits (the drain keeps up, the usual case): that
+        # is every workspace's whole share already, in one query.
+        return oldest
     table = connection.ops.quote_name(PendingEvent._meta.db_table)
     with connection.cursor() as cursor:
         # The workspaces with events waiting: a skip scan of the workspace
@@ -373,11 +376,13 @@ def fair_batch(size: int) -> list[PendingEvent]:
     return list(PendingEvent.objects.filter(pk__in=ids).order_by("id"))
 
 
-# A workspace whose runs took this long to start in one batch is slow: for
-# SLOW_FOR_SECONDS its runs go to the workers' queue instead of starting in
-# the drain, so its templates never hold up the next batch (another
-# workspace's events). Kept in this process: each drain process finds out once.
+# A workspace whose runs took over SLOW_START_SECONDS to start in one batch,
+# over SLOW_RUN_SECONDS a run, is slow: for SLOW_FOR_SECONDS its runs go to
+# the workers' queue instead of starting in the drain, so its templates never
+# hold up the next batch (another workspace's events). A big batch of quick
+# runs is not slow. Kept in this process: each drain process finds out once.
 SLOW_START_SECONDS = 0.25
+SLOW_RUN_SECONDS = 0.05
 SLOW_FOR_SECONDS = 60.0
 _slow_until: dict[int, float] = {}
 
@@ -397,8 +402,9 @@ def start_enrolled(enrolled: list[NewRun]) -> None:
             continue
         began = time.monotonic()
         try:
-            with transaction.atomic():
-                engine.start_enrolled(runs, relock=True)
+            # Its own transaction (start_enrolled's), so a failure there
+            # rolls back alone; runs left over are queued after its commit.
+            started = engine.start_enrolled(runs, relock=True)
         except BaseException:
             # Enrolled and committed: never left unqueued (a time limit, a
             # lost database). The workers take them; a lost message is found
@@ -406,7 +412,7 @@ def start_enrolled(enrolled: list[NewRun]) -> None:
             enqueue_now(new.run.pk for new in runs)
             raise
         took = time.monotonic() - began
-        if took > SLOW_START_SECONDS:
+        if took > SLOW_START_SECONDS and took > SLOW_RUN_SECONDS * max(1, started):
             now = time.monotonic()
             for known in [w for w, until in _slow_until.items() if until <= now]:
                 del _slow_until[known]
