@@ -8,8 +8,9 @@ scratch PostgreSQL database `cairn_bench_noisy` and Redis database 13
 - `noisy`: trigger.event `noisy` → update contact, whose property is a
   template that burns its whole CPU budget (`--template budget`, the
   default: 9,000 loops each summing 9,999 numbers, stopped by
-  TEMPLATE_MAX_SECONDS) or the issue's nested `range(99999)` loops
-  (`--template issue`, stopped by TEMPLATE_MAX_ITERATIONS at once);
+  TEMPLATE_MAX_SECONDS) or the issue's nested `range(99999)` loops, sized
+  by the contact's data (`--template issue`, stopped by
+  TEMPLATE_MAX_ITERATIONS at once);
   `--noisy-rate` events a second, one per request, for the whole run;
 - `quiet`: trigger.event `signup` → tag → end. After `--warmup` seconds of
   noise, one event every `--interval` seconds, `--samples` of them.
@@ -47,7 +48,10 @@ BASE = f"http://127.0.0.1:{PORT}"
 
 TEMPLATES = {
     "budget": "{% for a in range(9000) %}{{ (range(9999)|sum) and '' }}{% endfor %}",
-    "issue": "{% for a in range(99999) %}{% for b in range(99999) %}{% endfor %}{% endfor %}",
+    # The issue's loops, sized by the contact (n = 99,999): validation refuses
+    # literal ranges this size at save time, so only the budget stops these.
+    "issue": "{% for a in range(contact.n) %}{% for b in range(contact.n) %}"
+    "{% endfor %}{% endfor %}",
 }
 
 
@@ -104,7 +108,10 @@ def event(kind: str) -> dict:
     return {
         "id": f"{kind}-{uuid.uuid4()}",
         "type": kind,
-        "contact": {"email": f"{kind}-{uuid.uuid4().hex[:10]}@example.test"},
+        "contact": {
+            "email": f"{kind}-{uuid.uuid4().hex[:10]}@example.test",
+            "properties": {"n": 99999},
+        },
     }
 
 
