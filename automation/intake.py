@@ -25,9 +25,9 @@ and:
   workspace's flood never delays another's event by more than a batch; and
   the runs a batch enrolled are started after it committed, with the lock
   released, each workspace's in a transaction of its own, and a workspace
-  whose runs were slow to start has them queued for the workers instead
-  (`start_enrolled`): no tenant's templates run while holding what every
-  tenant needs;
+  whose runs were slow to start has them queued, behind everyone else's,
+  for a minute (`start_enrolled`, automation/tenancy.py): no tenant's
+  templates run while holding what every tenant needs;
 - dedupe: a pending row and an ingested event share the sender's id space:
   the INSERT skips an id still pending (unique constraint), and an id
   already ingested is answered as a duplicate and dropped by the drain.
@@ -50,7 +50,7 @@ from django.utils import timezone
 
 from config.redis_clients import redis_client
 
-from . import engine
+from . import engine, tenancy
 from .contacts import ContactError, ContactRef, link_contact_refs
 from .dispatch import enqueue_runs
 from .enrolment import NewRun, holding_new_runs
@@ -376,15 +376,14 @@ def fair_batch(size: int) -> list[PendingEvent]:
     return list(PendingEvent.objects.filter(pk__in=ids).order_by("id"))
 
 
-# A workspace whose runs took over SLOW_START_SECONDS to start in one batch,
-# over SLOW_RUN_SECONDS a run, is slow: for SLOW_FOR_SECONDS its runs go to
-# the workers' queue instead of starting in the drain, so its templates never
-# hold up the next batch (another workspace's events). A big batch of quick
-# runs is not slow. Kept in this process: each drain process finds out once.
+# A workspace whose runs took over SLOW_START_SECONDS of CPU to start in one
+# batch, over SLOW_RUN_SECONDS a run, is slow: for a minute its runs go to
+# the `low` queue (automation/tenancy.py) instead of starting in the drain,
+# so its templates never hold up the next batch (another workspace's events)
+# nor the queue other workspaces' runs wait in. A big batch of quick runs is
+# not slow, nor is one a busy machine slowed down (CPU time of this thread).
 SLOW_START_SECONDS = 0.25
 SLOW_RUN_SECONDS = 0.05
-SLOW_FOR_SECONDS = 60.0
-_slow_until: dict[int, float] = {}
 
 
 def start_enrolled(enrolled: list[NewRun]) -> None:
@@ -395,12 +394,12 @@ def start_enrolled(enrolled: list[NewRun]) -> None:
     by_workspace: dict[int, list[NewRun]] = {}
     for new in enrolled:
         by_workspace.setdefault(new.run.workspace_id, []).append(new)
-    now = time.monotonic()
+    slow = tenancy.slow_workspaces()
     for workspace_id, runs in by_workspace.items():
-        if _slow_until.get(workspace_id, 0.0) > now:
+        if workspace_id in slow:
             enqueue_now(new.run.pk for new in runs)
             continue
-        began = time.monotonic()
+        began = time.thread_time()
         try:
             # Its own transaction (start_enrolled's), so a failure there
             # rolls back alone; runs left over are queued after its commit.
@@ -411,19 +410,16 @@ def start_enrolled(enrolled: list[NewRun]) -> None:
             # by the lost-message check.
             enqueue_now(new.run.pk for new in runs)
             raise
-        took = time.monotonic() - began
+        took = time.thread_time() - began
         if took > SLOW_START_SECONDS and took > SLOW_RUN_SECONDS * max(1, started):
-            now = time.monotonic()
-            for known in [w for w, until in _slow_until.items() if until <= now]:
-                del _slow_until[known]
-            _slow_until[workspace_id] = now + SLOW_FOR_SECONDS
+            tenancy.mark_slow(workspace_id)
             log.info(
-                "workspace %s: starting %d runs took %.2f s; its runs go to the workers "
-                "for the next %.0f s",
+                "workspace %s: starting %d runs took %.2f s of CPU; its runs go to the low "
+                "queue for the next %.0f s",
                 workspace_id,
-                len(runs),
+                started,
                 took,
-                SLOW_FOR_SECONDS,
+                tenancy.SLOW_FOR_SECONDS,
             )
 
 

@@ -6,7 +6,8 @@ the batch another workspace's event waits for, while each workspace's
 events are still taken oldest first (one contact's events keep their
 order); and the runs a batch enrolled are started only after the batch
 committed, with the drain's lock released, so a workspace's slow template
-never holds what every tenant's events need.
+never holds what every tenant's events need; a workspace found slow there
+has its runs queued behind everyone else's for a while.
 """
 
 from __future__ import annotations
@@ -18,13 +19,20 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from automation import intake
+from automation import intake, tenancy
 from automation.ingest import ContactRef, IncomingEvent
 from automation.models import PendingEvent, Run, RunStatus, Step
 from tests.automation.workflows import chain, graph, node, published, workspace
 from tests.conftest import the_test_database_url, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _no_slow_marks_before_or_after():
+    tenancy.forget()
+    yield
+    tenancy.forget()
 
 
 def incoming(n: int, email: str, kind: str = "signup") -> IncomingEvent:
@@ -127,3 +135,5 @@ def test_the_drain_starts_a_slow_workspace_s_runs_without_its_lock(settings):
         "This template takes too long to fill in (over 2 seconds): "
         "simplify the template in Properties (note)"
     )
+    # From now on its runs wait behind everyone else's (the low queue).
+    assert slow.pk in tenancy.slow_workspaces()

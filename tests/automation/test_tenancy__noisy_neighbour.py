@@ -17,13 +17,21 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from automation import intake
+from automation import intake, tenancy
 from automation.ingest import ContactRef, IncomingEvent
 from automation.models import Run, RunStatus
 from tests.automation.workflows import chain, graph, node, published, workspace
 from tests.conftest import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _no_slow_marks_before_or_after():
+    tenancy.forget()
+    yield
+    tenancy.forget()
+
 
 # 9,000 loops, each summing 9,999 numbers: stopped by TEMPLATE_MAX_SECONDS
 # (0.5 s on the worker) before it ends.
