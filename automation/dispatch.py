@@ -28,6 +28,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from . import tenancy
 from .models import Run, RunStatus
 
 EXECUTORS = {"celery": "automation.tasks", "embedded": "automation.embedded"}
@@ -37,6 +38,8 @@ PRIORITIES = ("high", "normal", "low")
 DEFAULT_PRIORITY = "normal"
 # A tester watching a preview waits for every step: previews go first.
 PREVIEW_PRIORITY = "high"
+# A workspace whose runs were slow lately waits behind everyone else's.
+SLOW_PRIORITY = "low"
 LOOKUP_BATCH = 1000
 
 
@@ -54,16 +57,21 @@ def by_priority(run_ids: list[str]) -> dict[str, list[str]]:
 
     The priority is read when the run is queued (one query per thousand
     runs), so changing a workflow's priority applies to its next wake at once.
+    Runs of a workspace marked slow lately go to `low` (automation/tenancy.py).
     """
     found: dict[str, str] = {}
+    slow = tenancy.slow_workspaces()
     for start in range(0, len(run_ids), LOOKUP_BATCH):
         rows = (
             Run.objects.filter(pk__in=run_ids[start : start + LOOKUP_BATCH])
             .order_by()
-            .values_list("pk", "is_preview", "workflow__priority")
+            .values_list("pk", "is_preview", "workflow__priority", "workspace_id")
         )
-        for pk, is_preview, priority in rows:
-            found[str(pk)] = PREVIEW_PRIORITY if is_preview else priority
+        for pk, is_preview, priority, workspace_id in rows:
+            if is_preview:
+                found[str(pk)] = PREVIEW_PRIORITY
+            else:
+                found[str(pk)] = SLOW_PRIORITY if workspace_id in slow else priority
     groups: dict[str, list[str]] = {}
     for run_id in run_ids:
         priority = found.get(run_id) or DEFAULT_PRIORITY

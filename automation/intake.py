@@ -17,9 +17,17 @@ and:
   draining rolls its transaction back and the rows stay pending for the next
   drain (a redelivered message, the next kick, or beat);
 - order per contact: one drainer at a time (a PostgreSQL advisory lock held
-  by each batch's transaction) takes pending events in the order they were
-  stored, so events a client sent one after the other are ingested in that
-  order;
+  by each batch's transaction) takes each workspace's pending events in the
+  order they were stored, so events a client sent one after the other are
+  ingested in that order;
+- fairness: a batch takes events round-robin across the workspaces that
+  have some waiting, at most an equal share each (`fair_batch`), so one
+  workspace's flood never delays another's event by more than a batch; and
+  the runs a batch enrolled are started after it committed, with the lock
+  released, each workspace's in a transaction of its own, and a workspace
+  whose runs were slow to start has them queued, behind everyone else's,
+  for a minute (`start_enrolled`, automation/tenancy.py): no tenant's
+  templates run while holding what every tenant needs;
 - dedupe: a pending row and an ingested event share the sender's id space:
   the INSERT skips an id still pending (unique constraint), and an id
   already ingested is answered as a duplicate and dropped by the drain.
@@ -32,7 +40,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -43,7 +51,7 @@ from django.utils import timezone
 from config import dependency_log
 from config.redis_clients import redis_client
 
-from . import engine
+from . import engine, tenancy
 from .contacts import ContactError, ContactRef, link_contact_refs
 from .dispatch import enqueue_runs
 from .enrolment import NewRun, holding_new_runs
@@ -280,12 +288,23 @@ def drain(*, seconds: float = DRAIN_SLICE_SECONDS, batch: int | None = None) -> 
         done = retrying(lambda: _drain_batch(size))
         if done is None:
             return DrainResult(total, busy=True)
-        total += done
-        if done == 0:
+        count, enrolled = done
+        total += count
+        if count < size:
+            # Caught up: the runs these events enrolled take their first steps
+            # here, after the batch committed and with the drain's lock
+            # released (they run a workspace's templates and rules: nothing
+            # every tenant needs is held meanwhile).
+            start_enrolled(enrolled)
+        else:
+            # A full batch is a backlog: its runs go to the workers, which
+            # advance them in parallel while this drain takes the next batch.
+            enqueue_now(new.run.pk for new in enrolled)
+        if count == 0:
             return DrainResult(total)
         if time.monotonic() >= deadline:
             return DrainResult(total, more=True)
-        if done < size:
+        if count < size:
             # Caught up with a stream: the events arriving meanwhile make the
             # next batch together. A batch has a fixed cost of some twenty
             # statements, several times an event's own, so batches of one
@@ -294,15 +313,17 @@ def drain(*, seconds: float = DRAIN_SLICE_SECONDS, batch: int | None = None) -> 
             time.sleep(max(0.0, began + settings.EVENT_DRAIN_DELAY - time.monotonic()))
 
 
-def _drain_batch(size: int) -> int | None:
-    """One transaction: the oldest pending events, ingested per workspace, deleted.
-    None when another drainer holds the lock."""
+def _drain_batch(size: int) -> tuple[int, list[NewRun]] | None:
+    """One transaction under the drain's lock: a fair batch of pending events
+    (fair_batch), ingested per workspace, deleted. Returns how many, and the
+    runs they enrolled (committed, not started, not queued yet). None when
+    another drainer holds the lock."""
     with transaction.atomic():
         if not _lock():
             return None
-        rows = list(PendingEvent.objects.filter(error="").order_by("id")[:size])
+        rows = fair_batch(size)
         if not rows:
-            return 0
+            return 0, []
         by_workspace: dict[int, list[PendingEvent]] = {}
         for row in rows:
             by_workspace.setdefault(row.workspace_id, []).append(row)
@@ -310,16 +331,109 @@ def _drain_batch(size: int) -> int | None:
         for workspace_id, pending in by_workspace.items():
             _ingest(workspace_id, pending, enrolled)
         PendingEvent.objects.filter(pk__in=[row.pk for row in rows], error="").delete()
-        if len(rows) < size:
-            # Caught up: the runs these events enrolled take their first steps
-            # in this same transaction (no message, no second lock, no second
-            # commit).
-            engine.start_enrolled(enrolled)
-        else:
-            # A full batch is a backlog: its runs go to the workers, which
-            # advance them in parallel while this drain takes the next batch.
-            enqueue_runs(new.run.pk for new in enrolled)
-    return len(rows)
+    return len(rows), enrolled
+
+
+def fair_batch(size: int) -> list[PendingEvent]:
+    """Up to `size` pending events, taken round-robin across workspaces: each
+    workspace's oldest first, then each one's second oldest, and so on, and
+    at most an equal share (size / workspaces with events, at least one) of
+    any one workspace. So one workspace's flood of events never fills a
+    batch another workspace's event is waiting for, while a workspace alone
+    still gets whole batches.
+
+    Within a workspace the events taken are its oldest, in the order they
+    were stored (a prefix of its queue): one contact's events are ingested
+    in order, batch after batch. Returned in the order stored."""
+    oldest = list(PendingEvent.objects.filter(error="").order_by("id")[:size])
+    if len(oldest) < size or connection.vendor != "postgresql":
+        # Everything pending fits (the drain keeps up, the usual case): that
+        # is every workspace's whole share already, in one query.
+        return oldest
+    table = connection.ops.quote_name(PendingEvent._meta.db_table)
+    with connection.cursor() as cursor:
+        # The workspaces with events waiting: a skip scan of the workspace
+        # index (one probe per workspace, however many events each has).
+        cursor.execute(
+            "WITH RECURSIVE w (workspace_id) AS ("
+            f" (SELECT workspace_id FROM {table} WHERE error = '' ORDER BY workspace_id LIMIT 1)"
+            " UNION ALL"
+            f" SELECT (SELECT p.workspace_id FROM {table} p WHERE p.error = ''"
+            "   AND p.workspace_id > w.workspace_id ORDER BY p.workspace_id LIMIT 1)"
+            " FROM w WHERE w.workspace_id IS NOT NULL"
+            ") SELECT workspace_id FROM w WHERE workspace_id IS NOT NULL",
+        )
+        workspaces = [row[0] for row in cursor.fetchall()]
+        if not workspaces:
+            return []
+        share = max(1, -(-size // len(workspaces)))
+        cursor.execute(
+            "SELECT q.id FROM unnest(%s::bigint[]) AS w (workspace_id) CROSS JOIN LATERAL ("
+            f" SELECT p.id, row_number() OVER (ORDER BY p.id) AS turn FROM {table} p"
+            " WHERE p.workspace_id = w.workspace_id AND p.error = '' ORDER BY p.id LIMIT %s"
+            ") q ORDER BY q.turn, q.id LIMIT %s",
+            [workspaces, share, size],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+    return list(PendingEvent.objects.filter(pk__in=ids).order_by("id"))
+
+
+# A workspace whose runs took over SLOW_START_SECONDS of CPU to start in one
+# batch, over SLOW_RUN_SECONDS a run, is slow: for a minute its runs go to
+# the `low` queue (automation/tenancy.py) instead of starting in the drain,
+# so its templates never hold up the next batch (another workspace's events)
+# nor the queue other workspaces' runs wait in. A big batch of quick runs is
+# not slow, nor is one a busy machine slowed down (CPU time of this thread).
+SLOW_START_SECONDS = 0.25
+SLOW_RUN_SECONDS = 0.05
+
+
+def start_enrolled(enrolled: list[NewRun]) -> None:
+    """Start the runs a caught-up batch enrolled: each workspace's runs in a
+    transaction of their own (which locks the runs and their contacts again:
+    the drain's lock and the batch's row locks are released by now), unless
+    that workspace has been slow lately: then they go to the queue."""
+    by_workspace: dict[int, list[NewRun]] = {}
+    for new in enrolled:
+        by_workspace.setdefault(new.run.workspace_id, []).append(new)
+    slow = tenancy.slow_workspaces()
+    for workspace_id, runs in by_workspace.items():
+        if workspace_id in slow:
+            enqueue_now(new.run.pk for new in runs)
+            continue
+        began = time.thread_time()
+        try:
+            # Its own transaction (start_enrolled's), so a failure there
+            # rolls back alone; runs left over are queued after its commit.
+            started = engine.start_enrolled(runs, relock=True)
+        except BaseException:
+            # Enrolled and committed: never left unqueued (a time limit, a
+            # lost database). The workers take them; a lost message is found
+            # by the lost-message check.
+            enqueue_now(new.run.pk for new in runs)
+            raise
+        took = time.thread_time() - began
+        if took > SLOW_START_SECONDS and took > SLOW_RUN_SECONDS * max(1, started):
+            tenancy.mark_slow(workspace_id)
+            log.info(
+                "workspace %s: starting %d runs took %.2f s of CPU; its runs go to the low "
+                "queue for the next %.0f s",
+                workspace_id,
+                started,
+                took,
+                tenancy.SLOW_FOR_SECONDS,
+            )
+
+
+def enqueue_now(run_ids: Iterable) -> None:
+    """Queue committed runs (outside a transaction, enqueue_runs sends at once);
+    a broker or database that fails here loses nothing: the lost-message
+    check finds runs queued with no message."""
+    try:
+        with transaction.atomic():
+            enqueue_runs(run_ids)
+    except Exception:
+        log.warning("could not queue enrolled runs; the lost-message check will", exc_info=True)
 
 
 def _ingest(workspace_id: int, rows: list[PendingEvent], enrolled: list[NewRun]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from datetime import datetime, timedelta
 
 from billiard.exceptions import SoftTimeLimitExceeded
@@ -70,9 +71,11 @@ def advance_runs_task(run_ids: list[str]) -> None:
     and the reaper re-queues it when its lease lapses. The soft time limit
     or a warm shutdown stops the message: the runs not reached yet are handed
     back to the queue at once rather than left for the reaper (and a hard
-    kill would acknowledge them with the message).
+    kill would acknowledge them with the message); so does a message whose
+    runs one by one have taken MESSAGE_SLICE_SECONDS.
     """
     reconnecting(transitions.take, run_ids)
+    slice_ends = time.monotonic() + MESSAGE_SLICE_SECONDS
     with Leases(run_ids) as leases:
         # As far as they go together first (one transaction), then one by one.
         try:
@@ -85,7 +88,11 @@ def advance_runs_task(run_ids: list[str]) -> None:
             if run_id in done:
                 leases.done(run_id)
                 continue
-            if _stopping.is_set():
+            if _stopping.is_set() or time.monotonic() > slice_ends:
+                # Slow runs (a slow endpoint, a template near its budget) never
+                # keep this process from the queues for long: the rest go to the
+                # back of their queue, and the drain or a high-priority run
+                # waiting meanwhile gets this process first.
                 hand_back(run_ids[index:])
                 return
             try:
@@ -99,6 +106,10 @@ def advance_runs_task(run_ids: list[str]) -> None:
                 log.exception("advancing run %s failed; the reaper will retry it", run_id)
                 continue
             leases.done(run_id)
+
+
+# One message's runs, advanced one by one, hand the rest back after this long.
+MESSAGE_SLICE_SECONDS = 1.0
 
 
 def hand_back(run_ids: list[str]) -> None:

@@ -338,6 +338,12 @@ EVENT_MAX_BYTES = env.int("EVENT_MAX_BYTES", default=64 * 1024)
 EVENT_BATCH_MAX = env.int("EVENT_BATCH_MAX", default=1000)
 STEP_OUTPUT_MAX_BYTES = env.int("STEP_OUTPUT_MAX_BYTES", default=64 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("REQUEST_MAX_BYTES", default=10 * 1024 * 1024)
+# What rendering one template field may cost (automation/template_budget.py):
+# loop iterations, characters written, CPU seconds. Going over fails the step
+# at once with an error saying what to simplify.
+TEMPLATE_MAX_ITERATIONS = env.int("TEMPLATE_MAX_ITERATIONS", default=10_000)
+TEMPLATE_MAX_OUTPUT = env.int("TEMPLATE_MAX_OUTPUT", default=100_000)
+TEMPLATE_MAX_SECONDS = env.float("TEMPLATE_MAX_SECONDS", default=0.5)
 ACTION_MAX_ATTEMPTS = env.int("ACTION_MAX_ATTEMPTS", default=5)
 ACTION_RETRY_BASE_SECONDS = env.float("ACTION_RETRY_BASE_SECONDS", default=10.0)
 ACTION_RETRY_MAX_SECONDS = env.float("ACTION_RETRY_MAX_SECONDS", default=3600.0)

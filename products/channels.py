@@ -4,13 +4,17 @@ configuration names them. Level 1 (automated guidance) stays in the inbox.
 
 Called after the escalation's row is committed, with no lock held. A channel
 that fails is logged and left out of the level's `channels`; the inbox item
-is always there.
+is always there. A Celery soft time limit striking during a slow channel is
+not that channel failing: it goes on up, so the task stops as its limit asks
+(the channels not reached yet are logged as not tried).
 """
 
 from __future__ import annotations
 
 import logging
 from typing import Any
+
+from billiard.exceptions import SoftTimeLimitExceeded
 
 from .models import Escalation
 
@@ -37,6 +41,15 @@ def notify(escalation: Escalation, level: int, owner: str) -> list[str]:
         try:
             send()
             sent.append(name)
+        except SoftTimeLimitExceeded:
+            log.warning(
+                "escalation %s L%s: the task's time limit struck during %s; "
+                "the channels after it were not tried",
+                escalation.pk,
+                level,
+                name,
+            )
+            raise
         except Exception:
             log.warning("escalation %s L%s: %s failed", escalation.pk, level, name, exc_info=True)
 

@@ -4,6 +4,8 @@ without an outside call."""
 
 from __future__ import annotations
 
+import time
+
 from billiard.exceptions import SoftTimeLimitExceeded
 from django.db import transaction
 from django.utils import timezone
@@ -54,23 +56,28 @@ DONE_FOR_THE_MESSAGE = {
 
 def _advance_together(run_ids: list[str]) -> dict[str, Outcome]:
     with transaction.atomic():
-        # In the message's order; runs are taken with SKIP LOCKED (never waited
-        # for), contacts in id order (as event ingest takes them), so two
-        # messages locking the same contacts cannot deadlock.
-        position = {str(run_id): index for index, run_id in enumerate(run_ids)}
-        runs = sorted(
-            lock_runs(run_ids).filter(is_preview=False), key=lambda run: position[str(run.pk)]
-        )
-        contacts = {
-            contact.pk: contact
-            for contact in Contact.objects.select_for_update()
-            .filter(pk__in={run.contact_id for run in runs})
-            .order_by("pk")
-        }
-        for run in runs:
-            run.contact = contacts[run.contact_id]
-        outcomes = _advance_locked(runs)
+        outcomes = _advance_locked(_lock_with_contacts(run_ids))
     return {run_id: o for run_id, o in outcomes.items() if o in DONE_FOR_THE_MESSAGE}
+
+
+def _lock_with_contacts(run_ids: list) -> list[Run]:
+    """The running runs among these, and their contacts, locked, in the given order."""
+    # In the message's order; runs are taken with SKIP LOCKED (never waited
+    # for), contacts in id order (as event ingest takes them), so two
+    # messages locking the same contacts cannot deadlock.
+    position = {str(run_id): index for index, run_id in enumerate(run_ids)}
+    runs = sorted(
+        lock_runs(run_ids).filter(is_preview=False), key=lambda run: position[str(run.pk)]
+    )
+    contacts = {
+        contact.pk: contact
+        for contact in Contact.objects.select_for_update()
+        .filter(pk__in={run.contact_id for run in runs})
+        .order_by("pk")
+    }
+    for run in runs:
+        run.contact = contacts[run.contact_id]
+    return runs
 
 
 def _advance_locked(
@@ -84,7 +91,10 @@ def _advance_locked(
     chunks: list[Chunk] = []
     changed_runs: list[Run] = []
     seen: set = set()
+    stop_at = time.monotonic() + TOGETHER_SECONDS
     for run in runs:
+        if time.monotonic() > stop_at:
+            break  # slow runs (a template near its budget): the rest go on one by one
         if run.contact_id in seen:
             continue  # one chunk per contact here: a second run goes on its own
         seen.add(run.contact_id)
@@ -112,25 +122,34 @@ def _advance_locked(
     return outcomes
 
 
+# Runs advanced together take new runs for this long; the others are left
+# for one by one (a worker's message, which hands them back after its slice)
+# or for the queue (the drain), so a workspace's slow runs never hold a
+# worker process or the drain for long.
+TOGETHER_SECONDS = 0.5
+
+
 # Where the event drain starts the runs it enrols itself: the queues whose
 # runs may take the drain's time (it runs on the high queue; low-priority
 # work never does).
 STARTED_BY_THE_DRAIN = ("high", "normal")
 
 
-def start_enrolled(new_runs: list[NewRun]) -> None:
+def start_enrolled(new_runs: list[NewRun], *, relock: bool = False) -> int:
     """Start runs this transaction has just enrolled, in it: as far as they go
     together without an outside call, as a worker's message would take them,
     but without the message, a second lock of the runs and their contacts, and
-    a second commit. The caller holds their contacts locked (event ingest).
+    a second commit. The caller holds their contacts locked (event ingest),
+    or, with `relock`, they were enrolled by a transaction already committed
+    and are locked here again (the event drain, automation/intake.py).
 
     Runs of low-priority workflows, a second run of one contact, and any run
     with more to do (an outside call, its chunk's node limit) are queued after
     commit as usual; so are all of them if starting them fails: that part
-    rolls back alone and the enrolments stand.
+    rolls back alone and the enrolments stand. Returns how many it advanced.
     """
     if not new_runs:
-        return
+        return 0
     by_id = {str(new.run.pk): new for new in new_runs}
     groups = by_priority(list(by_id))
     started = [
@@ -140,8 +159,9 @@ def start_enrolled(new_runs: list[NewRun]) -> None:
     if started:
         try:
             with transaction.atomic():
+                runs = [new.run for new in started]
                 outcomes = _advance_locked(
-                    [new.run for new in started],
+                    _lock_with_contacts([run.pk for run in runs]) if relock else runs,
                     {new.run.pk: new.deployment for new in started},
                     queue_the_rest=True,
                 )
@@ -151,3 +171,4 @@ def start_enrolled(new_runs: list[NewRun]) -> None:
             log.warning("starting %d enrolled runs failed; queued", len(started), exc_info=True)
             outcomes = {}
     enqueue_runs(run_id for run_id in by_id if outcomes.get(run_id) not in DONE_FOR_THE_MESSAGE)
+    return len(outcomes)
