@@ -96,22 +96,28 @@ def test_archiving_while_a_batch_enrols_leaves_no_run_in_flight():
     enrolled, archived = threading.Event(), threading.Event()
 
     def batch():
+        # The queued intake's drain: it enrols a batch and starts the new runs
+        # in the same transaction (they park at the one-hour delay), then commits.
+        from automation.engine import start_enrolled
+        from automation.enrolment import holding_new_runs
         from automation.ingest import ContactRef, IncomingEvent, ingest_events
 
         try:
             with transaction.atomic():
-                ingest_events(
-                    ws.pk,
-                    [
-                        IncomingEvent(
-                            type="signup",
-                            contact=ContactRef(email=f"c{n}@example.com"),
-                            data={},
-                            occurred_at=timezone.now(),
-                        )
-                        for n in range(20)
-                    ],
-                )
+                with holding_new_runs() as new_runs:
+                    ingest_events(
+                        ws.pk,
+                        [
+                            IncomingEvent(
+                                type="signup",
+                                contact=ContactRef(email=f"c{n}@example.com"),
+                                data={},
+                                occurred_at=timezone.now(),
+                            )
+                            for n in range(20)
+                        ],
+                    )
+                start_enrolled(new_runs)
                 enrolled.set()
                 # The archive is asked for while this batch is still open; the
                 # batch commits once it is done (or after 2 s, if it waits for us).
