@@ -126,6 +126,19 @@ def current() -> Budget | None:
     return _current.get()
 
 
+@contextmanager
+def shared() -> Iterator[Budget]:
+    """The budget open now, or a new one for this block: the engine opens one
+    around a step, so all the templates of one step (an email's subject,
+    body and headers) share it instead of each having its own."""
+    spending = current()
+    if spending is not None:
+        yield spending
+        return
+    with budgeted(Budget.from_settings()) as spending:
+        yield spending
+
+
 def weight(value: Any, limit: int) -> int:
     """About how many characters `value` becomes as text (strings count their
     length, containers their items and what is inside), counted only until it

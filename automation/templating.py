@@ -315,8 +315,9 @@ def _generate(compiled: Any, scope: Mapping[str, Any], spending: budget.Budget) 
 
 
 def render(template: str, data: Mapping[str, Any]) -> str:
-    """Render one template string against the run's data, under one budget."""
-    with budget.budgeted(budget.Budget.from_settings()):
+    """Render one template string against the run's data, under one budget (the
+    step's, when the engine opened one)."""
+    with budget.shared():
         return _render_in_scope(template, template_scope(data))
 
 
@@ -332,8 +333,9 @@ def _render_value_in_scope(value: Any, scope: Mapping[str, Any]) -> Any:
 
 def render_value(value: Any, data: Mapping[str, Any]) -> Any:
     """Render every string inside value (dicts and lists recursively); other
-    values as they are. All of value's strings share one budget."""
-    with budget.budgeted(budget.Budget.from_settings()):
+    values as they are. All of value's strings share one budget (the step's,
+    when the engine opened one)."""
+    with budget.shared():
         return _render_value_in_scope(value, template_scope(data))
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from .. import template_budget
 from ..nodes.base import NodeContext, NodeResult, NodeType
 from .outcome import NOT_THE_RUNS_FAULT
 
@@ -24,9 +25,9 @@ class OutsideCall:
     def make(self) -> CallAnswer:
         started = timezone.now()
         try:
-            return CallAnswer(
-                self.step_id, self.attempt, started, self.implementation.run(self.ctx)
-            )
+            with template_budget.shared():  # one budget for all the step's templates
+                result = self.implementation.run(self.ctx)
+            return CallAnswer(self.step_id, self.attempt, started, result)
         except NOT_THE_RUNS_FAULT:
             raise
         except Exception as error:

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from .. import preview, transitions
+from .. import preview, template_budget, transitions
 from ..contacts import change_contact
 from ..enrolment import enrol_in_workflow
 from ..graph import version_graph
@@ -335,7 +335,8 @@ def _visit(chunk: Chunk, node: dict, node_class: type[NodeType]) -> Outcome:
             handle = run.resume_handle or (RESUMED_BY_TIMEOUT if run.waiting_for else None)
             result = implementation.resume(ctx, handle, run.resume_payload)
         else:
-            result = implementation.run(ctx)
+            with template_budget.shared():  # one budget for all the step's templates
+                result = implementation.run(ctx)
             if run.is_preview:
                 result = preview.steer(run, node_id, node_class, implementation, ctx, result)
             if result.wait is not None and result.wait.event and not chunk.dry_run:
