@@ -9,7 +9,7 @@ batch of one, stored at once); sixty-four at once cost a few INSERTs and
 commits instead of sixty-four. That is how many single requests cost about
 what one batch costs.
 
-A batch is one statement (`intake.store_many`), so it is stored whole or not
+A batch is one statement (`pending_events.store_many`), so it is stored whole or not
 at all. When it fails, each of its events is tried alone, so one that cannot
 be stored (its workspace deleted meanwhile) fails its own request and no
 other.
@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from django.db import connection
 
 from .ingest import IncomingEvent
-from .intake import store_many
+from .pending_events import store_many
 
 log = logging.getLogger("cairn.intake")
 

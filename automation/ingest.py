@@ -64,7 +64,7 @@ class IncomingEvent:
 class IngestResult:
     accepted: int
     duplicates: int
-    # None: enrolment happens after the answer (the queued intake, automation/intake.py).
+    # None: enrolment happens after the answer (the queued intake, automation/pending_events.py).
     enrolled: int | None
 
     def as_dict(self) -> dict[str, int | None]:

@@ -110,7 +110,7 @@ class Event(models.Model):
 
 
 class PendingEvent(models.Model):
-    """An event accepted by the API and not yet ingested (automation/intake.py).
+    """An event accepted by the API and not yet ingested (automation/pending_events.py).
 
     The queued intake stores the event here, as sent, inside the request and
     answers 202; a Celery task ingests pending events in batches, in the order

@@ -21,7 +21,7 @@ from redis.exceptions import RedisError
 from config import dependency_log
 from config.redis_clients import redis_client
 
-from . import engine, intake, runs, schedules, timers, transitions
+from . import engine, pending_events, runs, schedules, timers, transitions
 from .dispatch import DEFAULT_PRIORITY, PRIORITIES, by_priority
 from .leases import Leases
 from .models import Run
@@ -230,9 +230,11 @@ def cancel_workflow_runs(workflow_id: str) -> int:
     return runs.cancel_workflow_runs(workflow_id)
 
 
-@shared_task(name=intake.TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+@shared_task(
+    name=pending_events.TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True
+)
 def drain_events() -> int:
-    """Ingest pending events (automation/intake.py) in batches, oldest first.
+    """Ingest pending events (automation/pending_events.py) in batches, oldest first.
 
     One drain message is in flight at a time: the kick flag says one is
     queued or draining. A drain that finds another draining ends at once (it
@@ -241,11 +243,11 @@ def drain_events() -> int:
     it has nothing left and looks once more, so no event stored meanwhile
     waits for beat.
     """
-    result = intake.drain()
+    result = pending_events.drain()
     if result.busy:
         return 0
     if result.more:
-        intake.kick(countdown=0, again=True)
+        pending_events.kick(countdown=0, again=True)
     else:
-        intake.settle()
+        pending_events.settle()
     return result.ingested

@@ -3,7 +3,7 @@
 Workspaces are strangers (DESIGN.md, "Tenancy"): one whose templates burn
 their whole budget run after run must not fill the queue every other
 workspace's runs wait in. When the event drain finds a workspace's runs slow
-to start (automation/intake.py), it marks the workspace slow for
+to start (automation/pending_events.py), it marks the workspace slow for
 SLOW_FOR_SECONDS; meanwhile `dispatch.by_priority` sends its runs to the
 `low` queue whatever their workflow's priority, so workers take every other
 workspace's high and normal runs first, and the drain queues its runs

@@ -34,14 +34,14 @@ def main() -> None:
     from django.conf import settings
     from django.utils import timezone
 
-    from automation import intake
+    from automation import pending_events
     from automation.ingest import ContactRef, IncomingEvent
     from automation.models import Run, RunStatus
     from builder.models import Workspace
 
     workspace = Workspace.objects.get(slug="default")
     settings.EVENT_DRAIN_DELAY = 0  # no gathering pause: CPU is what is measured
-    intake.drain(seconds=600)  # whatever an earlier run left
+    pending_events.drain(seconds=600)  # whatever an earlier run left
     print(f"{'batch':>6} {'events':>7} {'cpu ms/event':>13} {'runs completed':>15}")
     for size in (int(s) for s in args.sizes.split(",")):
         before = Run.objects.filter(status=RunStatus.COMPLETED).count()
@@ -57,9 +57,9 @@ def main() -> None:
                 )
                 for n in range(size)
             ]
-            intake.store_events(workspace.pk, events)
+            pending_events.store_events(workspace.pk, events)
             began = time.process_time()
-            drained += intake.drain(seconds=600, batch=size + 1).ingested
+            drained += pending_events.drain(seconds=600, batch=size + 1).ingested
             cpu += time.process_time() - began
         completed = Run.objects.filter(status=RunStatus.COMPLETED).count() - before
         print(f"{size:>6} {drained:>7} {1000 * cpu / drained:>13.2f} {completed:>15}")

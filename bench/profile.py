@@ -5,7 +5,7 @@ workflow published). Three phases, each printed as pyinstrument's top lines:
 
 1. the request: N single POST /api/v1/events through Django's test client
    (queued intake: store + 202);
-2. the drain: automation.intake.drain() of those N pending events, in
+2. the drain: automation.pending_events.drain() of those N pending events, in
    batches of `--batch` (EVENT_DRAIN_BATCH by default; a single client's
    stream makes batches of a few events); it starts the runs it enrols
    (engine.start_enrolled), so its figure includes their execution;
@@ -43,7 +43,7 @@ def main() -> None:
     from pyinstrument import Profiler
     from rest_framework.test import APIClient
 
-    from automation import engine, intake, transitions
+    from automation import engine, pending_events, transitions
     from automation.models import PendingEvent, Run, RunStatus
     from builder.models import ApiKey, Workspace
 
@@ -74,7 +74,7 @@ def main() -> None:
         print("pending:", PendingEvent.objects.count())
         profiler = Profiler(interval=0.0005)
         profiler.start()
-        result = intake.drain(seconds=600, batch=args.batch)
+        result = pending_events.drain(seconds=600, batch=args.batch)
         profiler.stop()
         batch = args.batch or "default"
         show(f"drain: {result.ingested} events ingested, {batch} a batch", profiler)

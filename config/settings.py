@@ -185,7 +185,7 @@ CAIRN_EXECUTION = env.str("CAIRN_EXECUTION", default="celery" if REDIS_URL else 
 
 # How POST /api/v1/events stores events. "queued": the request stores the
 # events (deduplicated) and answers 202 at once; a Celery task ingests them in
-# batches right after (automation/intake.py), and `enrolled` in the answer is
+# batches right after (automation/pending_events.py), and `enrolled` in the answer is
 # null. "inline": the request ingests and enrols itself and `enrolled` is exact.
 EVENT_INTAKE = env.str(
     "EVENT_INTAKE", default="queued" if CAIRN_EXECUTION == "celery" else "inline"

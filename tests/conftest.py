@@ -352,9 +352,9 @@ def drain_held():
     session's beat would otherwise ingest them while the test reads them)."""
     import psycopg
 
-    from automation import intake
+    from automation import pending_events
 
     with psycopg.connect(the_test_database_url().replace("postgres://", "postgresql://")) as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", [intake.DRAIN_LOCK_KEY])
+        conn.execute("SELECT pg_advisory_lock(%s)", [pending_events.DRAIN_LOCK_KEY])
         yield
-        conn.execute("SELECT pg_advisory_unlock(%s)", [intake.DRAIN_LOCK_KEY])
+        conn.execute("SELECT pg_advisory_unlock(%s)", [pending_events.DRAIN_LOCK_KEY])

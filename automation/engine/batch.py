@@ -141,7 +141,7 @@ def start_enrolled(new_runs: list[NewRun], *, relock: bool = False) -> int:
     but without the message, a second lock of the runs and their contacts, and
     a second commit. The caller holds their contacts locked (event ingest),
     or, with `relock`, they were enrolled by a transaction already committed
-    and are locked here again (the event drain, automation/intake.py).
+    and are locked here again (the event drain, automation/pending_events.py).
 
     Runs of low-priority workflows, a second run of one contact, and any run
     with more to do (an outside call, its chunk's node limit) are queued after

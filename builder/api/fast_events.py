@@ -149,7 +149,7 @@ class FastEvents:
             raise Defer from None
         contact = validated["contact"]
         if contact.get("email") and contact.get("external_id"):
-            raise Defer  # intake.check_contact_refs reads contacts: the view's job
+            raise Defer  # pending_events.check_contact_refs reads contacts: the view's job
         return key.workspace_id, incoming_event(validated)
 
     @property

@@ -8,7 +8,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from automation import intake
+from automation import pending_events
 from automation.contacts import link_contact_refs
 from automation.ingest import ingest_events, retrying
 from builder.models import Role
@@ -55,12 +55,12 @@ class EventsView(ApiViewMixin, APIView):
             email_field = "contact.email"
         incoming = [incoming_event(event) for event in events]
         workspace_id = request.workspace.pk
-        if intake.queued():
-            # Store and answer; enrolment follows in batches (automation/intake.py).
-            intake.check_contact_refs(
+        if pending_events.queued():
+            # Store and answer; enrolment follows in batches (automation/pending_events.py).
+            pending_events.check_contact_refs(
                 workspace_id, [e.contact for e in incoming], field=email_field
             )
-            stored = intake.store_events(workspace_id, incoming)
+            stored = pending_events.store_events(workspace_id, incoming)
             return Response(stored.as_dict(), status=status.HTTP_202_ACCEPTED)
 
         def ingest():

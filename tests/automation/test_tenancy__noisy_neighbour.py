@@ -17,7 +17,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from automation import intake, tenancy
+from automation import pending_events, tenancy
 from automation.ingest import ContactRef, IncomingEvent
 from automation.models import Run, RunStatus
 from tests.automation.workflows import chain, graph, node, published, workspace
@@ -63,7 +63,7 @@ def test_another_workspace_s_event_completes_while_a_heavy_template_fires(celery
     def fire() -> None:
         n = 0
         while not stop.is_set():
-            intake.store_events(noisy.pk, [event("noisy", f"user{n}@noisy.test")])
+            pending_events.store_events(noisy.pk, [event("noisy", f"user{n}@noisy.test")])
             n += 1
             time.sleep(0.2)
         connection.close()
@@ -76,7 +76,7 @@ def test_another_workspace_s_event_completes_while_a_heavy_template_fires(celery
             timeout=60,
             what="the heavy workflow's runs fail on the budget",
         )
-        intake.store_events(quiet.pk, [event("signup", "ada@quiet.test")])
+        pending_events.store_events(quiet.pk, [event("signup", "ada@quiet.test")])
         wait_until(
             lambda: Run.objects.filter(workspace=quiet, status=RunStatus.COMPLETED).exists(),
             timeout=60,

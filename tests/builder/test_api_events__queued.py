@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from automation import intake
+from automation import pending_events
 from automation.models import Contact, Event, PendingEvent, Run, RunStatus
 from builder import services
 from tests.builder.factories import ContactFactory, published_workflow, signup_graph
@@ -55,7 +55,7 @@ def test_a_single_event_is_stored_and_answered_then_enrolled_by_the_drain(client
     assert pending.payload["contact"]["email"] == "person0@example.com"
     assert not Event.objects.exists() and not Run.objects.exists()
 
-    assert intake.drain().ingested == 1
+    assert pending_events.drain().ingested == 1
 
     assert not PendingEvent.objects.exists()
     stored = Event.objects.get()
@@ -80,9 +80,9 @@ def test_a_batch_is_stored_whole_and_counted(client_a):
 def test_an_id_is_a_duplicate_whether_pending_or_already_ingested(client_a):
     first = client_a.post("/api/v1/events", event(1), format="json")
     pending_twin = client_a.post("/api/v1/events", event(1), format="json")
-    intake.drain()
+    pending_events.drain()
     ingested_twin = client_a.post("/api/v1/events", event(1), format="json")
-    intake.drain()
+    pending_events.drain()
 
     assert first.data["accepted"] == 1
     assert pending_twin.data == {"accepted": 0, "duplicates": 1, "enrolled": None}
@@ -105,7 +105,7 @@ def test_one_contacts_events_are_ingested_in_the_order_they_were_sent(client_a, 
             )
             assert client_a.post("/api/v1/events", body, format="json").status_code == 202
 
-    assert intake.drain(batch=3).ingested == 10
+    assert pending_events.drain(batch=3).ingested == 10
 
     for who in ("ada", "bob"):
         contact = Contact.objects.get(email=f"{who}@example.com")
@@ -149,13 +149,13 @@ def test_an_email_taken_after_the_answer_is_kept_aside_and_the_others_go_on(clie
     assert response.status_code == 202
     ContactFactory(workspace=workspace_a, email="late@example.com", external_id="old-id")
 
-    assert intake.drain().ingested == 2
+    assert pending_events.drain().ingested == 2
 
     assert list(Event.objects.values_list("client_id", flat=True)) == ["evt-0"]
     refused = PendingEvent.objects.get()
     assert refused.client_id == "evt-1"
     assert "belongs to the contact with external_id 'old-id'" in refused.error
-    assert intake.drain().ingested == 0  # a refused event is not tried for ever
+    assert pending_events.drain().ingested == 0  # a refused event is not tried for ever
 
 
 @pytest.fixture
@@ -180,20 +180,20 @@ def test_an_event_that_breaks_ingest_is_kept_aside_and_the_rest_go_on(
     assert client_a.post("/api/v1/events", batch, format="json").status_code == 202
     assert client_a.post("/api/v1/events", event(3), format="json").status_code == 202
 
-    assert intake.drain().ingested == 4
+    assert pending_events.drain().ingested == 4
 
     assert sorted(Event.objects.values_list("client_id", flat=True)) == ["evt-0", "evt-2", "evt-3"]
     kept = PendingEvent.objects.get()
     assert kept.client_id == "evt-1"
     assert kept.error == "ingest failed: ValueError: a receiver broke on this event"
-    assert intake.drain().ingested == 0  # kept aside, not tried for ever
+    assert pending_events.drain().ingested == 0  # kept aside, not tried for ever
 
 
 def test_a_paused_workflow_enrols_nobody(client_a, published_a):
     services.change_status(published_a, "paused")
 
     client_a.post("/api/v1/events", event(), format="json")
-    intake.drain()
+    pending_events.drain()
 
     assert Event.objects.count() == 1
     assert not Run.objects.exists()
@@ -205,9 +205,9 @@ KILLED_MID_DRAIN = """
 import os, sys, time
 import django
 django.setup()
-from automation import intake
+from automation import pending_events
 
-real = intake.ingest_events
+real = pending_events.ingest_events
 
 def ingest_then_hang(*args, **kwargs):
     result = real(*args, **kwargs)   # written, not committed
@@ -215,8 +215,8 @@ def ingest_then_hang(*args, **kwargs):
     time.sleep(600)
     return result
 
-intake.ingest_events = ingest_then_hang
-intake.drain()
+pending_events.ingest_events = ingest_then_hang
+pending_events.drain()
 """
 
 

@@ -12,7 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from automation import intake
+from automation import pending_events
 from automation.ingest import ContactRef, IncomingEvent
 from automation.models import Event
 from products import services
@@ -161,7 +161,7 @@ def test_usage_through_the_queued_intake_counts_too(product, client_a, settings)
     assert client_a.post("/api/v1/events", body, format="json").status_code == 202
     product.refresh_from_db()
     assert product.dirty_at is None  # stored, not yet ingested
-    assert intake.drain().ingested == 1
+    assert pending_events.drain().ingested == 1
     product.refresh_from_db()
     assert product.dirty_at is not None
     services.refresh_due_products()
@@ -182,7 +182,7 @@ def test_a_feature_that_is_no_key_never_holds_up_the_drain(product, client_a, se
     assert client_a.post("/api/v1/events", hostile, format="json").status_code == 202
     assert client_a.post("/api/v1/events", good, format="json").status_code == 202
 
-    assert intake.drain().ingested == 2
+    assert pending_events.drain().ingested == 2
 
     assert Event.objects.filter(client_id__in=["h1", "h2"]).count() == 2
     services.refresh_due_products()

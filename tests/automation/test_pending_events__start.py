@@ -15,7 +15,7 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
-from automation import intake
+from automation import pending_events
 from automation.engine import Outcome, advance_run
 from automation.ingest import ContactRef, IncomingEvent
 from automation.models import Contact, Event, PendingEvent, Run, RunStatus, StepStatus
@@ -30,7 +30,7 @@ pytestmark = pytest.mark.django_db
 
 def pending(event_type: str, email: str, *, data: dict | None = None, properties=None) -> None:
     """As POST /api/v1/events leaves an event with the queued intake."""
-    intake.store_events(
+    pending_events.store_events(
         workspace().pk,
         [
             IncomingEvent(
@@ -44,7 +44,7 @@ def pending(event_type: str, email: str, *, data: dict | None = None, properties
 
 
 def drained() -> int:
-    result = intake.drain()
+    result = pending_events.drain()
     assert not PendingEvent.objects.exists()
     return result.ingested
 
@@ -182,7 +182,7 @@ def test_a_full_batch_is_a_backlog_left_to_the_workers():
     for n in range(3):
         pending("bench", f"c{n}@example.com", data={"score": 90})
 
-    assert intake.drain(batch=2).ingested == 3
+    assert pending_events.drain(batch=2).ingested == 3
 
     first, second, third = Run.objects.order_by("created_at")
     for queued in (first, second):

@@ -19,7 +19,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from automation import intake, tenancy
+from automation import pending_events, tenancy
 from automation.ingest import ContactRef, IncomingEvent
 from automation.models import PendingEvent, Run, RunStatus, Step
 from tests.automation.workflows import chain, graph, node, published, workspace
@@ -47,11 +47,13 @@ def incoming(n: int, email: str, kind: str = "signup") -> IncomingEvent:
 
 def test_a_flood_in_one_workspace_leaves_room_for_another_s_event(drain_held):
     flood, other = workspace("flood"), workspace("other")
-    intake.store_events(flood.pk, [incoming(n, f"user{n % 7}@flood.test") for n in range(300)])
-    intake.store_events(other.pk, [incoming(0, "ada@other.test")])
-    intake.store_events(flood.pk, [incoming(300, "user0@flood.test")])
+    pending_events.store_events(
+        flood.pk, [incoming(n, f"user{n % 7}@flood.test") for n in range(300)]
+    )
+    pending_events.store_events(other.pk, [incoming(0, "ada@other.test")])
+    pending_events.store_events(flood.pk, [incoming(300, "user0@flood.test")])
 
-    batch = intake.fair_batch(100)
+    batch = pending_events.fair_batch(100)
 
     assert [row.workspace_id for row in batch].count(other.pk) == 1
     flood_rows = [row for row in batch if row.workspace_id == flood.pk]
@@ -65,9 +67,9 @@ def test_a_flood_in_one_workspace_leaves_room_for_another_s_event(drain_held):
 
 def test_a_workspace_alone_still_gets_whole_batches(drain_held):
     alone = workspace("alone")
-    intake.store_events(alone.pk, [incoming(n, f"user{n}@alone.test") for n in range(150)])
+    pending_events.store_events(alone.pk, [incoming(n, f"user{n}@alone.test") for n in range(150)])
 
-    batch = intake.fair_batch(100)
+    batch = pending_events.fair_batch(100)
 
     assert len(batch) == 100
     assert [row.payload["data"]["n"] for row in batch] == list(range(100))
@@ -81,9 +83,9 @@ SLOW = "{% for a in range(contact.loops) %}{{ (range(9999)|sum) and '' }}{% endf
 def lock_is_free() -> bool:
     dsn = the_test_database_url().replace("postgres://", "postgresql://")
     with psycopg.connect(dsn, autocommit=True) as other:
-        taken = other.execute("SELECT pg_try_advisory_lock(%s)", [intake.DRAIN_LOCK_KEY])
+        taken = other.execute("SELECT pg_try_advisory_lock(%s)", [pending_events.DRAIN_LOCK_KEY])
         if taken.fetchone()[0]:
-            other.execute("SELECT pg_advisory_unlock(%s)", [intake.DRAIN_LOCK_KEY])
+            other.execute("SELECT pg_advisory_unlock(%s)", [pending_events.DRAIN_LOCK_KEY])
             return True
     return False
 
@@ -96,7 +98,7 @@ def test_the_drain_starts_a_slow_workspace_s_runs_without_its_lock(settings):
     start = node("start", "trigger.event", event="signup")
     note = node("note", "action.update_contact", properties={"note": SLOW})
     published(graph([start, note], chain(start, note)), ws=slow)
-    intake.store_events(
+    pending_events.store_events(
         slow.pk,
         [
             IncomingEvent(
@@ -109,7 +111,7 @@ def test_the_drain_starts_a_slow_workspace_s_runs_without_its_lock(settings):
         ],
     )
 
-    drainer = threading.Thread(target=lambda: (intake.drain(), connection.close()))
+    drainer = threading.Thread(target=lambda: (pending_events.drain(), connection.close()))
     drainer.start()
     # While the run exists (its batch committed) and has not finished
     # starting, the drain's lock is free: another drainer could take the
