@@ -351,6 +351,8 @@ class Run(models.Model):
             ),
             models.Index(fields=["contact", "waiting_for"], name="run_subscription"),
             models.Index(fields=["workflow", "contact", "status"], name="run_enrolment"),
+            # Runs held by a pause: few, found without reading the waiting ones.
+            models.Index(fields=["workflow"], condition=Q(held=True), name="run_held"),
         ]
         # What must hold together (transitions.py is the only writer of these).
         constraints = [

@@ -27,6 +27,10 @@ class Migration(migrations.Migration):
             field=models.BigIntegerField(blank=True, null=True),
         ),
         migrations.RunPython(settle_old_rows, migrations.RunPython.noop),
+        migrations.AddIndex(
+            model_name='run',
+            index=models.Index(condition=models.Q(('held', True)), fields=['workflow'], name='run_held'),
+        ),
         migrations.AddConstraint(
             model_name='run',
             constraint=models.CheckConstraint(condition=models.Q(('held', False), ('status', 'waiting'), _connector='OR'), name='run_held_only_while_waiting'),
