@@ -33,6 +33,7 @@ from .serializers import (
     FeatureSerializer,
     FeatureWriteSerializer,
     ProductSerializer,
+    ProductUpdateSerializer,
     ProductWriteSerializer,
     TriggerFireSerializer,
     UsageBatchSerializer,
@@ -98,21 +99,16 @@ class ProductViewSet(ApiViewMixin, viewsets.GenericViewSet):
         return self.respond(self.get_object())
 
     @extend_schema(
-        request=ProductWriteSerializer, responses={200: ProductSerializer, **BAD_REQUEST}
+        request=ProductUpdateSerializer, responses={200: ProductSerializer, **BAD_REQUEST}
     )
     def partial_update(self, request, pk):
         """Rename, re-describe or change the owners (features change through …/features)."""
         product = self.get_object()
-        serializer = ProductWriteSerializer(
+        serializer = ProductUpdateSerializer(
             product, data=request.data, partial=True, context=self.get_serializer_context()
         )
         serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
-        if "features" in data:
-            raise serializers.ValidationError(
-                {"features": ["change features through /products/{id}/features"]}
-            )
-        return self.respond(services.update_product(product, **data))
+        return self.respond(services.update_product(product, **serializer.validated_data))
 
     @extend_schema(responses={204: None})
     def destroy(self, request, pk):

@@ -63,10 +63,28 @@ class ProductWriteSerializer(serializers.ModelSerializer):
         return name
 
     def validate_features(self, features: list[dict]) -> list[dict]:
-        keys = [f["key"] for f in features]
+        keys = [f.get("key") for f in features]
+        if None in keys:
+            raise serializers.ValidationError("each feature needs a key")
         if len(keys) != len(set(keys)):
             raise serializers.ValidationError("feature keys must be unique")
         return features
+
+
+class ProductUpdateSerializer(ProductWriteSerializer):
+    """PATCH /products/{id}: the product's own fields; features change through
+    /products/{id}/features, so a `features` field is refused (a 400 naming it),
+    never half-read (a feature without its key was a 500)."""
+
+    class Meta(ProductWriteSerializer.Meta):
+        fields = ["name", "description", "manager_email", "executive_email"]
+
+    def validate(self, attrs: dict) -> dict:
+        if "features" in self.initial_data:
+            raise serializers.ValidationError(
+                {"features": ["change features through /products/{id}/features"]}
+            )
+        return attrs
 
 
 class FeatureWriteSerializer(FeatureSerializer):

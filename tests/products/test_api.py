@@ -439,3 +439,26 @@ def test_acknowledging_stops_the_rise(product, client_a):
     assert again.pk == escalation.pk and Escalation.objects.count() == 1
     listed = client_a.get(f"/api/v1/products/{product.pk}/escalations").json()["results"]
     assert [e["level"] for e in listed] == [2]
+
+
+def test_patch_with_features_is_refused_naming_the_field(product, client_a):
+    """A feature without its key in a PATCH was a 500 (KeyError): fuzzing found it."""
+    for features in ([{"name": "no key"}], [{"key": "export"}], []):
+        response = client_a.patch(
+            f"/api/v1/products/{product.pk}",
+            {"name": "Renamed", "features": features},
+            format="json",
+        )
+        assert response.status_code == 400, response.content
+        assert "features" in field_errors(response)
+    assert Product.objects.get().name == "Atlas"
+    assert list(Feature.objects.values_list("key", flat=True)) == ["reports"]
+
+
+def test_create_with_a_feature_lacking_its_key_is_refused_naming_the_field(client_a):
+    response = client_a.post(
+        "/api/v1/products", {"name": "Zed", "features": [{"name": "x"}]}, format="json"
+    )
+    assert response.status_code == 400
+    assert "features[0].key" in field_errors(response)
+    assert not Product.objects.filter(name="Zed").exists()
