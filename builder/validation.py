@@ -29,7 +29,7 @@ from jsonschema import Draft202012Validator
 
 from automation.enrolment import REENROLLMENT_CHOICES
 from automation.models import NODE_ID_MAX_LENGTH
-from automation.nodes.base import ConfigIssue, NodeType
+from automation.nodes.base import EVENT_TYPE_MAX_LENGTH, ConfigIssue, NodeType
 from automation.nodes.registry import get_node_type
 from automation.rules import RULES_SCHEMA
 
@@ -469,6 +469,12 @@ class _Validator:
         event, match, rules = (exit_when.get(k) for k in ("event", "match", "rules"))
         if event is not None and (not isinstance(event, str) or not event.strip()):
             bad("the exit event must be an event type name.", ".event")
+        elif isinstance(event, str) and len(event) > EVENT_TYPE_MAX_LENGTH:
+            bad(
+                f"the exit event name is {len(event)} characters long; "
+                f"event names are at most {EVENT_TYPE_MAX_LENGTH}.",
+                ".event",
+            )
         if match is not None and match not in ("all", "any"):
             bad("exit rules must match 'all' or 'any'.", ".match")
         if rules is not None:
