@@ -74,7 +74,7 @@ def save_draft(
     exactly one wins.
     """
     check_graph_size(graph)
-    issues = validate_graph(graph)
+    issues = validate_graph(graph, workspace_id=workflow.workspace_id)
     broken = structural_issues(issues)
     if broken:
         raise WorkflowError("the graph cannot be saved", field="draft", issues=broken)
@@ -123,7 +123,7 @@ def publish(workflow: Workflow, *, user=None, note: str = "", migrate_runs: bool
     if workflow.status == WorkflowStatus.ARCHIVED:
         raise WorkflowError("an archived workflow cannot be published", field="status")
     check_graph_size(workflow.draft)
-    issues = validate_graph(workflow.draft)
+    issues = validate_graph(workflow.draft, workspace_id=workflow.workspace_id)
     if issues:
         raise WorkflowError("the draft has problems; fix them before publishing", issues=issues)
     latest = workflow.versions.order_by("-number").values_list("number", flat=True).first() or 0
@@ -228,7 +228,11 @@ def start_preview(workflow: Workflow, *, request: dict[str, Any]):
     from automation import preview
     from automation.models import Contact
 
-    issues = [issue for issue in validate_graph(workflow.draft) if issue.severity == "error"]
+    issues = [
+        issue
+        for issue in validate_graph(workflow.draft, workspace_id=workflow.workspace_id)
+        if issue.severity == "error"
+    ]
     if issues:
         raise WorkflowError("the draft has problems; fix them before previewing", issues=issues)
     triggers = [

@@ -73,11 +73,30 @@ def structural_issues(issues: Iterable[GraphIssue]) -> list[GraphIssue]:
     return [issue for issue in issues if issue.code in STRUCTURAL_CODES]
 
 
-def validate_graph(graph: Any, *, max_nodes: int | None = None) -> list[GraphIssue]:
-    """Every problem with `graph`, in document order; an empty list means it can be published."""
+def validate_graph(
+    graph: Any, *, max_nodes: int | None = None, workspace_id: Any = None
+) -> list[GraphIssue]:
+    """Every problem with `graph`, in document order; an empty list means it can be published.
+
+    With `workspace_id`, a workflow or connection the graph names must be one of
+    that workspace's (builder/references.py, the one check that reads the database).
+    """
     if max_nodes is None:
         max_nodes = django_settings.WORKFLOW_MAX_NODES
-    return _Validator(graph, max_nodes).run()
+    issues = _Validator(graph, max_nodes).run()
+    if workspace_id is not None and not structural_issues(issues):
+        from .references import CODE, reference_issues
+
+        issues += [
+            GraphIssue(
+                message=f"Node {_quote(node)}: {message}.",
+                code=CODE,
+                node=node,
+                field=field,
+            )
+            for node, field, message in reference_issues(graph, workspace_id)
+        ]
+    return issues
 
 
 # ---------------------------------------------------------------- internals

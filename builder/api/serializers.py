@@ -116,7 +116,8 @@ class WorkflowSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(GraphIssueSerializer(many=True))
     def get_issues(self, workflow: Workflow) -> list[dict]:
-        return [issue.as_dict() for issue in validate_graph(workflow.draft)]
+        issues = validate_graph(workflow.draft, workspace_id=workflow.workspace_id)
+        return [issue.as_dict() for issue in issues]
 
     @extend_schema_field(serializers.URLField(allow_null=True))
     def get_webhook_url(self, workflow: Workflow) -> str | None:
