@@ -94,7 +94,7 @@ class WorkflowSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    @extend_schema_field(OpenApiTypes.INT)
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
     def get_version(self, workflow: Workflow) -> int | None:
         if hasattr(workflow, "latest_number"):  # annotated by the view's queryset
             return workflow.latest_number
@@ -138,7 +138,9 @@ class WorkflowCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
     draft = serializers.JSONField(
-        required=False, help_text="An initial draft graph; an empty graph when left out."
+        required=False,
+        allow_null=True,
+        help_text="An initial draft graph; an empty graph when left out or null.",
     )
     priority = serializers.ChoiceField(
         choices=WorkflowPriority.choices,
