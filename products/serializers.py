@@ -83,14 +83,16 @@ class ProductWriteSerializer(serializers.ModelSerializer):
         model = Product
         fields = ["name", "description", "manager_email", "executive_email", "features"]
 
-    def validate_name(self, name: str) -> str:
-        workspace = self.context["request"].workspace
-        taken = Product.objects.filter(workspace=workspace, name=name)
-        if self.instance is not None:
-            taken = taken.exclude(pk=self.instance.pk)
-        if taken.exists():
-            raise Conflict("name", "a product of this name exists in the workspace")
-        return name
+    def validate(self, attrs: dict) -> dict:
+        # After every field is valid: a bad field is a 400, a taken name then a 409.
+        name = attrs.get("name")
+        if name is not None:
+            taken = Product.objects.filter(workspace=self.context["request"].workspace, name=name)
+            if self.instance is not None:
+                taken = taken.exclude(pk=self.instance.pk)
+            if taken.exists():
+                raise Conflict("name", "a product of this name exists in the workspace")
+        return attrs
 
     def validate_features(self, features: list[dict]) -> list[dict]:
         keys = [f.get("key") for f in features]
@@ -114,7 +116,7 @@ class ProductUpdateSerializer(ProductWriteSerializer):
             raise serializers.ValidationError(
                 {"features": ["change features through /products/{id}/features"]}
             )
-        return attrs
+        return super().validate(attrs)
 
 
 class FeatureWriteSerializer(FeatureSerializer):

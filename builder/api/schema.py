@@ -224,11 +224,31 @@ def enum_names(values: list[str]) -> list[str]:
     return names
 
 
+def _not_blank(schema: Any) -> None:
+    """DRF trims text and refuses what is left blank: a required non-empty text says
+    so with a pattern (some non-space), or "\f" would be schema-valid and refused."""
+    if isinstance(schema, dict):
+        if (
+            schema.get("type") == "string"
+            and schema.get("minLength", 0) >= 1
+            and not {"pattern", "format", "enum"} & set(schema)
+        ):
+            schema["pattern"] = r"\S"
+        for value in schema.values():
+            _not_blank(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            _not_blank(value)
+
+
 def _refine_components(result: dict[str, Any]) -> None:
     from .serializers_connections import connection_request_schemas
     from .serializers_contacts import TIME_ZONES
 
     schemas = result.get("components", {}).get("schemas", {})
+    for name, schema in schemas.items():
+        if name.endswith("Request"):
+            _not_blank(schema)
     for name in _TIME_ZONED:
         zone = schemas.get(name, {}).get("properties", {}).get("time_zone")
         if zone is not None:

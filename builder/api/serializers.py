@@ -42,6 +42,18 @@ class ErrorSerializer(serializers.Serializer):
     issues = GraphIssueSerializer(many=True, required=False)
 
 
+class ConflictSerializer(serializers.Serializer):
+    """Every 409: the stored state refuses a well-formed request. `detail` always; the
+    field, messages and graph issues when the refusal is about them (as in a 400)."""
+
+    detail = serializers.CharField()
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()), required=False
+    )
+    field = serializers.CharField(required=False, allow_null=True)
+    issues = GraphIssueSerializer(many=True, required=False)
+
+
 class DetailSerializer(serializers.Serializer):
     detail = serializers.CharField()
 

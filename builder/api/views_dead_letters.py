@@ -19,7 +19,7 @@ from automation.runs import (
 from builder.models import Role
 
 from .errors import Conflict
-from .serializers import ErrorSerializer, RunSerializer, same_status_as
+from .serializers import ConflictSerializer, ErrorSerializer, RunSerializer, same_status_as
 from .views import ApiViewMixin, acting_user
 from .views_workflows import DATE_OR_TIME, runs_of_contact_and_dates
 
@@ -104,7 +104,7 @@ class DeadLetterViewSet(ApiViewMixin, viewsets.GenericViewSet):
 
     @extend_schema(
         request=DeadLetterSelectionSerializer,
-        responses={200: DeadLetterResultSerializer, 400: ErrorSerializer, 409: ErrorSerializer},
+        responses={200: DeadLetterResultSerializer, 400: ErrorSerializer, 409: ConflictSerializer},
     )
     def retry(self, request):
         """Retry these failed runs from the step that failed, all or none."""
@@ -113,7 +113,7 @@ class DeadLetterViewSet(ApiViewMixin, viewsets.GenericViewSet):
 
     @extend_schema(
         request=DeadLetterSelectionSerializer,
-        responses={200: DeadLetterResultSerializer, 400: ErrorSerializer, 409: ErrorSerializer},
+        responses={200: DeadLetterResultSerializer, 400: ErrorSerializer, 409: ConflictSerializer},
     )
     def discard(self, request):
         """Give up on these failed runs (they become cancelled, marked discarded), all or none."""

@@ -13,11 +13,11 @@ from builder import services
 from builder.models import Role, Workflow
 
 from .errors import refused_by_state
-from .serializers import ErrorSerializer, RunDetailSerializer
+from .serializers import ConflictSerializer, ErrorSerializer, RunDetailSerializer
 from .serializers_previews import PreviewChooseSerializer, PreviewRequestSerializer
 from .views import ApiViewMixin
 
-REFUSED = {400: ErrorSerializer, 409: ErrorSerializer}
+REFUSED = {400: ErrorSerializer, 409: ConflictSerializer}
 
 
 def preview_body(run_id, context) -> dict:

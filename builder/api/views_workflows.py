@@ -19,6 +19,7 @@ from builder.queries import with_counts
 
 from .errors import etag, refused_by_state
 from .serializers import (
+    ConflictSerializer,
     DraftConflictSerializer,
     DraftRequestSerializer,
     DraftResponseSerializer,
@@ -80,7 +81,7 @@ ETAG = OpenApiParameter(
 )
 BAD_REQUEST = {400: ErrorSerializer}
 # The stored workflow refuses the change (issues in the draft, its status): fix it, retry.
-CONFLICT = {409: ErrorSerializer}
+CONFLICT = {409: ConflictSerializer}
 
 
 def if_match_revisions(request) -> list[int] | None:

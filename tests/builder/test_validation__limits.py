@@ -36,12 +36,12 @@ def tagged(middle: dict, *, handle: str | None = None, settings=None) -> dict:
 
 
 def save_then_publish(client, workspace, draft) -> tuple[dict, dict]:
-    """The draft save's body (200: work in progress is kept) and the publish response's."""
+    """The draft save's body (200: work in progress is kept) and the refused publish's."""
     workflow = WorkflowFactory(workspace=workspace)
     saved = client.put(f"/api/v1/workflows/{workflow.pk}/draft", draft, format="json")
     assert saved.status_code == 200, saved.content
     published = client.post(f"/api/v1/workflows/{workflow.pk}/publish", {}, format="json")
-    assert published.status_code == 400, published.content
+    assert published.status_code == 409, published.content  # the stored draft refuses
     assert not WorkflowVersion.objects.filter(workflow=workflow).exists()
     workflow.refresh_from_db()
     assert workflow.status == WorkflowStatus.DRAFT

@@ -38,7 +38,7 @@ def test_enrolling_in_another_workspaces_workflow_is_refused(client_a, workspace
 
     workflow, response = publish(client_a, workspace_a, draft)
 
-    assert response.status_code == 400, response.content
+    assert response.status_code == 409, response.content
     [issue] = reference_issues(response.json())
     assert (issue["node"], issue["field"]) == ("enroll", "config.workflow")
     assert "workflow of this workspace" in issue["message"]
@@ -76,7 +76,7 @@ def test_another_workspaces_connection_is_refused(
 
     workflow, response = publish(client_a, workspace_a, draft)
 
-    assert response.status_code == 400, response.content
+    assert response.status_code == 409, response.content
     [issue] = reference_issues(response.json())
     assert (issue["node"], issue["field"]) == ("act", f"config.{field}")
     assert "connection of this workspace" in issue["message"]
