@@ -29,9 +29,7 @@ GENERATOR = Path(sys.executable).with_name("openapi-python-client")
 @pytest.fixture
 def schema_file(tmp_path, workspace_a) -> Path:
     _key, raw = make_api_key(workspace_a)
-    response = Client().get(
-        "/api/schema/", {"format": "json"}, HTTP_AUTHORIZATION=f"Bearer {raw}"
-    )
+    response = Client().get("/api/schema/", {"format": "json"}, HTTP_AUTHORIZATION=f"Bearer {raw}")
     assert response.status_code == 200
     path = tmp_path / "schema.json"
     path.write_text(json.dumps(response.json()))
@@ -44,8 +42,11 @@ def cairn_client(schema_file, tmp_path, monkeypatch):
     package = tmp_path / "cairn_client"
     environment = {**os.environ, "PATH": f"{GENERATOR.parent}{os.pathsep}{os.environ['PATH']}"}
     done = subprocess.run(
-        [str(GENERATOR), "generate", "--path", str(schema_file), "--meta", "none"]
-        + ["--output-path", str(package)],
+        [
+            str(GENERATOR),
+            "generate",
+            *("--path", str(schema_file), "--meta", "none", "--output-path", str(package)),
+        ],
         capture_output=True,
         text=True,
         cwd=tmp_path,
