@@ -40,7 +40,12 @@ def test_a_segment_timestamp_with_a_far_offset_is_stored_in_utc(client_a, worksp
 def test_a_connection_is_deleted_while_a_preview_run_waits(client_a, workspace_a):
     """A waiting preview run has no version: the in-use check read version None (a 500)."""
     connection = stored_connection(workspace_a, "slack", "https://example.com")
-    RunFactory(workflow=published_workflow(workspace_a), is_preview=True, status=RunStatus.WAITING)
+    RunFactory(
+        workflow=published_workflow(workspace_a),
+        is_preview=True,
+        version=None,  # a preview runs its draft
+        status=RunStatus.WAITING,
+    )
 
     response = client_a.delete(f"/api/v1/connections/{connection.pk}/")
 
