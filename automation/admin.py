@@ -421,8 +421,9 @@ class RunAdmin(admin.ModelAdmin):
         return short_id(obj.pk)
 
     @admin.display(description="version", ordering="version__number")
-    def version_number(self, obj: Run) -> int:
-        return obj.version.number
+    def version_number(self, obj: Run) -> int | str:
+        # A preview runs the draft it was started on: it has no version.
+        return obj.version.number if obj.version_id else "draft (preview)"
 
     @admin.display(description="outputs")
     def outputs_json(self, obj: Run) -> str:

@@ -44,6 +44,12 @@ MISSING: Any = _Missing()
 
 DURATION_UNITS = ("seconds", "minutes", "hours", "days", "weeks")
 
+# No amount in any unit may exceed the longest duration (MAX_DURATION below, ten
+# years) counted in seconds: a bound the catalogue shows, so a 310-digit amount is
+# a validation issue on the field rather than an overflow (duration_issues then
+# applies the unit).
+MAX_DURATION_AMOUNT = 3653 * 86400
+
 DURATION_SCHEMA: dict[str, Any] = {
     "type": "object",
     "title": "Duration",
@@ -51,6 +57,7 @@ DURATION_SCHEMA: dict[str, Any] = {
         "amount": {
             "type": "number",
             "exclusiveMinimum": 0,
+            "maximum": MAX_DURATION_AMOUNT,
             "title": "Amount",
             "description": "How many units, e.g. 2 for two days.",
             "default": 1,
@@ -199,7 +206,10 @@ def duration_issues(config: Any, path: str = "") -> list[tuple[str, str]]:
     if isinstance(config, Mapping):
         amount, unit = config.get("amount"), config.get("unit")
         if unit in DURATION_UNITS and isinstance(amount, int | float):
-            seconds = float(amount) * _UNIT_SECONDS[unit]
+            try:
+                seconds = float(amount) * _UNIT_SECONDS[unit]
+            except OverflowError:  # an int too large for a float
+                seconds = math.inf
             if not math.isfinite(seconds) or seconds > MAX_DURATION.total_seconds():
                 field = f"{path}.amount" if path else "amount"
                 issues.append(

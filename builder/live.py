@@ -21,14 +21,22 @@ RECENT_RUNS = 20
 _results_cache: dict[str, tuple[float, dict[str, Any]]] = {}
 
 
+def may_watch(user_id, workspace_id) -> bool:
+    """Whether the user is, now, an active member of the workspace (any role reads).
+
+    Read from the database every time: a socket's scope keeps the user as
+    they were when it opened."""
+    return Membership.objects.filter(
+        user_id=user_id, user__is_active=True, workspace_id=workspace_id
+    ).exists()
+
+
 def watchable_workflow(user, workflow_id) -> Workflow | None:
     """The workflow if the user is a member of its workspace (any role reads), else None."""
     if not getattr(user, "is_authenticated", False):
         return None
     workflow = Workflow.objects.filter(pk=workflow_id).select_related("workspace").first()
-    if workflow is None:
-        return None
-    if not Membership.objects.filter(user=user, workspace_id=workflow.workspace_id).exists():
+    if workflow is None or not may_watch(user.pk, workflow.workspace_id):
         return None
     return workflow
 
@@ -38,9 +46,7 @@ def watchable_preview(user, run_id) -> Run | None:
     if not getattr(user, "is_authenticated", False):
         return None
     run = Run.objects.filter(pk=run_id, is_preview=True).first()
-    if run is None:
-        return None
-    if not Membership.objects.filter(user=user, workspace_id=run.workspace_id).exists():
+    if run is None or not may_watch(user.pk, run.workspace_id):
         return None
     return run
 

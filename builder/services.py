@@ -234,8 +234,11 @@ def start_preview(workflow: Workflow, *, request: dict[str, Any]):
     from automation import preview
     from automation.models import Contact
 
-    issues = validate_graph(workflow.draft, workspace_id=workflow.workspace_id)
-    issues = [issue for issue in issues if issue.severity == "error"]
+    issues = [
+        issue
+        for issue in validate_graph(workflow.draft, workspace_id=workflow.workspace_id)
+        if issue.severity == "error"
+    ]
     if issues:
         raise WorkflowError("the draft has problems; fix them before previewing", issues=issues)
     triggers = [

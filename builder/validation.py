@@ -30,7 +30,7 @@ from jsonschema import Draft202012Validator
 
 from automation.enrolment import REENROLLMENT_CHOICES
 from automation.models import NODE_ID_MAX_LENGTH
-from automation.nodes.base import ConfigIssue, NodeType
+from automation.nodes.base import EVENT_TYPE_MAX_LENGTH, ConfigIssue, NodeType
 from automation.nodes.registry import get_node_type
 from automation.rules import RULES_SCHEMA
 from integrations.connection_sites import graph_issues as connection_host_issues
@@ -80,17 +80,30 @@ def validate_graph(
 ) -> list[GraphIssue]:
     """Every problem with `graph`, in document order; an empty list means it can be published.
 
-    `workspace_id`: the workspace whose connections the graph names (for the
-    check that a step sends a connection's credentials only to its hosts).
+    With `workspace_id`, a workflow or connection the graph names must be one of
+    that workspace's (builder/references.py), and a step may send a connection's
+    credentials only to the sites it is for (integrations.connection_sites).
     """
     if max_nodes is None:
         max_nodes = django_settings.WORKFLOW_MAX_NODES
     issues = _Validator(graph, max_nodes).run()
-    # A connection's credentials go only to the hosts it is for (integrations.destinations).
+    # A connection's credentials go only to the sites it is for (integrations.destinations).
     issues += [
         GraphIssue(message=message, code="connection_host", node=node_id, field=f"config.{field}")
         for node_id, field, message in connection_host_issues(graph, workspace_id)
     ]
+    if workspace_id is not None and not structural_issues(issues):
+        from .references import CODE, reference_issues
+
+        issues += [
+            GraphIssue(
+                message=f"Node {_quote(node)}: {message}.",
+                code=CODE,
+                node=node,
+                field=field,
+            )
+            for node, field, message in reference_issues(graph, workspace_id)
+        ]
     return issues
 
 
@@ -483,6 +496,12 @@ class _Validator:
         event, match, rules = (exit_when.get(k) for k in ("event", "match", "rules"))
         if event is not None and (not isinstance(event, str) or not event.strip()):
             bad("the exit event must be an event type name.", ".event")
+        elif isinstance(event, str) and len(event) > EVENT_TYPE_MAX_LENGTH:
+            bad(
+                f"the exit event name is {len(event)} characters long; "
+                f"event names are at most {EVENT_TYPE_MAX_LENGTH}.",
+                ".event",
+            )
         if match is not None and match not in ("all", "any"):
             bad("exit rules must match 'all' or 'any'.", ".match")
         if rules is not None:

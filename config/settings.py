@@ -438,6 +438,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # 3.1: JSON Schema as validation reads it (propertyNames, type lists).
+    "OAS_VERSION": "3.1.0",
+    # Shared error answers and the links that chain ids (builder/api/schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "builder.api.schema.postprocess",
+    ],
 }
 
 # ---------------------------------------------------------------- operations

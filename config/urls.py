@@ -1,6 +1,7 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 
+from builder.api.errors import api_not_found
 from config.api_docs import DocsView, SchemaView
 from ops.views import metrics
 from products.views import products_page
@@ -14,7 +15,10 @@ urlpatterns = [
     path("api/docs/", DocsView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("builder.api.urls")),
     path("api/v1/", include("products.urls")),
+    # Any other /api/ path (or an id of the wrong shape): a JSON 404, not the HTML page.
+    re_path(r"^api/", api_not_found),
     path("hooks/", include("integrations.urls")),
+    re_path(r"^hooks/", api_not_found),
     path("metrics", metrics, name="metrics"),
 ]
 

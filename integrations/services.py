@@ -71,7 +71,12 @@ def workflows_using(connection: Connection) -> list[str]:
         ).values_list("version_id", "workflow__name")
     }
     live |= set(
-        Run.objects.filter(workspace_id=connection.workspace_id, status__in=ACTIVE_RUN_STATUSES)
+        # Preview runs have no version (they run a draft): not a live version.
+        Run.objects.filter(
+            workspace_id=connection.workspace_id,
+            status__in=ACTIVE_RUN_STATUSES,
+            version__isnull=False,
+        )
         .values_list("version_id", "workflow__name")
         .distinct()
     )

@@ -29,11 +29,17 @@ from .models import BandCrossing, Escalation, Feature, Product
 from .serializers import (
     TRIGGER_KINDS,
     AcknowledgeSerializer,
+    AnalyticsSerializer,
     ConfigurationSerializer,
+    CrossingSerializer,
+    EscalationSerializer,
     FeatureSerializer,
     FeatureWriteSerializer,
+    MetricsSerializer,
     ProductSerializer,
+    ProductUpdateSerializer,
     ProductWriteSerializer,
+    TriggerFiredSerializer,
     TriggerFireSerializer,
     UsageBatchSerializer,
     UsageEventSerializer,
@@ -41,7 +47,11 @@ from .serializers import (
 )
 
 BAD_REQUEST = {400: ErrorSerializer}
-DAYS = OpenApiParameter("days", int, description="How many days back (1-366, default 90).")
+DAYS = OpenApiParameter(
+    "days",
+    {"type": "integer", "minimum": 1, "maximum": 366},
+    description="How many days back (1-366, default 90).",
+)
 
 
 class ProductViewSet(ApiViewMixin, viewsets.GenericViewSet):
@@ -98,21 +108,16 @@ class ProductViewSet(ApiViewMixin, viewsets.GenericViewSet):
         return self.respond(self.get_object())
 
     @extend_schema(
-        request=ProductWriteSerializer, responses={200: ProductSerializer, **BAD_REQUEST}
+        request=ProductUpdateSerializer, responses={200: ProductSerializer, **BAD_REQUEST}
     )
     def partial_update(self, request, pk):
         """Rename, re-describe or change the owners (features change through …/features)."""
         product = self.get_object()
-        serializer = ProductWriteSerializer(
+        serializer = ProductUpdateSerializer(
             product, data=request.data, partial=True, context=self.get_serializer_context()
         )
         serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
-        if "features" in data:
-            raise serializers.ValidationError(
-                {"features": ["change features through /products/{id}/features"]}
-            )
-        return self.respond(services.update_product(product, **data))
+        return self.respond(services.update_product(product, **serializer.validated_data))
 
     @extend_schema(responses={204: None})
     def destroy(self, request, pk):
@@ -180,6 +185,7 @@ class ProductViewSet(ApiViewMixin, viewsets.GenericViewSet):
         return Response(result.as_dict(), status=status.HTTP_202_ACCEPTED)
 
     # ------------------------------------------------------------ metrics out
+    @extend_schema(responses=MetricsSerializer)
     def metrics(self, request, pk):
         """The latest metrics: per feature adoption % and trend; active users,
         engagement, error rate, NPS and the health score (0-100)."""
@@ -212,7 +218,7 @@ class ProductViewSet(ApiViewMixin, viewsets.GenericViewSet):
         product = services.set_configuration(product, data)
         return Response(product.config)
 
-    @extend_schema(parameters=[DAYS])
+    @extend_schema(parameters=[DAYS], responses={200: AnalyticsSerializer, **BAD_REQUEST})
     def analytics(self, request, pk):
         """The metrics' history: one point per day, oldest first."""
         product = self.get_object()
@@ -228,6 +234,7 @@ class ProductViewSet(ApiViewMixin, viewsets.GenericViewSet):
             }
         )
 
+    @extend_schema(responses=CrossingSerializer(many=True))
     def crossings(self, request, pk):
         """Band history, newest first, with the runs each crossing started."""
         product = self.get_object()
@@ -249,6 +256,7 @@ class ProductViewSet(ApiViewMixin, viewsets.GenericViewSet):
             )
         return self.get_paginated_response([_crossing(c, runs.get(c.event_id, [])) for c in page])
 
+    @extend_schema(responses=EscalationSerializer(many=True))
     def escalations(self, request, pk):
         """The product's escalations, newest first."""
         product = self.get_object()
@@ -293,7 +301,9 @@ class EscalationAcknowledgeView(ApiViewMixin, APIView):
 
     required_roles = {"post": Role.EDITOR}
 
-    @extend_schema(request=AcknowledgeSerializer, responses={200: None, **BAD_REQUEST})
+    @extend_schema(
+        request=AcknowledgeSerializer, responses={200: EscalationSerializer, **BAD_REQUEST}
+    )
     def post(self, request, pk):
         escalation = Escalation.objects.filter(pk=pk, product__workspace=request.workspace).first()
         if escalation is None:
@@ -310,7 +320,11 @@ class TriggerFireView(ApiViewMixin, APIView):
 
     required_roles = {"post": Role.PUBLISHER}
 
-    @extend_schema(request=TriggerFireSerializer, responses={202: None, **BAD_REQUEST})
+    @extend_schema(
+        request=TriggerFireSerializer,
+        parameters=[OpenApiParameter("kind", {"enum": list(TRIGGER_KINDS)}, OpenApiParameter.PATH)],
+        responses={202: TriggerFiredSerializer, **BAD_REQUEST},
+    )
     def post(self, request, kind):
         if kind not in TRIGGER_KINDS:
             raise Http404(f"no trigger '{kind}'; use {', '.join(TRIGGER_KINDS)}")

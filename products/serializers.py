@@ -4,15 +4,40 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
 from django.db.models import Q
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.exceptions import NotFound
 
+from builder.api.errors import Conflict
 from builder.api.serializers_events import EventSerializer
 
 from .models import ADOPTION_BANDS, DEFAULT_CONFIGURATION, HEALTH_BANDS, Feature, Product
 from .rollup import usage_issue
 
 WEIGHT_NAMES = tuple(DEFAULT_CONFIGURATION["weights"])
+
+
+@extend_schema_field(
+    {"type": "string", "maxLength": 254, "anyOf": [{"format": "email"}, {"enum": [""]}]}
+)
+class BlankOrEmailField(serializers.CharField):
+    """An owner's email, or "" for none: the schema says both (format email alone refused "")."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=254, allow_blank=True, **kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if value:
+            try:
+                validate_email(value)
+            except DjangoValidationError as error:
+                raise serializers.ValidationError(error.messages) from None
+        return value
 
 
 class FeatureSerializer(serializers.ModelSerializer):
@@ -27,6 +52,8 @@ class FeatureSerializer(serializers.ModelSerializer):
 class ProductSerializer(serializers.ModelSerializer):
     features = FeatureSerializer(many=True, read_only=True)
     configuration = serializers.SerializerMethodField()
+    manager_email = BlankOrEmailField(read_only=True)
+    executive_email = BlankOrEmailField(read_only=True)
 
     class Meta:
         model = Product
@@ -42,31 +69,54 @@ class ProductSerializer(serializers.ModelSerializer):
             "created_at",
         ]
 
+    @extend_schema_field(OpenApiTypes.OBJECT)
     def get_configuration(self, product: Product) -> dict:
         return product.config
 
 
 class ProductWriteSerializer(serializers.ModelSerializer):
     features = FeatureSerializer(many=True, required=False)
+    manager_email = BlankOrEmailField(required=False)
+    executive_email = BlankOrEmailField(required=False)
 
     class Meta:
         model = Product
         fields = ["name", "description", "manager_email", "executive_email", "features"]
 
-    def validate_name(self, name: str) -> str:
-        workspace = self.context["request"].workspace
-        taken = Product.objects.filter(workspace=workspace, name=name)
-        if self.instance is not None:
-            taken = taken.exclude(pk=self.instance.pk)
-        if taken.exists():
-            raise serializers.ValidationError("a product of this name exists in the workspace")
-        return name
+    def validate(self, attrs: dict) -> dict:
+        # After every field is valid: a bad field is a 400, a taken name then a 409.
+        name = attrs.get("name")
+        if name is not None:
+            taken = Product.objects.filter(workspace=self.context["request"].workspace, name=name)
+            if self.instance is not None:
+                taken = taken.exclude(pk=self.instance.pk)
+            if taken.exists():
+                raise Conflict("name", "a product of this name exists in the workspace")
+        return attrs
 
     def validate_features(self, features: list[dict]) -> list[dict]:
-        keys = [f["key"] for f in features]
+        keys = [f.get("key") for f in features]
+        if None in keys:
+            raise serializers.ValidationError("each feature needs a key")
         if len(keys) != len(set(keys)):
             raise serializers.ValidationError("feature keys must be unique")
         return features
+
+
+class ProductUpdateSerializer(ProductWriteSerializer):
+    """PATCH /products/{id}: the product's own fields; features change through
+    /products/{id}/features, so a `features` field is refused (a 400 naming it),
+    never half-read (a feature without its key was a 500)."""
+
+    class Meta(ProductWriteSerializer.Meta):
+        fields = ["name", "description", "manager_email", "executive_email"]
+
+    def validate(self, attrs: dict) -> dict:
+        if "features" in self.initial_data:
+            raise serializers.ValidationError(
+                {"features": ["change features through /products/{id}/features"]}
+            )
+        return super().validate(attrs)
 
 
 class FeatureWriteSerializer(FeatureSerializer):
@@ -78,7 +128,7 @@ class FeatureWriteSerializer(FeatureSerializer):
             if self.instance is not None:
                 taken = taken.exclude(pk=self.instance.pk)
             if taken.exists():
-                raise serializers.ValidationError({"key": ["this product has that feature"]})
+                raise Conflict("key", "this product has that feature")
         return attrs
 
 
@@ -157,14 +207,39 @@ class EscalationRoutesSerializer(serializers.Serializer):
         return attrs
 
 
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {"type": "number", "minimum": 0, "maximum": 100},
+        "minItems": 3,
+        "maxItems": 3,
+        "description": "Three increasing numbers from 0 to 100, e.g. [20, 60, 80].",
+    }
+)
+class BandEdgesField(serializers.JSONField):
+    pass
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "properties": {name: {"type": "number", "minimum": 0} for name in WEIGHT_NAMES},
+        "additionalProperties": False,
+        "description": "Left out: the default weight. At least one weight above 0.",
+    }
+)
+class WeightsField(serializers.DictField):
+    pass
+
+
 class ConfigurationSerializer(serializers.Serializer):
     """PUT /configuration: every field optional; what is left out keeps its default."""
 
     window_days = serializers.IntegerField(min_value=1, max_value=365, required=False)
-    weights = serializers.DictField(child=serializers.FloatField(min_value=0), required=False)
+    weights = WeightsField(child=serializers.FloatField(min_value=0), required=False)
     engagement_target_sessions = serializers.FloatField(min_value=0.01, required=False)
-    adoption_bands = serializers.JSONField(required=False, validators=[_edges("adoption_bands")])
-    health_bands = serializers.JSONField(required=False, validators=[_edges("health_bands")])
+    adoption_bands = BandEdgesField(required=False, validators=[_edges("adoption_bands")])
+    health_bands = BandEdgesField(required=False, validators=[_edges("health_bands")])
     hysteresis = serializers.FloatField(min_value=0, max_value=20, required=False)
     escalation = EscalationRoutesSerializer(required=False)
 
@@ -245,7 +320,13 @@ TRIGGER_KINDS = {
 
 class TriggerFireSerializer(serializers.Serializer):
     product = serializers.IntegerField()
-    band = serializers.CharField(required=False, allow_blank=True, default="")
+    band = serializers.ChoiceField(
+        choices=["", *ADOPTION_BANDS, *HEALTH_BANDS],
+        required=False,
+        default="",
+        help_text="feature-adoption: one of the adoption bands; product-health: one of the "
+        "health bands; the other kinds: empty.",
+    )
     feature = serializers.CharField(required=False, allow_blank=True, default="")
     value = serializers.FloatField(required=False, allow_null=True, default=None)
     payload = serializers.DictField(required=False, default=dict)
@@ -255,7 +336,7 @@ class TriggerFireSerializer(serializers.Serializer):
             pk=product_id, workspace=self.context["request"].workspace
         ).first()
         if product is None:
-            raise serializers.ValidationError("no product of this id in the workspace")
+            raise NotFound("product: no product of this id in the workspace")
         return product
 
     def validate(self, attrs: dict) -> dict:
@@ -273,3 +354,103 @@ class TriggerFireSerializer(serializers.Serializer):
 
 class AcknowledgeSerializer(serializers.Serializer):
     by = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+# ---------------------------------------------------------------- answers (documentation)
+# What the metric, history, crossing and escalation answers hold, so the schema
+# says what is served (a generated client reads them; they were documented as
+# a Product before).
+def _figure(**kwargs) -> serializers.FloatField:
+    return serializers.FloatField(allow_null=True, **kwargs)
+
+
+class FeatureMetricsSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    users = serializers.IntegerField()
+    target = serializers.IntegerField()
+    adoption = _figure(help_text="% of the target audience using it in the window.")
+    trend = _figure(required=False, help_text="Change in points since the previous figures.")
+    band = serializers.CharField(allow_null=True)
+
+
+class ComponentsSerializer(serializers.Serializer):
+    adoption = _figure()
+    engagement = _figure()
+    reliability = _figure()
+    nps = _figure()
+
+
+class MetricsSerializer(serializers.Serializer):
+    computed_at = serializers.DateTimeField()
+    window_days = serializers.IntegerField()
+    active_users = serializers.IntegerField()
+    usage_events = serializers.IntegerField()
+    sessions = serializers.IntegerField()
+    engagement = _figure()
+    errors = serializers.IntegerField()
+    error_rate = _figure()
+    nps = _figure()
+    components = ComponentsSerializer()
+    health_score = _figure()
+    health_trend = _figure(required=False)
+    health_band = serializers.CharField(allow_null=True)
+    features = serializers.DictField(child=FeatureMetricsSerializer())
+
+
+class AnalyticsPointSerializer(serializers.Serializer):
+    day = serializers.DateField()
+    health_score = _figure(required=False)
+    active_users = serializers.IntegerField(required=False)
+    engagement = _figure(required=False)
+    error_rate = _figure(required=False)
+    nps = _figure(required=False)
+    features = serializers.DictField(child=_figure(), required=False)
+
+
+class AnalyticsSerializer(serializers.Serializer):
+    product = serializers.IntegerField()
+    points = AnalyticsPointSerializer(many=True)
+
+
+class CrossingRunSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    workflow = serializers.UUIDField()
+    workflow_name = serializers.CharField()
+    status = serializers.CharField()
+
+
+class CrossingSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    metric = serializers.CharField()
+    feature = serializers.CharField(allow_null=True)
+    from_band = serializers.CharField(allow_null=True)
+    to_band = serializers.CharField()
+    value = _figure()
+    source = serializers.CharField()
+    at = serializers.DateTimeField()
+    runs = CrossingRunSerializer(many=True)
+
+
+class EscalationSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    product = serializers.IntegerField()
+    run = serializers.UUIDField(allow_null=True)
+    title = serializers.CharField()
+    level = serializers.IntegerField()
+    max_level = serializers.IntegerField()
+    status = serializers.CharField()
+    escalate_at = serializers.DateTimeField(allow_null=True)
+    acknowledged_at = serializers.DateTimeField(allow_null=True)
+    acknowledged_by = serializers.CharField(allow_blank=True)
+    history = serializers.ListField(child=serializers.DictField())
+
+
+class TriggerStartedSerializer(serializers.Serializer):
+    run = serializers.UUIDField()
+    workflow = serializers.UUIDField()
+    name = serializers.CharField(allow_null=True)
+
+
+class TriggerFiredSerializer(serializers.Serializer):
+    crossing = serializers.IntegerField()
+    started = TriggerStartedSerializer(many=True)

@@ -14,6 +14,9 @@ from typing import Any
 from automation.templating import render_field, template_issues
 
 from .base import (
+    CONNECTION_ID_MAX_LENGTH,
+    PROPERTY_NAME_MAX_LENGTH,
+    TAG_MAX_LENGTH,
     ConfigIssue,
     ContactPatch,
     InboxItemSpec,
@@ -25,7 +28,7 @@ from .base import (
 
 TAG_LIST_SCHEMA: dict[str, Any] = {
     "type": "array",
-    "items": {"type": "string", "minLength": 1, "maxLength": 100},
+    "items": {"type": "string", "minLength": 1, "maxLength": TAG_MAX_LENGTH},
     "uniqueItems": True,
     "default": [],
 }
@@ -64,7 +67,7 @@ class UpdateContactAction(ActionNode):
                     "{{ event.data.plan }}."
                 ),
                 "minProperties": 1,
-                "propertyNames": {"minLength": 1, "maxLength": 100},
+                "propertyNames": {"minLength": 1, "maxLength": PROPERTY_NAME_MAX_LENGTH},
             },
         },
         "required": ["properties"],
@@ -159,6 +162,7 @@ class NotifyAction(ActionNode):
                 "description": "The team inbox, or a Slack connection.",
                 "default": INBOX,
                 "pattern": "^(inbox|[0-9]+)$",
+                "maxLength": CONNECTION_ID_MAX_LENGTH,
                 "x-widget": "connection",
                 "x-provider": "slack",
                 "x-builtin-options": [{"value": INBOX, "label": "Team inbox"}],
@@ -262,6 +266,7 @@ class TaskAction(ActionNode):
                 "type": "string",
                 "title": "Connection",
                 "pattern": "^[0-9]+$",
+                "maxLength": CONNECTION_ID_MAX_LENGTH,
                 "x-widget": "connection",
                 "x-provider-from": "system",
                 "x-show-when": {"field": "system", "in": list(TASK_SYSTEMS)},

@@ -17,6 +17,19 @@ from typing import Any, ClassVar
 
 from jsonschema import Draft202012Validator
 
+# What the runtime stores from a config ends in bounded columns (automation/models.py):
+# an event type name in Event.type, Run.waiting_for, Deployment.exit_event and
+# TriggerBinding.key (200); a tag in the contact's tags (100, the tag actions'
+# limit). The config schemas carry these as maxLength so the catalogue shows them
+# and validation refuses a longer name before publish, instead of a publish that
+# fails in the database or runs that fail at the wait
+# (tests/builder/test_validation__limits.py ties them to the columns).
+EVENT_TYPE_MAX_LENGTH = 200
+TAG_MAX_LENGTH = 100
+PROPERTY_NAME_MAX_LENGTH = 100
+# A connection's id in a config: a database id, digits only.
+CONNECTION_ID_MAX_LENGTH = 18
+
 
 @dataclass(frozen=True)
 class ConfigIssue:

@@ -25,11 +25,20 @@ from automation.rules import (
     to_timedelta,
 )
 
-from .base import ConfigIssue, NodeContext, NodeResult, NodeType
+from .base import (
+    EVENT_TYPE_MAX_LENGTH,
+    PROPERTY_NAME_MAX_LENGTH,
+    TAG_MAX_LENGTH,
+    ConfigIssue,
+    NodeContext,
+    NodeResult,
+    NodeType,
+)
 
 EVENT_NAME_SCHEMA: dict[str, Any] = {
     "type": "string",
     "minLength": 1,
+    "maxLength": EVENT_TYPE_MAX_LENGTH,
     "title": "Event",
     "description": "The event type, exactly as your app sends it, e.g. signup or cart_created.",
 }
@@ -187,7 +196,7 @@ class ScheduleTrigger(TriggerNode):
                 "properties": {
                     "tags_any": {
                         "type": "array",
-                        "items": {"type": "string", "minLength": 1},
+                        "items": {"type": "string", "minLength": 1, "maxLength": TAG_MAX_LENGTH},
                         "title": "Has any of these tags",
                         "default": [],
                     },
@@ -272,6 +281,7 @@ class PropertyTrigger(TriggerNode):
             "property": {
                 "type": "string",
                 "minLength": 1,
+                "maxLength": PROPERTY_NAME_MAX_LENGTH,
                 "title": "Property",
                 "description": "The contact property to watch, e.g. score or plan.",
             },
@@ -356,6 +366,7 @@ class SegmentTrigger(TriggerNode):
             "tag": {
                 "type": "string",
                 "minLength": 1,
+                "maxLength": TAG_MAX_LENGTH,
                 "title": "Tag",
                 "description": "Enrol a contact when this tag is added to them.",
             },

@@ -16,6 +16,7 @@ from automation.rules import (
 )
 
 from .base import (
+    EVENT_TYPE_MAX_LENGTH,
     RESUMED_BY_EVENT,
     ConfigIssue,
     NodeContext,
@@ -204,6 +205,7 @@ class EventWait(NodeType):
             "event": {
                 "type": "string",
                 "minLength": 1,
+                "maxLength": EVENT_TYPE_MAX_LENGTH,
                 "title": "Event",
                 "description": "The event type to wait for, e.g. purchase.",
             },

@@ -3,7 +3,14 @@
 A 400 answers `{"detail": "<one line naming the field>", "errors": {field: [messages]}}`;
 a graph problem adds `"issues"` (GraphIssue.as_dict() each) and `"field"`.
 Field names are paths into the request body: `events[3].data`, `contact.email`.
-Other errors keep DRF's `{"detail": ...}`. A refused state change of a run is a 409;
+Other errors keep DRF's `{"detail": ...}`.
+
+A well-formed request that the stored state refuses is a 409 with the same body
+as a 400: publishing (or previewing) a draft that has issues, a status change the
+workflow's status does not allow, deleting a live workflow, a name or key already
+taken (Conflict, refused_by_state()). A 400 means the request itself is wrong, as
+the schema says; a 409 means "fix the workflow (or pick another name), then retry".
+A refused state change of a run is a 409;
 a database that cannot answer for now (lock timeout, SQLite busy) is a 503 with Retry-After.
 A draft save whose If-Match names an old revision is a 412 with the draft as
 it is now: `{"detail", "revision", "draft"}`.
@@ -13,10 +20,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import OperationalError
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -33,13 +43,54 @@ NON_FIELD = api_settings.NON_FIELD_ERRORS_KEY
 BODY = "body"
 
 
+class Conflict(exceptions.APIException):
+    """409: `field` is fine as sent, but the stored state refuses it (e.g. a name taken)."""
+
+    status_code = status.HTTP_409_CONFLICT
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class StateConflict(Exception):
+    """A WorkflowError raised by a verb on stored state (publish, status, delete, preview)."""
+
+    def __init__(self, error: WorkflowError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+@contextmanager
+def refused_by_state() -> Iterator[None]:
+    """Around a service verb whose refusals depend on the workflow as stored: 409, not 400."""
+    try:
+        yield
+    except WorkflowError as error:
+        raise StateConflict(error) from error
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, StateConflict):
+        set_rollback()
+        return Response(workflow_error_body(exc.error), status=status.HTTP_409_CONFLICT)
+    if isinstance(exc, Conflict):
+        set_rollback()
+        return Response(
+            {"detail": str(exc.detail), "errors": {exc.field: [exc.message]}},
+            status=status.HTTP_409_CONFLICT,
+        )
     if isinstance(exc, WorkflowError):
         set_rollback()
         return Response(workflow_error_body(exc), status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, ContactError):
-        exc = exceptions.ValidationError({exc.field: [str(exc)]})
-    elif isinstance(exc, DraftConflict):
+        # Another contact holds that email / external id: the stored contacts refuse it.
+        set_rollback()
+        return Response(
+            validation_error_body({exc.field: [str(exc)]}), status=status.HTTP_409_CONFLICT
+        )
+    if isinstance(exc, DraftConflict):
         set_rollback()
         response = Response(
             {"detail": str(exc), "revision": exc.revision, "draft": exc.draft},
@@ -130,3 +181,10 @@ def flatten_errors(detail: Any, prefix: str = "") -> Iterator[tuple[str, list[st
                 yield from flatten_errors(item, f"{prefix}[{index}]")
     else:
         yield prefix, [str(detail)]
+
+
+@csrf_exempt  # it changes nothing; a DELETE to a wrong path must get the JSON 404 too
+def api_not_found(request, *args, **kwargs) -> JsonResponse:
+    """An /api/ path no route matches (an unknown endpoint, an id of the wrong shape):
+    the API's JSON 404, as documented for every operation, never the HTML page."""
+    return JsonResponse({"detail": "no such endpoint or object"}, status=404)

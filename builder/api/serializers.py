@@ -42,6 +42,18 @@ class ErrorSerializer(serializers.Serializer):
     issues = GraphIssueSerializer(many=True, required=False)
 
 
+class ConflictSerializer(serializers.Serializer):
+    """Every 409: the stored state refuses a well-formed request. `detail` always; the
+    field, messages and graph issues when the refusal is about them (as in a 400)."""
+
+    detail = serializers.CharField()
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()), required=False
+    )
+    field = serializers.CharField(required=False, allow_null=True)
+    issues = GraphIssueSerializer(many=True, required=False)
+
+
 class DetailSerializer(serializers.Serializer):
     detail = serializers.CharField()
 
@@ -94,7 +106,7 @@ class WorkflowSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    @extend_schema_field(OpenApiTypes.INT)
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
     def get_version(self, workflow: Workflow) -> int | None:
         if hasattr(workflow, "latest_number"):  # annotated by the view's queryset
             return workflow.latest_number
@@ -138,7 +150,9 @@ class WorkflowCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
     draft = serializers.JSONField(
-        required=False, help_text="An initial draft graph; an empty graph when left out."
+        required=False,
+        allow_null=True,
+        help_text="An initial draft graph; an empty graph when left out or null.",
     )
     priority = serializers.ChoiceField(
         choices=WorkflowPriority.choices,

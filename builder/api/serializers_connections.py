@@ -6,6 +6,7 @@ A connection's secrets are write-only: what comes back is a redacted view
 
 from __future__ import annotations
 
+import copy
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +16,8 @@ from rest_framework import serializers
 from integrations.http import breaker
 from integrations.models import Connection, WebhookSecret
 from integrations.providers import PROVIDERS
+
+from .errors import Conflict
 
 
 class ConnectionSerializer(serializers.ModelSerializer):
@@ -126,9 +129,52 @@ def _save_unique(connection: Connection) -> None:
         with transaction.atomic():
             connection.save()
     except IntegrityError:
-        raise serializers.ValidationError(
-            {"name": [f"this workspace already has a {connection.provider} connection named so"]}
+        raise Conflict(
+            "name", f"this workspace already has a {connection.provider} connection named so"
         ) from None
+
+
+def connection_request_schemas(generic: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """POST /connections/ in the schema: one component per provider, with that
+    provider's settings and secrets (what ConnectionSerializer.validate checks), and
+    `ConnectionRequest` one of them by `provider`. A required value may not be empty:
+    an empty value counts as left out."""
+
+    def part(provider, name: str) -> dict[str, Any]:
+        schema = copy.deepcopy(provider.schema(name))
+        for key in schema["required"]:
+            field = schema["properties"].get(key, {})
+            if field.get("type") == "string":
+                field.setdefault("minLength", 1)
+        return schema
+
+    components: dict[str, dict[str, Any]] = {}
+    mapping: dict[str, str] = {}
+    for provider in PROVIDERS.values():
+        stem = "".join(word.capitalize() for word in provider.key.split("_"))
+        name = f"{stem}ConnectionRequest"
+        components[f"{stem}ConnectionSettings"] = part(provider, "settings")
+        components[f"{stem}ConnectionSecrets"] = part(provider, "secrets")
+        required = ["name", "provider"]
+        required += ["settings"] if provider.required_settings else []
+        required += ["secrets"] if provider.required_secrets else []
+        components[name] = {
+            "type": "object",
+            "description": f"A {provider.label} connection.",
+            "properties": {
+                **generic["properties"],
+                "provider": {"type": "string", "enum": [provider.key]},
+                "settings": {"$ref": f"#/components/schemas/{stem}ConnectionSettings"},
+                "secrets": {"$ref": f"#/components/schemas/{stem}ConnectionSecrets"},
+            },
+            "required": required,
+        }
+        mapping[provider.key] = f"#/components/schemas/{name}"
+    components["ConnectionRequest"] = {
+        "oneOf": [{"$ref": ref} for ref in mapping.values()],
+        "discriminator": {"propertyName": "provider", "mapping": mapping},
+    }
+    return components
 
 
 class ConnectionTestSerializer(serializers.Serializer):

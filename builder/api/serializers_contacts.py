@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from zoneinfo import available_timezones
 
 from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
@@ -30,6 +31,13 @@ class JSONObjectField(serializers.JSONField):
         return value
 
 
+@extend_schema_field(
+    {
+        "type": "object",
+        "additionalProperties": True,
+        "propertyNames": {"minLength": 1, "maxLength": PROPERTY_NAME_MAX},
+    }
+)
 class PropertiesField(JSONObjectField):
     """Contact properties: names are short text; a null value deletes the property."""
 
@@ -49,8 +57,13 @@ class PropertiesField(JSONObjectField):
         return value
 
 
+# The IANA names a contact's time zone may take: the schema lists them (enum), and
+# validation accepts exactly these.
+TIME_ZONES = frozenset(available_timezones())
+
+
 def validate_time_zone(value: str) -> None:
-    if not is_valid_zone(value):
+    if value not in TIME_ZONES or not is_valid_zone(value):
         raise serializers.ValidationError(
             f"'{value}' is not a known time zone; use an IANA name such as Europe/Paris"
         )

@@ -98,7 +98,7 @@ urlpatterns = [
     ),
     endpoint("events", EventsView.as_view(), "events", slash=False),
     endpoint("fields", FieldsView.as_view(), "fields", slash=False),
-    endpoint("templates", templates({"get": "list"}), "template-list"),
+    endpoint("templates", templates({"get": "gallery"}), "template-list"),
     endpoint(
         r"templates/(?P<slug>[-\w]+)/use",
         templates({"post": "use"}),

@@ -77,6 +77,9 @@ class ConnectionViewSet(ApiViewMixin, viewsets.ModelViewSet):
 class WebhookSecretViewSet(ApiViewMixin, viewsets.GenericViewSet):
     """Signing secrets of a workflow's inbound webhook (Standard Webhooks)."""
 
+    # A handful per workflow, answered as one list (documented paginated before).
+    pagination_class = None
+
     queryset = WebhookSecret.objects.none()
     serializer_class = WebhookSecretSerializer
     required_roles = {"list": Role.EDITOR, "rotate": Role.PUBLISHER}

@@ -3,6 +3,7 @@ discarded in bulk. The verbs live in automation/runs.py; this parses and answers
 
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers, viewsets
 from rest_framework.response import Response
@@ -17,9 +18,10 @@ from automation.runs import (
 )
 from builder.models import Role
 
-from .serializers import ErrorSerializer, RunSerializer, same_status_as
+from .errors import Conflict
+from .serializers import ConflictSerializer, ErrorSerializer, RunSerializer, same_status_as
 from .views import ApiViewMixin, acting_user
-from .views_workflows import runs_of_contact_and_dates
+from .views_workflows import DATE_OR_TIME, runs_of_contact_and_dates
 
 FIELD = "runs"
 
@@ -46,6 +48,7 @@ class DeadLetterSelectionSerializer(serializers.Serializer):
     runs = serializers.ListField(
         child=serializers.UUIDField(),
         allow_empty=False,
+        min_length=1,
         max_length=DEAD_LETTER_BATCH,
         help_text=f"Ids of failed runs of this workspace (at most {DEAD_LETTER_BATCH}).",
     )
@@ -57,14 +60,14 @@ class DeadLetterResultSerializer(serializers.Serializer):
 
 
 FILTERS = [
-    OpenApiParameter("workflow", str, description="Only runs of this workflow (its id)."),
+    OpenApiParameter("workflow", OpenApiTypes.UUID, description="Only runs of this workflow."),
     OpenApiParameter("node", str, description="Only runs that failed at this node id."),
     OpenApiParameter("q", str, description="Only runs whose error contains this (any case)."),
     OpenApiParameter(
         "contact", str, description="Runs of contacts whose email contains this, or this id."
     ),
-    OpenApiParameter("since", str, description="Failed at or after (ISO)."),
-    OpenApiParameter("until", str, description="Failed before (ISO)."),
+    OpenApiParameter("since", DATE_OR_TIME, description="Failed at or after (ISO date or time)."),
+    OpenApiParameter("until", DATE_OR_TIME, description="Failed before (ISO date or time)."),
 ]
 
 
@@ -101,7 +104,7 @@ class DeadLetterViewSet(ApiViewMixin, viewsets.GenericViewSet):
 
     @extend_schema(
         request=DeadLetterSelectionSerializer,
-        responses={200: DeadLetterResultSerializer, 400: ErrorSerializer},
+        responses={200: DeadLetterResultSerializer, 400: ErrorSerializer, 409: ConflictSerializer},
     )
     def retry(self, request):
         """Retry these failed runs from the step that failed, all or none."""
@@ -110,7 +113,7 @@ class DeadLetterViewSet(ApiViewMixin, viewsets.GenericViewSet):
 
     @extend_schema(
         request=DeadLetterSelectionSerializer,
-        responses={200: DeadLetterResultSerializer, 400: ErrorSerializer},
+        responses={200: DeadLetterResultSerializer, 400: ErrorSerializer, 409: ConflictSerializer},
     )
     def discard(self, request):
         """Give up on these failed runs (they become cancelled, marked discarded), all or none."""
@@ -123,5 +126,6 @@ class DeadLetterViewSet(ApiViewMixin, viewsets.GenericViewSet):
         try:
             result = operation()
         except DeadLetterError as error:
-            raise exceptions.ValidationError({FIELD: {error.index: [str(error)]}}) from None
+            # A run that is not (or no longer) one of the workspace's dead letters.
+            raise Conflict(f"{FIELD}[{error.index}]", str(error)) from None
         return Response({"count": len(result.runs), "runs": result.runs})

@@ -12,11 +12,12 @@ from automation.models import Run
 from builder import services
 from builder.models import Role, Workflow
 
-from .serializers import ErrorSerializer, RunDetailSerializer
+from .errors import refused_by_state
+from .serializers import ConflictSerializer, ErrorSerializer, RunDetailSerializer
 from .serializers_previews import PreviewChooseSerializer, PreviewRequestSerializer
 from .views import ApiViewMixin
 
-REFUSED = {400: ErrorSerializer, 409: ErrorSerializer}
+REFUSED = {400: ErrorSerializer, 409: ConflictSerializer}
 
 
 def preview_body(run_id, context) -> dict:
@@ -55,7 +56,8 @@ class PreviewViewSet(ApiViewMixin, viewsets.GenericViewSet):
         if workflow is None:
             raise Http404
         data = self.validated(PreviewRequestSerializer, request.data)
-        run = services.start_preview(workflow, request=data)
+        with refused_by_state():
+            run = services.start_preview(workflow, request=data)
         return Response(
             preview_body(run.pk, self.get_serializer_context()), status=status.HTTP_201_CREATED
         )

@@ -9,10 +9,12 @@ The mapping lives in integrations/segment/mapping.py.
 from __future__ import annotations
 
 import base64
+import dataclasses
+from datetime import UTC
 
 from django.db import transaction
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import exceptions, serializers, status
 from rest_framework.authentication import get_authorization_header
 from rest_framework.response import Response
@@ -25,7 +27,9 @@ from builder.models import Role
 from integrations.segment import mapping
 
 from .auth import ApiKeyAuthentication
+from .schema import enum_names
 from .serializers import ErrorSerializer
+from .serializers_contacts import TIME_ZONES
 from .serializers_events import IngestResultSerializer
 from .views import ApiViewMixin
 
@@ -50,6 +54,88 @@ class SegmentResultSerializer(IngestResultSerializer):
     identified = serializers.IntegerField()
 
 
+# What integrations/segment/mapping.py accepts, as JSON Schema: the person is a
+# userId, an anonymousId, or an email (traits.email; for a track also
+# properties.email or context.traits.email); texts are trimmed and bounded.
+_TEXT = {"type": "string", "pattern": r"\S", "maxLength": 200}
+_EMAIL = {"type": "string", "format": "email", "maxLength": 254}
+_WITH_EMAIL = {"type": "object", "properties": {"email": _EMAIL}, "required": ["email"]}
+_CONTEXT = {
+    "type": "object",
+    "properties": {
+        "timezone": {
+            "type": "string",
+            "description": "An IANA time zone, e.g. Europe/Paris.",
+            "enum": sorted(TIME_ZONES),
+            "x-enum-varnames": enum_names(sorted(TIME_ZONES)),
+        },
+        "traits": {"type": "object", "properties": {"email": _EMAIL}},
+    },
+}
+_COMMON = {
+    "userId": _TEXT,
+    "anonymousId": {**_TEXT, "maxLength": 180},
+    "messageId": _TEXT,
+    "timestamp": {"type": "string", "format": "date-time"},
+    "context": _CONTEXT,
+}
+
+
+def _who(*email_places: tuple[str, ...]) -> list[dict]:
+    """anyOf branches: one per way of naming the person."""
+    branches: list[dict] = [{"required": ["userId"]}, {"required": ["anonymousId"]}]
+    for outer, *inner in email_places:
+        schema: dict = _WITH_EMAIL
+        for name in reversed(inner):
+            schema = {"type": "object", "properties": {name: schema}, "required": [name]}
+        branches.append({"properties": {outer: schema}, "required": [outer]})
+    return branches
+
+
+SEGMENT_TRACK = {
+    "type": "object",
+    "properties": {
+        **_COMMON,
+        "type": {"type": "string", "enum": ["track"]},
+        "event": _TEXT,
+        "properties": {"type": "object", "properties": {"email": _EMAIL}},
+    },
+    "required": ["event"],
+    "anyOf": _who(("properties",), ("context", "traits")),
+}
+SEGMENT_IDENTIFY = {
+    "type": "object",
+    "properties": {
+        **_COMMON,
+        "type": {"type": "string", "enum": ["identify"]},
+        "traits": {"type": "object", "properties": {"email": _EMAIL}},
+    },
+    "anyOf": _who(("traits",)),
+}
+SEGMENT_BATCH = {
+    "type": "object",
+    "properties": {
+        "batch": {
+            "type": "array",
+            "items": {
+                "oneOf": [
+                    {**SEGMENT_TRACK, "required": ["type", "event"]},
+                    {**SEGMENT_IDENTIFY, "required": ["type"]},
+                ]
+            },
+        }
+    },
+    "required": ["batch"],
+}
+
+
+def _in_utc(moment, field: str):
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise mapping.SegmentError(field, "is out of range") from None
+
+
 def _refused(error: mapping.SegmentError):
     return serializers.ValidationError({error.field: [str(error)]})
 
@@ -62,7 +148,6 @@ class SegmentView(ApiViewMixin, APIView):
         # Basic (a Segment write key) first, then the usual Bearer key and session.
         return [WriteKeyAuthentication(), *super().get_authenticators()]
 
-    @extend_schema(request=dict, responses={200: SegmentResultSerializer, 400: ErrorSerializer})
     def post(self, request):
         data = request.data
         if self.kind == "batch":
@@ -78,7 +163,10 @@ class SegmentView(ApiViewMixin, APIView):
         try:
             for kind, message, prefix in messages:
                 if kind == "track":
-                    tracks.append(mapping.track(message, prefix))
+                    track = mapping.track(message, prefix)
+                    # In UTC: PostgreSQL refuses offsets past ±15:59 (a 500 before).
+                    when = _in_utc(track.occurred_at, f"{prefix}timestamp")
+                    tracks.append(dataclasses.replace(track, occurred_at=when))
                 elif kind == "identify":
                     identifies.append(mapping.identify(message, prefix))
                 else:
@@ -113,14 +201,24 @@ class SegmentView(ApiViewMixin, APIView):
         )
 
 
+def _documented(schema: dict):
+    return extend_schema(
+        request={"application/json": schema},
+        responses={200: SegmentResultSerializer, 400: ErrorSerializer},
+    )
+
+
+@extend_schema_view(post=_documented(SEGMENT_TRACK))
 class SegmentTrackView(SegmentView):
     kind = "track"
 
 
+@extend_schema_view(post=_documented(SEGMENT_IDENTIFY))
 class SegmentIdentifyView(SegmentView):
     kind = "identify"
 
 
+@extend_schema_view(post=_documented(SEGMENT_BATCH))
 class SegmentBatchView(SegmentView):
     kind = "batch"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time
 
 from django.db.models import Q, QuerySet
+from django.http import Http404
 from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status, viewsets
@@ -16,8 +17,9 @@ from builder import services
 from builder.models import Role, Workflow, WorkflowStatus
 from builder.queries import with_counts
 
-from .errors import etag
+from .errors import etag, refused_by_state
 from .serializers import (
+    ConflictSerializer,
     DraftConflictSerializer,
     DraftRequestSerializer,
     DraftResponseSerializer,
@@ -40,8 +42,16 @@ STATUS_FILTER = OpenApiParameter(
 RUN_CONTACT_FILTER = OpenApiParameter(
     "contact", str, description="Runs of contacts whose email contains this, or this id."
 )
-RUN_SINCE_FILTER = OpenApiParameter("since", str, description="Started at or after (ISO).")
-RUN_UNTIL_FILTER = OpenApiParameter("until", str, description="Started before (ISO).")
+# What date_param() accepts: a date (its midnight UTC) or a date-time.
+DATE_OR_TIME = {
+    "anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]
+}
+RUN_SINCE_FILTER = OpenApiParameter(
+    "since", DATE_OR_TIME, description="Started at or after (ISO date or date-time)."
+)
+RUN_UNTIL_FILTER = OpenApiParameter(
+    "until", DATE_OR_TIME, description="Started before (ISO date or date-time)."
+)
 RUN_STATUS_FILTER = OpenApiParameter(
     "status", str, enum=RunStatus.values, description="Only runs in this status."
 )
@@ -70,6 +80,8 @@ ETAG = OpenApiParameter(
     description='The draft revision, quoted ("7"): send it back as If-Match.',
 )
 BAD_REQUEST = {400: ErrorSerializer}
+# The stored workflow refuses the change (issues in the draft, its status): fix it, retry.
+CONFLICT = {409: ConflictSerializer}
 
 
 def if_match_revisions(request) -> list[int] | None:
@@ -78,7 +90,7 @@ def if_match_revisions(request) -> list[int] | None:
     A tag that is not a revision number can never match (an empty list).
     """
     header = request.headers.get("If-Match")
-    if header is None or header.strip() == "*":
+    if header is None or header.strip() in ("", "*"):
         return None
     revisions = []
     for tag in header.split(","):
@@ -98,7 +110,11 @@ def date_param(request, name: str):
     )
     if moment is None:
         raise exceptions.ValidationError({name: ["must be a date (2026-11-25) or ISO date-time"]})
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    try:
+        # In UTC: PostgreSQL refuses offsets past ±15:59 (a 500 before).
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except OverflowError:
+        raise exceptions.ValidationError({name: ["is out of range"]}) from None
 
 
 def runs_of_contact_and_dates(runs: QuerySet, request, date_field: str) -> QuerySet:
@@ -205,10 +221,11 @@ class WorkflowViewSet(ApiViewMixin, viewsets.GenericViewSet):
         data = self.validated(WorkflowUpdateSerializer, request.data)
         return self.respond(services.update_workflow(workflow, **data))
 
-    @extend_schema(responses={204: None, **BAD_REQUEST})
+    @extend_schema(responses={204: None, **BAD_REQUEST, **CONFLICT})
     def destroy(self, request, pk):
         """Delete a draft or archived workflow (archive an active or paused one first)."""
-        services.delete_workflow(self.get_object())
+        with refused_by_state():
+            services.delete_workflow(self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(responses=WorkflowSerializer(many=True))
@@ -255,34 +272,37 @@ class WorkflowViewSet(ApiViewMixin, viewsets.GenericViewSet):
         return response
 
     @extend_schema(
-        request=PublishRequestSerializer, responses={200: PublishResponseSerializer, **BAD_REQUEST}
+        request=PublishRequestSerializer,
+        responses={200: PublishResponseSerializer, **BAD_REQUEST, **CONFLICT},
     )
     def publish(self, request, pk):
         """Validate the draft, freeze it as the next version and activate the workflow.
 
-        A draft with issues is refused with a 400 listing them, and nothing changes.
+        A draft with issues is refused with a 409 listing them, and nothing changes.
         """
         workflow = self.get_object()
         data = self.validated(PublishRequestSerializer, request.data)
-        result = services.publish(
-            workflow,
-            user=acting_user(request),
-            note=data["note"],
-            migrate_runs=data["migrate_runs"],
-        )
+        with refused_by_state():
+            result = services.publish(
+                workflow,
+                user=acting_user(request),
+                note=data["note"],
+                migrate_runs=data["migrate_runs"],
+            )
         response = self.respond(workflow)
         response.data["migrated_runs"] = result.migrated_runs
         return response
 
     @extend_schema(
         request=WorkflowStatusChangeSerializer,
-        responses={200: WorkflowSerializer, **BAD_REQUEST},
+        responses={200: WorkflowSerializer, **BAD_REQUEST, **CONFLICT},
     )
     def set_status(self, request, pk):
         """active ⇄ paused, anything → archived (final). Publishing activates a draft."""
         workflow = self.get_object()
         data = self.validated(WorkflowStatusChangeSerializer, request.data)
-        services.change_status(workflow, data["status"])
+        with refused_by_state():
+            services.change_status(workflow, data["status"])
         return self.respond(workflow)
 
     @extend_schema(responses=VersionSerializer(many=True))
@@ -298,7 +318,11 @@ class WorkflowViewSet(ApiViewMixin, viewsets.GenericViewSet):
     )
     def restore(self, request, pk, number):
         """Copy a published version back into the draft (publish to make it live again)."""
-        workflow = services.restore_version(self.get_object(), int(number))
+        workflow = self.get_object()
+        if not workflow.versions.filter(number=int(number)).exists():
+            raise Http404(f"version {number} does not exist")
+        with refused_by_state():
+            workflow = services.restore_version(workflow, int(number))
         return self.respond(workflow)
 
     # ------------------------------------------------------------ runtime
@@ -320,7 +344,7 @@ class WorkflowViewSet(ApiViewMixin, viewsets.GenericViewSet):
     def runs(self, request, pk):
         """The workflow's runs, newest first (preview runs only with ?preview=true)."""
         workflow = self.get_object()
-        preview = request.query_params.get("preview", "").lower() in ("1", "true", "yes")
+        preview = choice_param(request, "preview", ["true", "false"]) == "true"
         runs = Run.objects.filter(
             workspace=request.workspace, workflow=workflow, is_preview=preview
         ).select_related("version")

@@ -170,7 +170,7 @@ def test_another_workspaces_run_is_refused_and_nothing_is_written(
         f"{URL}/{verb}", {"runs": [str(mine.pk), str(theirs.pk)]}, format="json"
     )
 
-    assert response.status_code == 400
+    assert response.status_code == 409  # not one of the workspace's dead letters
     assert response.data["errors"] == {"runs[1]": [f"no run {theirs.pk} in this workspace"]}
     assert Run.objects.get(pk=mine.pk).status == RunStatus.FAILED
     assert Run.objects.get(pk=theirs.pk).status == RunStatus.FAILED
@@ -203,7 +203,7 @@ def test_a_run_that_is_not_failed_refuses_the_whole_request(client_a, workspace_
         f"{URL}/{verb}", {"runs": [str(failed.pk), str(done.pk)]}, format="json"
     )
 
-    assert response.status_code == 400
+    assert response.status_code == 409  # not one of the workspace's dead letters
     assert response.data["errors"] == {"runs[1]": [f"run {done.pk} is completed, not failed"]}
     assert Run.objects.get(pk=failed.pk).status == RunStatus.FAILED
     assert Run.objects.get(pk=done.pk).status == RunStatus.COMPLETED

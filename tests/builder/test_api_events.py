@@ -214,7 +214,7 @@ def test_an_email_owned_by_another_external_id_is_refused(client_a, workspace_a)
 
     response = client_a.post("/api/v1/events", {"events": [event(0), other]}, format="json")
 
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert response.data["detail"].startswith("events[1].contact.email:")
     assert not Event.objects.exists()
     assert Contact.objects.count() == 1

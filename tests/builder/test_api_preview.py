@@ -260,7 +260,7 @@ def test_a_draft_with_problems_is_refused_with_them(workspace, api):
         draft=graph([node("start", "trigger.event", event="")], []),
     )
     response = api.post(f"/api/v1/workflows/{workflow.pk}/preview", {}, format="json")
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert response.data["issues"][0]["node"] == "start"
     assert not Run.objects.exists()
 

@@ -168,7 +168,7 @@ def test_delete_a_draft(client_a, workflow_a):
 def test_delete_an_active_workflow_is_refused(client_a, published_a):
     response = client_a.delete(url(published_a))
 
-    assert response.status_code == 400
+    assert response.status_code == 409  # the stored status refuses it
     assert "archive" in response.data["detail"]
     assert Workflow.objects.filter(pk=published_a.pk).exists()
 
@@ -232,7 +232,8 @@ def test_publish_an_invalid_draft_is_refused_and_changes_nothing(client_a, works
 
     response = client_a.post(url(workflow, "publish"), format="json")
 
-    assert response.status_code == 400
+    # The request is well formed; the stored draft refuses: 409 with its issues.
+    assert response.status_code == 409
     assert response.data["detail"]
     assert response.data["issues"][0]["field"] == "config.event"
     workflow.refresh_from_db()
@@ -297,8 +298,8 @@ def test_restore_a_version_that_does_not_exist_is_refused(client_a, published_a)
 
     response = client_a.post(url(published_a, "versions/7/restore"))
 
-    assert response.status_code == 400
-    assert response.data["detail"].startswith("number:")
+    assert response.status_code == 404
+    assert response.data["detail"] == "version 7 does not exist"
     published_a.refresh_from_db()
     assert published_a.draft == before
 
@@ -306,7 +307,7 @@ def test_restore_a_version_that_does_not_exist_is_refused(client_a, published_a)
 def test_a_draft_cannot_be_paused(client_a, workflow_a):
     response = client_a.put(url(workflow_a, "status"), {"status": "paused"}, format="json")
 
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert response.data["detail"].startswith("status:")
     workflow_a.refresh_from_db()
     assert workflow_a.status == WorkflowStatus.DRAFT
@@ -332,8 +333,8 @@ def test_archived_is_final(client_a, published_a):
     again = client_a.put(url(published_a, "status"), {"status": "active"}, format="json")
     republish = client_a.post(url(published_a, "publish"))
 
-    assert again.status_code == 400
-    assert republish.status_code == 400
+    assert again.status_code == 409
+    assert republish.status_code == 409
     published_a.refresh_from_db()
     assert published_a.status == WorkflowStatus.ARCHIVED
     assert published_a.versions.count() == 1

@@ -52,13 +52,14 @@ def test_another_workspace_sees_none_of_a_product(product, client_b):
     ]:
         response = getattr(client_b, method)(path, body, format="json")
         assert response.status_code == 404, (method, path, response.status_code)
-    # Firing a trigger names the product in the body: another workspace's is refused.
+    # Firing a trigger names the product in the body: another workspace's is not found.
     response = client_b.post(
         "/api/v1/automation/triggers/product-health",
         {"product": product.pk, "band": "critical"},
         format="json",
     )
-    assert "product" in field_errors(response)
+    assert response.status_code == 404
+    assert response.json()["detail"].startswith("product:")
     escalation = escalate(product, key="k1", title="t", message="")
     response = client_b.post(f"/api/v1/escalations/{escalation.pk}/acknowledge", {}, format="json")
     assert response.status_code == 404
@@ -107,8 +108,12 @@ def test_create_and_update_refuse_bad_input(product, client_a):
         {"name": "Atlas", "manager_email": "not-an-email"},
         format="json",
     )
+    # A bad field is a 400 first; the taken name is a 409 once the fields are valid.
     errors = field_errors(response)
-    assert {"name", "manager_email"} <= set(errors)
+    assert set(errors) == {"manager_email"}
+    response = client_a.post("/api/v1/products", {"name": "Atlas"}, format="json")
+    assert response.status_code == 409
+    assert "name" in response.json()["errors"]
     response = client_a.post(
         "/api/v1/products",
         {"name": "Zed", "features": [{"key": "a"}, {"key": "a"}]},
@@ -118,7 +123,8 @@ def test_create_and_update_refuse_bad_input(product, client_a):
     response = client_a.post(
         f"/api/v1/products/{product.pk}/features", {"key": "reports"}, format="json"
     )
-    assert "key" in field_errors(response)
+    assert response.status_code == 409  # taken: the stored features refuse it
+    assert "key" in response.json()["errors"]
     response = client_a.post(
         f"/api/v1/products/{product.pk}/features", {"key": "has space"}, format="json"
     )
@@ -439,3 +445,26 @@ def test_acknowledging_stops_the_rise(product, client_a):
     assert again.pk == escalation.pk and Escalation.objects.count() == 1
     listed = client_a.get(f"/api/v1/products/{product.pk}/escalations").json()["results"]
     assert [e["level"] for e in listed] == [2]
+
+
+def test_patch_with_features_is_refused_naming_the_field(product, client_a):
+    """A feature without its key in a PATCH was a 500 (KeyError): fuzzing found it."""
+    for features in ([{"name": "no key"}], [{"key": "export"}], []):
+        response = client_a.patch(
+            f"/api/v1/products/{product.pk}",
+            {"name": "Renamed", "features": features},
+            format="json",
+        )
+        assert response.status_code == 400, response.content
+        assert "features" in field_errors(response)
+    assert Product.objects.get().name == "Atlas"
+    assert list(Feature.objects.values_list("key", flat=True)) == ["reports"]
+
+
+def test_create_with_a_feature_lacking_its_key_is_refused_naming_the_field(client_a):
+    response = client_a.post(
+        "/api/v1/products", {"name": "Zed", "features": [{"name": "x"}]}, format="json"
+    )
+    assert response.status_code == 400
+    assert "features[0].key" in field_errors(response)
+    assert not Product.objects.filter(name="Zed").exists()
