@@ -54,8 +54,11 @@ def test_sane_durations_and_ids_pass():
 
 def poisoned_workflow():
     """A published workflow whose frozen graph holds what validation now refuses."""
+    target = node("target_start", "trigger.event", event="never_sent")
+    target_tag = node("target_tag", "action.tag", add=["enrolled"])
+    other = published(graph([target, target_tag], chain(target, target_tag)), name="Target")
     start = node("start", "trigger.event", event="signup")
-    enroll = node("enroll", "action.enroll", workflow="9b2f7d3c-4a5e-4f60-8a1b-2c3d4e5f6a7b")
+    enroll = node("enroll", "action.enroll", workflow=str(other.pk))
     tag = node("tag", "action.tag", add=["after"])
     workflow = published(graph([start, enroll, tag], chain(start, enroll, tag)))
     version = WorkflowVersion.objects.get(workflow=workflow)

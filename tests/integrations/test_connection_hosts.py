@@ -166,7 +166,7 @@ def test_the_api_refuses_to_publish_naming_the_node_and_field(
 
     refused = publisher.post(f"/api/v1/workflows/{created.json()['id']}/publish")
 
-    assert refused.status_code == 400
+    assert refused.status_code == 409  # the stored draft refuses (docs/api.md)
     body = refused.json()
     assert [(i["node"], i["field"], i["code"]) for i in body["issues"]] == [
         ("hook", "config.url", "connection_host")

@@ -102,7 +102,7 @@ def test_provider_rules_are_checked_naming_the_field(client_a):
 
 def test_names_are_unique_per_provider(client_a, slack):
     again = create(client_a, name="Team Slack", provider="slack", secrets={"bot_token": TOKEN})
-    assert again.status_code == 400
+    assert again.status_code == 409  # taken: a conflict with what is stored
     assert "name" in again.json()["errors"]
 
 

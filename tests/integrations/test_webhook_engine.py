@@ -23,8 +23,9 @@ from django.utils import timezone
 
 from automation import timers
 from automation.engine import Outcome, advance_run
+from automation.graph import version_graph
 from automation.models import Run, RunStatus, Step, StepStatus
-from builder.models import Role
+from builder.models import Role, WorkflowVersion
 from integrations.models import Connection
 from integrations.standard_webhooks import new_secret
 from tests.automation.workflows import chain, graph, node, published, send, workspace
@@ -196,7 +197,15 @@ def test_a_connection_of_another_workspace_is_not_used(service):
     )
     foreign.set_secrets({"token": TOKEN})
     foreign.save()
-    hook_flow(service.url, connection=str(foreign.pk))
+    # Validation refuses such a graph now (builder/references.py); one stored
+    # before it did must still not reach the other workspace's secret.
+    own = connection(service.url)
+    hook_flow(service.url, connection=str(own.pk))
+    version = WorkflowVersion.objects.get()
+    document = version.graph
+    document["nodes"][1]["data"]["config"]["connection"] = str(foreign.pk)
+    WorkflowVersion.objects.filter(pk=version.pk).update(graph=document)
+    version_graph.__globals__["_cache"].clear()
     run = start_run()
     assert advance_run(run.pk) is Outcome.FAILED
     assert "does not exist in this workspace" in hook_step(run).error

@@ -209,7 +209,7 @@ def test_a_node_id_longer_than_the_runtime_stores_is_refused_naming_it(api, ws):
     assert saved.status_code in (200, 400)
     issues = saved.json().get("issues") or []
     assert any(i["node"] == long_id and i["field"] == "id" for i in issues), issues
-    assert published.status_code == 400
+    assert published.status_code == 409  # the stored draft refuses (docs/api.md)
     assert not workflow.versions.exists()
 
 
