@@ -17,14 +17,13 @@ costs the marks, never a run.
 
 from __future__ import annotations
 
-import logging
 import time
 
 from django.conf import settings
+from redis.exceptions import RedisError
 
+from config import dependency_log
 from config.redis_clients import redis_client
-
-log = logging.getLogger("cairn.tenancy")
 
 SLOW_KEY = "cairn:slow-workspaces"
 SLOW_FOR_SECONDS = 60.0
@@ -49,8 +48,8 @@ def mark_slow(workspace_id: int) -> None:
             client = redis_client(settings.REDIS_URL)
             client.zadd(SLOW_KEY, {str(workspace_id): until})
             client.zremrangebyscore(SLOW_KEY, "-inf", now)
-        except Exception:
-            log.warning("could not share that workspace %s is slow", workspace_id, exc_info=True)
+        except RedisError as error:  # kept in this process: the mark still works here
+            dependency_log.failed("redis", "could not share that a workspace is slow", error)
 
 
 def slow_workspaces() -> frozenset[int]:
@@ -66,8 +65,8 @@ def slow_workspaces() -> frozenset[int]:
                 int(member)
                 for member in redis_client(settings.REDIS_URL).zrangebyscore(SLOW_KEY, now, "+inf")
             )
-        except Exception:
-            log.warning("could not read the slow workspaces", exc_info=True)
+        except RedisError as error:  # this process's own marks still count
+            dependency_log.failed("redis", "could not read the slow workspaces", error)
     _cached, _cached_at = frozenset(found), time.monotonic()
     return _cached
 
